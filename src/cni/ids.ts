@@ -1,0 +1,80 @@
+// Identifiers that must never be swapped get distinct types; only these parsers make them.
+// Rules: CNI SPEC §2 (container ID), libcni pkg/utils/utils.go (names), Kubernetes DNS-1123.
+
+import { CniError, ErrorCode } from "./error.js";
+
+declare const brand: unique symbol;
+type Brand<T, B extends string> = T & { readonly [brand]: B };
+
+export type ContainerId = Brand<string, "ContainerId">;
+export type IfName = Brand<string, "IfName">;
+export type NetworkName = Brand<string, "NetworkName">;
+export type Namespace = Brand<string, "Namespace">;
+export type PodName = Brand<string, "PodName">;
+export type PodUid = Brand<string, "PodUid">;
+
+const CNI_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** Linux IFNAMSIZ is 16 including the terminating NUL. */
+export const MAX_IFNAME_BYTES = 15;
+
+export function parseContainerId(v: string): ContainerId {
+  if (v === "") throw new CniError(ErrorCode.UnknownContainer, "missing containerID");
+  if (!CNI_NAME.test(v)) {
+    throw new CniError(ErrorCode.InvalidEnvironment, "invalid characters in containerID", { details: v });
+  }
+  return v as ContainerId;
+}
+
+/** Why an interface name is unusable, or undefined when it is fine (Linux dev_valid_name). */
+export function ifNameProblem(v: string): string | undefined {
+  if (v === "") return "interface name is empty";
+  if (Buffer.byteLength(v) > MAX_IFNAME_BYTES) return `interface name is too long (at most ${MAX_IFNAME_BYTES} bytes)`;
+  if (v === "." || v === "..") return "interface name is . or ..";
+  if (/[/:\s]/.test(v)) return "interface name contains / or : or whitespace characters";
+  // Control characters and non-ASCII are legal to the kernel but invite trouble in logs and tools.
+  if (!/^[\x21-\x7e]+$/.test(v)) return "interface name contains non-printable or non-ASCII characters";
+  return undefined;
+}
+
+export function parseIfName(v: string): IfName {
+  const problem = ifNameProblem(v);
+  if (problem) throw new CniError(ErrorCode.InvalidEnvironment, problem, { details: JSON.stringify(v) });
+  return v as IfName;
+}
+
+export function isValidNetworkName(v: string): boolean {
+  return CNI_NAME.test(v);
+}
+
+export function parseNetworkName(v: string): NetworkName {
+  if (v === "") throw new CniError(ErrorCode.InvalidNetworkConfig, "missing network name");
+  if (!CNI_NAME.test(v)) {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, "invalid characters found in network name", { details: v });
+  }
+  return v as NetworkName;
+}
+
+export function isDns1123Label(v: string): boolean {
+  return v.length <= 63 && DNS1123_LABEL.test(v);
+}
+
+export function isDns1123Subdomain(v: string): boolean {
+  return v.length <= 253 && DNS1123_SUBDOMAIN.test(v);
+}
+
+export function parseNamespace(v: string): Namespace {
+  if (!isDns1123Label(v)) throw new CniError(ErrorCode.InvalidEnvironment, `invalid namespace ${JSON.stringify(v)}`);
+  return v as Namespace;
+}
+
+export function parsePodName(v: string): PodName {
+  if (!isDns1123Subdomain(v)) throw new CniError(ErrorCode.InvalidEnvironment, `invalid pod name ${JSON.stringify(v)}`);
+  return v as PodName;
+}
+
+export function parsePodUid(v: string): PodUid {
+  if (!/^[A-Za-z0-9-]{1,64}$/.test(v)) throw new CniError(ErrorCode.InvalidEnvironment, `invalid pod UID ${JSON.stringify(v)}`);
+  return v as PodUid;
+}
