@@ -1,0 +1,50 @@
+// What Plexus remembers about one attachment: enough to DEL it when the pod, the NAD and the
+// API server are all gone. One file per attachment; the schema is versioned.
+
+import { z } from "zod";
+
+export const ATTACHMENT_RECORD_KIND = "plexus.attachment";
+export const ATTACHMENT_RECORD_VERSION = 1;
+
+export const AttachmentRoleSchema = z.enum(["cluster", "default", "selected"]);
+export type AttachmentRole = z.infer<typeof AttachmentRoleSchema>;
+
+const PodRefSchema = z.object({ namespace: z.string(), name: z.string(), uid: z.string().optional() });
+
+export const AttachmentRecordSchema = z.object({
+  kind: z.literal(ATTACHMENT_RECORD_KIND),
+  version: z.literal(ATTACHMENT_RECORD_VERSION),
+  containerId: z.string().min(1),
+  /** The runtime's CNI_IFNAME for the pod (eth0): identifies the runtime's attachment in GC. */
+  primaryIfName: z.string().min(1),
+  ifName: z.string().min(1),
+  /** Position in the plan: ADD runs ascending, DEL descending. */
+  index: z.number().int().nonnegative(),
+  role: AttachmentRoleSchema,
+  /** The name network-status and events use: "namespace/nad" or the CNI network name. */
+  networkRef: z.string(),
+  pod: PodRefSchema.optional(),
+  netns: z.string(),
+  cniArgs: z.array(z.tuple([z.string(), z.string()])),
+  capabilityArgs: z.record(z.string(), z.unknown()),
+  /** The delegate configuration list exactly as executed (foreign keys included). */
+  config: z.record(z.string(), z.unknown()),
+  defaultRoute: z.array(z.string()).optional(),
+  /** "planned" until the delegate's ADD succeeded; DEL treats both the same. */
+  state: z.enum(["planned", "added"]),
+  /** The delegate's result (1.1.0 form, after default-route adjustment), once added. */
+  result: z.record(z.string(), z.unknown()).optional(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type AttachmentRecord = z.infer<typeof AttachmentRecordSchema>;
+
+/** Left after a container's attachments are gone, so repeated DELs are no-ops (not re-resolved). */
+export const TombstoneSchema = z.object({
+  kind: z.literal("plexus.tombstone"),
+  version: z.literal(1),
+  containerId: z.string(),
+  reason: z.enum(["deleted", "rolled-back"]),
+  at: z.string(),
+});
+export type Tombstone = z.infer<typeof TombstoneSchema>;

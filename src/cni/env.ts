@@ -1,0 +1,55 @@
+// The CNI_* environment of one plugin invocation, checked per command as skel does.
+// CNI SPEC §2 "Parameters"; reference/specs.md §1.3 (skel also insists on CNI_PATH).
+
+import { parseCniArgs, type CniArgs } from "./args.js";
+import { CniError, ErrorCode } from "./error.js";
+import { parseContainerId, parseIfName, type ContainerId, type IfName } from "./ids.js";
+
+export const COMMANDS = ["ADD", "DEL", "CHECK", "STATUS", "GC", "VERSION"] as const;
+export type CniCommand = (typeof COMMANDS)[number];
+
+export interface CniEnv {
+  readonly command: CniCommand;
+  readonly containerId: ContainerId | undefined;
+  /** Empty on a DEL sent after the sandbox is gone (containerd repeats DEL with CNI_NETNS=""). */
+  readonly netns: string;
+  readonly ifName: IfName | undefined;
+  readonly args: CniArgs;
+  readonly path: readonly string[];
+}
+
+type Var = "CNI_COMMAND" | "CNI_CONTAINERID" | "CNI_NETNS" | "CNI_IFNAME" | "CNI_ARGS" | "CNI_PATH";
+const REQUIRED: Record<CniCommand, readonly Var[]> = {
+  ADD: ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"],
+  CHECK: ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"],
+  DEL: ["CNI_CONTAINERID", "CNI_IFNAME", "CNI_PATH"],
+  STATUS: ["CNI_PATH"],
+  GC: ["CNI_PATH"],
+  VERSION: [],
+};
+
+export function isCniCommand(v: string): v is CniCommand {
+  return (COMMANDS as readonly string[]).includes(v);
+}
+
+export function parseCniEnv(env: Readonly<Record<string, string | undefined>>): CniEnv {
+  const command = env["CNI_COMMAND"] ?? "";
+  if (command === "") {
+    throw new CniError(ErrorCode.InvalidEnvironment, "required env variables [CNI_COMMAND] missing");
+  }
+  if (!isCniCommand(command)) throw new CniError(ErrorCode.InvalidEnvironment, `unknown CNI_COMMAND: ${command}`);
+  const missing = REQUIRED[command].filter((v) => !env[v]);
+  if (missing.length > 0) {
+    throw new CniError(ErrorCode.InvalidEnvironment, `required env variables [${missing.join(",")}] missing`);
+  }
+  const containerId = env["CNI_CONTAINERID"] ? parseContainerId(env["CNI_CONTAINERID"]) : undefined;
+  const ifName = env["CNI_IFNAME"] ? parseIfName(env["CNI_IFNAME"]) : undefined;
+  return {
+    command,
+    containerId,
+    netns: env["CNI_NETNS"] ?? "",
+    ifName,
+    args: parseCniArgs(env["CNI_ARGS"] ?? ""),
+    path: (env["CNI_PATH"] ?? "").split(":").filter((d) => d !== ""),
+  };
+}

@@ -1,0 +1,40 @@
+// VERSION: what a plugin answers, and how a runtime reads a delegate's answer.
+// CNI SPEC §2 VERSION; libcni pkg/version/plugin.go (PluginDecoder) and pkg/invoke/exec.go.
+
+import { CniError, ErrorCode } from "./error.js";
+import { CURRENT_VERSION, SUPPORTED_VERSIONS, isSupportedVersion } from "./version.js";
+
+export interface VersionInfo {
+  readonly cniVersion: string;
+  readonly supportedVersions: readonly string[];
+}
+
+/** Plexus's own VERSION answer: skel prints the current version whatever stdin says. */
+export function pluginVersionInfo(): VersionInfo {
+  return { cniVersion: CURRENT_VERSION, supportedVersions: [...SUPPORTED_VERSIONS] };
+}
+
+/** Reads a delegate's VERSION output (reference/specs.md B21). */
+export function decodeVersionInfo(raw: unknown): VersionInfo {
+  const o = (typeof raw === "object" && raw !== null ? raw : {}) as Record<string, unknown>;
+  const cniVersion = o["cniVersion"];
+  if (typeof cniVersion !== "string" || cniVersion === "") {
+    throw new CniError(ErrorCode.DecodingFailure, "decoding version info: missing field cniVersion");
+  }
+  const supported = o["supportedVersions"];
+  if (Array.isArray(supported) && supported.length > 0 && supported.every((v) => typeof v === "string")) {
+    return { cniVersion, supportedVersions: supported as string[] };
+  }
+  // A 0.2.0 plugin answered without the list: it supports 0.1.0 and 0.2.0.
+  if (cniVersion === "0.2.0") return { cniVersion, supportedVersions: ["0.1.0", "0.2.0"] };
+  throw new CniError(ErrorCode.DecodingFailure, "decoding version info: missing field supportedVersions");
+}
+
+/** The config's version must be one the plugin speaks, exactly (skel's Reconciler). */
+export function checkVersionSupported(configVersion: string): void {
+  if (!isSupportedVersion(configVersion)) {
+    throw new CniError(ErrorCode.IncompatibleVersion, "incompatible CNI versions", {
+      details: `config is "${configVersion}", plugin supports [${SUPPORTED_VERSIONS.map((v) => `"${v}"`).join(" ")}]`,
+    });
+  }
+}

@@ -1,0 +1,90 @@
+// Plexus's own network configuration: what the runtime sends on stdin (the plexus entry of
+// 00-plexus.conflist). Multus's keys with Multus's defaults, so a Multus config works as is,
+// plus Plexus's deadlines. The installer writes this same shape through the same schema.
+// reference/multus.md §1.1 (keys and defaults), DESIGN.md §3.
+
+import { z } from "zod";
+import { CniError, ErrorCode } from "../cni/error.js";
+
+const LOG_LEVELS = ["debug", "verbose", "info", "warn", "error", "panic", "silent"] as const;
+
+const KubernetesSettingsSchema = z.strictObject({
+  /** Deadline of one API request. Multus hard-codes 250 ms, too short for remote control planes (#1461). */
+  requestTimeoutMs: z.number().int().positive().max(300_000).default(5_000),
+  /** Retries of a request that failed with a transient error (unavailable, timeout). */
+  retries: z.number().int().nonnegative().max(20).default(3),
+  /** Delay before the first retry; doubles each time. */
+  retryBackoffMs: z.number().int().nonnegative().max(60_000).default(200),
+});
+
+const globalNamespaces = z
+  .union([z.string(), z.array(z.string())])
+  .transform((v) => (Array.isArray(v) ? v : v.split(",")).map((s) => s.trim()).filter((s) => s !== ""));
+
+export const PlexusNetConfSchema = z.looseObject({
+  cniVersion: z.string().default(""),
+  name: z.string().default(""),
+  type: z.string().default("plexus"),
+  capabilities: z.record(z.string(), z.boolean()).optional(),
+  /** Capability values from the runtime (portMappings, bandwidth, pod annotations, ...). */
+  runtimeConfig: z.record(z.string(), z.unknown()).default({}),
+  kubeconfig: z.string().default(""),
+  clusterNetwork: z.string().default(""),
+  defaultNetworks: z.array(z.string().min(1)).default([]),
+  delegates: z.array(z.record(z.string(), z.unknown())).default([]),
+  confDir: z.string().default("/etc/cni/multus/net.d"),
+  /** Plexus's state (cache) directory. Multus's key, Plexus's own default. */
+  cniDir: z.string().default("/var/lib/cni/plexus"),
+  binDir: z.string().default("/opt/cni/bin"),
+  namespaceIsolation: z.boolean().default(false),
+  /** Setting it replaces the default list, as in Multus. */
+  globalNamespaces: globalNamespaces.default(["default"]),
+  systemNamespaces: z.array(z.string()).default(["kube-system"]),
+  /** Where clusterNetwork/defaultNetworks NADs live (and default-network annotations point). */
+  multusNamespace: z.string().default("kube-system"),
+  readinessindicatorfile: z.string().default(""),
+  /** How long ADD waits for the readiness indicator file (Multus: 45 s). */
+  readinessTimeoutSeconds: z.number().nonnegative().max(600).default(45),
+  logFile: z.string().default(""),
+  logLevel: z.string().toLowerCase().pipe(z.enum(LOG_LEVELS)).default("warn"),
+  logToStderr: z.boolean().default(true),
+  /** Deadline of one delegate plugin execution. Multus has none. */
+  delegateTimeoutSeconds: z.number().positive().max(3600).default(120),
+  kubernetes: KubernetesSettingsSchema.default(KubernetesSettingsSchema.parse({})),
+  auxiliaryCNIChainName: z.string().optional(),
+});
+
+export type PlexusNetConf = z.infer<typeof PlexusNetConfSchema>;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Keys Multus reads or documents that Plexus accepts and deliberately ignores. */
+const IGNORED_MULTUS_KEYS = new Set(["logOptions", "retryDeleteOnError", "cniConf", "defaultnetworkfile", "defaultnetworkwaitseconds"]);
+/** Keys a runtime adds to every plugin config (CNI SPEC §3). */
+const RUNTIME_KEYS = new Set(["prevResult", "args", "cni.dev/valid-attachments", "cni.dev/attachments"]);
+
+export interface LoadedNetConf {
+  readonly conf: PlexusNetConf;
+  /** Top-level keys nobody reads: worth a warning, since a typo would otherwise do nothing. */
+  readonly unknownKeys: readonly string[];
+}
+
+export function parsePlexusNetConf(raw: unknown): LoadedNetConf {
+  const parsed = PlexusNetConfSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue?.path.join(".") || "(config)";
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `invalid Plexus network configuration: field "${field}": ${issue?.message}`, {
+      details: z.prettifyError(parsed.error),
+    });
+  }
+  const conf = parsed.data;
+  if (conf.auxiliaryCNIChainName) {
+    throw new CniError(ErrorCode.UnsupportedField, `unsupported field "auxiliaryCNIChainName": ${JSON.stringify(conf.auxiliaryCNIChainName)}`);
+  }
+  if (conf.clusterNetwork === "" && conf.delegates.length === 0) {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, "invalid Plexus network configuration: set clusterNetwork or delegates");
+  }
+  const known = new Set(Object.keys(PlexusNetConfSchema.shape));
+  const unknownKeys = Object.keys(raw as object).filter((k) => !known.has(k) && !IGNORED_MULTUS_KEYS.has(k) && !RUNTIME_KEYS.has(k));
+  return { conf, unknownKeys };
+}

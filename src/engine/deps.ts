@@ -1,0 +1,37 @@
+// What the engine needs from the world, passed in (DESIGN.md §1: the engine is transport-
+// agnostic; thin mode builds these in the plugin process, a daemon could build them once).
+
+import type { JsonObject } from "../cni/conf.js";
+import type { CniEnv } from "../cni/env.js";
+import type { CacheStore } from "../cache/store.js";
+import type { PlexusNetConf } from "../config/netconf.js";
+import type { KubeClient } from "../k8s/port.js";
+import type { Logger } from "../log/logger.js";
+import type { ConfDirReader } from "../networks/nad-config.js";
+import type { CniRuntime } from "../runtime/types.js";
+
+export interface EngineDeps {
+  readonly runtime: CniRuntime;
+  readonly cache: CacheStore;
+  /**
+   * The Kubernetes client, created on first use (loading the client library costs ~100 ms, and
+   * a DEL served from the cache never needs it). Undefined when no API access is configured.
+   */
+  readonly kube: () => Promise<KubeClient | undefined>;
+  readonly confFiles: ConfDirReader;
+  /** Runs a command inside the network namespace at `netnsPath` (default-route changes). */
+  readonly runInNetns: (netnsPath: string, argv: readonly string[], signal: AbortSignal) => Promise<void>;
+  readonly fileExists: (path: string) => Promise<boolean>;
+  readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  readonly log: Logger;
+  readonly now: () => Date;
+  readonly signal: AbortSignal;
+}
+
+/** One CNI invocation of Plexus, parsed at the edge. */
+export interface PluginRequest {
+  readonly env: CniEnv;
+  readonly conf: PlexusNetConf;
+  /** Plexus's stdin as received (GC reads cni.dev/valid-attachments from it). */
+  readonly raw: JsonObject;
+}

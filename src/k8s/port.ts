@@ -1,0 +1,66 @@
+// The Kubernetes port: everything Plexus needs from the API server, as plain data.
+// The client (src/k8s/client.ts) is the only importer of @kubernetes/client-node; the engine
+// and tests see only this interface, so a fake is a plain object.
+
+import type { Namespace, PodName, PodUid } from "../cni/ids.js";
+
+export interface ObjectMeta {
+  readonly name: string;
+  readonly namespace: string;
+  readonly uid?: string;
+  readonly resourceVersion?: string;
+  readonly annotations?: Readonly<Record<string, string>>;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+export interface Pod {
+  readonly metadata: ObjectMeta;
+  readonly spec?: { readonly nodeName?: string };
+}
+
+export interface NetworkAttachmentDefinition {
+  readonly metadata: ObjectMeta;
+  readonly spec?: { readonly config?: string };
+}
+
+export interface PodRef {
+  readonly namespace: Namespace;
+  readonly name: PodName;
+  readonly uid?: PodUid;
+}
+
+export interface KubeEvent {
+  readonly pod: PodRef;
+  readonly type: "Normal" | "Warning";
+  /** CamelCase, e.g. AddedInterface, NoNetworkFound, NetworkSetupFailed. */
+  readonly reason: string;
+  readonly message: string;
+}
+
+/** Error kinds the engine branches on (carried as `kind` on the thrown KubeError). */
+export type KubeErrorKind = "not-found" | "conflict" | "forbidden" | "unauthorized" | "unavailable" | "invalid" | "timeout";
+
+export class KubeError extends Error {
+  override readonly name = "KubeError";
+  constructor(
+    readonly kind: KubeErrorKind,
+    message: string,
+    options: { cause?: unknown; status?: number } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.status = options.status;
+  }
+  readonly status: number | undefined;
+}
+
+export interface KubeClient {
+  getPod(ref: PodRef, signal: AbortSignal): Promise<Pod>;
+  getNetworkAttachmentDefinition(namespace: string, name: string, signal: AbortSignal): Promise<NetworkAttachmentDefinition>;
+  /**
+   * Writes the network-status annotation on the pod's status (GET + PUT pods/status, retried on
+   * conflict), as the NAD client library does. The UID, when given, must match.
+   */
+  publishNetworkStatus(ref: PodRef, value: string, signal: AbortSignal): Promise<void>;
+  /** Best effort: an event that cannot be written is not worth failing a pod for. */
+  emitEvent(event: KubeEvent, signal: AbortSignal): Promise<void>;
+}
