@@ -28,6 +28,7 @@ export interface CacheStore {
   loadContainer(containerId: string): Promise<ContainerState>;
   /** Removes the container's attachment files and leaves a tombstone. */
   forgetContainer(containerId: string, reason: Tombstone["reason"]): Promise<void>;
+  removeAttachment(containerId: string, ifName: string): Promise<void>;
   /** Moves an unreadable file aside (`.corrupt`), keeping it for an operator to read. */
   quarantine(path: string): Promise<void>;
   /** Drops everything about a container, tombstone included (GC). */
@@ -98,6 +99,9 @@ export function createCacheStore(dir: string, now: () => Date = () => new Date()
       for (const name of await readdir(cdir)) {
         if (name !== TOMBSTONE && (name.endsWith(".json") || name.endsWith(".tmp"))) await rm(join(cdir, name), { force: true });
       }
+    },
+    async removeAttachment(containerId, ifName) {
+      await rm(join(containerDir(containerId), `${segment(ifName, "interface name")}.json`), { force: true });
     },
     async quarantine(path) {
       await rename(path, `${path}.corrupt`).catch((err: NodeJS.ErrnoException) => {

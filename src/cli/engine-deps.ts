@@ -1,0 +1,57 @@
+// The composition root of the plugin process: real adapters, built once per invocation.
+
+import { access } from "node:fs/promises";
+import { setTimeout as delay } from "node:timers/promises";
+import { createCacheStore } from "../cache/store.js";
+import type { PlexusNetConf } from "../config/netconf.js";
+import type { EngineDeps } from "../engine/deps.js";
+import type { KubeClient } from "../k8s/port.js";
+import type { Logger } from "../log/logger.js";
+import { nodeConfDirReader } from "../networks/nad-config.js";
+import { createRuntime, runInNetns } from "../runtime/runtime.js";
+import type { CniEnv } from "../cni/env.js";
+
+export interface EngineDepsInput {
+  readonly conf: PlexusNetConf;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cniEnv?: CniEnv;
+  readonly log: Logger;
+  readonly signal: AbortSignal;
+}
+
+export function buildEngineDeps({ conf, env, log, signal }: EngineDepsInput): EngineDeps {
+  const cniPath = (env["CNI_PATH"] ?? "").split(":").filter((d) => d !== "");
+  // Multus prepends binDir to CNI_PATH; duplicates are dropped so a plugin is looked up once.
+  const binDirs = [...new Set([conf.binDir, ...cniPath].filter((d) => d !== ""))];
+  const runtime = createRuntime({
+    binDirs,
+    env,
+    timeoutMs: conf.delegateTimeoutSeconds * 1000,
+    onStderr: (type, text) => log.info({ plugin: type, stderr: text.slice(0, 4096) }, "delegate wrote to stderr"),
+  });
+  let kube: Promise<KubeClient | undefined> | undefined;
+  return {
+    runtime,
+    cache: createCacheStore(conf.cniDir),
+    kube: () => (kube ??= loadKubeClient(conf, env, log)),
+    confFiles: nodeConfDirReader,
+    runInNetns,
+    fileExists: (path) => access(path).then(() => true, () => false),
+    sleep: (ms, s) => delay(ms, undefined, { signal: s }),
+    log,
+    now: () => new Date(),
+    signal,
+  };
+}
+
+/** Loaded only when a request needs the API: the client library costs ~100 ms to load. */
+async function loadKubeClient(conf: PlexusNetConf, env: Readonly<Record<string, string | undefined>>, log: Logger): Promise<KubeClient | undefined> {
+  const inCluster = conf.kubeconfig === "" && Boolean(env["KUBERNETES_SERVICE_HOST"] && env["KUBERNETES_SERVICE_PORT"]);
+  if (conf.kubeconfig === "" && !inCluster) return undefined;
+  const { createKubeClient } = await import("../k8s/client.js");
+  return createKubeClient({
+    ...(conf.kubeconfig ? { kubeconfigPath: conf.kubeconfig } : { inCluster: true }),
+    settings: conf.kubernetes,
+    log: log.child({ component: "k8s" }),
+  });
+}

@@ -1,0 +1,35 @@
+// The plexus executable. With CNI_COMMAND set it is a CNI plugin (the runtime executed it);
+// otherwise it is a command-line tool.
+
+import { runPlugin } from "./plugin.js";
+import { runCommand } from "./commands.js";
+
+async function main(): Promise<number> {
+  if (process.env["CNI_COMMAND"] !== undefined) {
+    const controller = new AbortController();
+    process.once("SIGTERM", () => controller.abort(new Error("plexus received SIGTERM")));
+    return runPlugin({
+      env: process.env,
+      readStdin: readAll,
+      writeStdout: (text) => process.stdout.write(text),
+      signal: controller.signal,
+    });
+  }
+  return runCommand(process.argv.slice(2));
+}
+
+async function readAll(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`plexus: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,84 @@
+// Plexus as a CNI plugin: the edge that owns env, stdin, stdout and the exit code.
+// Like skel (containernetworking/cni pkg/skel): parse, check the version, dispatch, print the
+// result or ONE error JSON on stdout (CNI SPEC §5 "Error"), log once.
+
+import { parseJsonObject, type JsonObject } from "../cni/conf.js";
+import { convertResult } from "../cni/convert.js";
+import { parseCniEnv, type CniEnv } from "../cni/env.js";
+import { CniError, ErrorCode, toCniError } from "../cni/error.js";
+import { formatResult } from "../cni/result.js";
+import { checkVersionSupported, pluginVersionInfo } from "../cni/version-info.js";
+import { versionAllows } from "../cni/version.js";
+import { parsePlexusNetConf } from "../config/netconf.js";
+import { createLogger, type Logger } from "../log/logger.js";
+import { buildEngineDeps } from "./engine-deps.js";
+import { dispatch } from "./dispatch.js";
+
+export interface PluginIo {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly readStdin: () => Promise<string>;
+  readonly writeStdout: (text: string) => void;
+  /** Aborted when the process is asked to stop (SIGTERM from the runtime's deadline). */
+  readonly signal: AbortSignal;
+}
+
+/** Runs one CNI command; returns the exit code. */
+export async function runPlugin(io: PluginIo): Promise<number> {
+  let cniVersion: string | undefined;
+  let log: Logger | undefined;
+  try {
+    const env = parseCniEnv(io.env);
+    if (env.command === "VERSION") {
+      io.writeStdout(JSON.stringify(pluginVersionInfo()) + "\n");
+      return 0;
+    }
+    const raw = parseStdinConf(await io.readStdin());
+    const { conf, unknownKeys } = parsePlexusNetConf(raw);
+    cniVersion = conf.cniVersion || "0.1.0";
+    checkVersionSupported(cniVersion);
+    checkCommandAllowed(env, cniVersion);
+    log = createLogger({ level: conf.logLevel, toStderr: conf.logToStderr, ...(conf.logFile ? { file: conf.logFile } : {}) }).child({
+      command: env.command,
+      containerId: env.containerId,
+      pod: env.args.podName ? `${env.args.podNamespace}/${env.args.podName}` : undefined,
+    });
+    if (unknownKeys.length) log.warn({ unknownKeys }, "ignoring unknown keys in the Plexus network configuration");
+    const deps = buildEngineDeps({ conf, env: io.env, log, signal: io.signal });
+    const result = await dispatch({ env, conf, raw }, deps);
+    if (result) io.writeStdout(JSON.stringify(formatResult(convertResult(result, cniVersion))) + "\n");
+    return 0;
+  } catch (err) {
+    const error = toCniError(err);
+    log?.error({ code: error.code, err: describe(error) }, error.message);
+    io.writeStdout(JSON.stringify(error.toWire(cniVersion)) + "\n");
+    return 1;
+  }
+}
+
+const MAX_STDIN_BYTES = 4 * 1024 * 1024;
+
+function parseStdinConf(text: string): JsonObject {
+  if (Buffer.byteLength(text) > MAX_STDIN_BYTES) {
+    throw new CniError(ErrorCode.IoFailure, `network configuration on stdin is larger than ${MAX_STDIN_BYTES} bytes`);
+  }
+  try {
+    return parseJsonObject(text, "network configuration on stdin");
+  } catch (err) {
+    throw new CniError(ErrorCode.DecodingFailure, `error unmarshall network config: ${(err as CniError).msg}`, { cause: err });
+  }
+}
+
+/** skel's version gates: CHECK needs 0.4.0, STATUS and GC need 1.1.0. */
+function checkCommandAllowed(env: CniEnv, version: string): void {
+  const c = env.command;
+  if ((c === "CHECK" || c === "STATUS" || c === "GC") && !versionAllows(c, version)) {
+    throw new CniError(ErrorCode.IncompatibleVersion, `config version does not allow ${c}`);
+  }
+}
+
+/** The error chain as text for the log (causes included), never stdout. */
+function describe(err: Error): string {
+  const parts: string[] = [];
+  for (let e: unknown = err; e instanceof Error && parts.length < 8; e = e.cause) parts.push(e.message);
+  return parts.join(" <- ");
+}

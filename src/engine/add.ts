@@ -1,0 +1,126 @@
+// ADD, reading like DESIGN.md §1: parse (at the edge) -> resolve -> persist -> delegate ->
+// (on error: roll back) -> merge -> publish.
+
+import { toResult100 } from "../cni/convert.js";
+import { CniError, toCniError } from "../cni/error.js";
+import type { IfName } from "../cni/ids.js";
+import type { Result100 } from "../cni/result.js";
+import type { AttachmentRecord } from "../cache/record.js";
+import { describeAttachment, listOf, newRecord, runtimeConfOf, withResult } from "./attachments.js";
+import { applyDefaultRoutes } from "./default-routes.js";
+import type { EngineDeps, PluginRequest } from "./deps.js";
+import { mergeResults } from "./merge.js";
+import { resolvePlan, type Plan } from "./plan.js";
+import { describePod } from "./pod.js";
+import { emitFailureEvent, publishNetworkStatus } from "./publish.js";
+import { waitForReadiness } from "./readiness.js";
+import { deleteAttachments } from "./teardown.js";
+
+export async function cmdAdd(req: PluginRequest, deps: EngineDeps): Promise<Result100> {
+  const plan = await planOrGiveUp(req, deps);
+  const records = await persistPlan(plan, req, deps);
+  const added: AttachmentRecord[] = [];
+  try {
+    for (const record of records) added.push(await addAttachment(record, req, deps));
+    const results = await applyDefaultRoutes(req.env.netns, added.map(routedView), deps);
+    const final = await saveResults(added, results, deps);
+    if (plan.podFound && plan.pod) await publish(plan, final, results, deps);
+    return mergeResults(final.map((r, i) => ({ ifName: r.ifName as IfName, netns: req.env.netns, result: results[i] as Result100 })));
+  } catch (err) {
+    // Undo in reverse, including the attachment that failed: its plugin may have half-built it.
+    const attempted = records.slice(0, Math.min(added.length + 1, records.length));
+    await rollback(attempted, added, req, deps);
+    await reportFailure(req, deps, plan, err);
+    throw err;
+  }
+}
+
+/** Steps 1-2. When they fail nothing was done, and the tombstone tells the next DEL so. */
+async function planOrGiveUp(req: PluginRequest, deps: EngineDeps): Promise<Plan> {
+  try {
+    await waitForReadiness(req.conf, deps);
+    return await resolvePlan(req, deps);
+  } catch (err) {
+    await deps.cache.forgetContainer(req.env.containerId as string, "rolled-back");
+    await reportFailure(req, deps, undefined, err);
+    throw err;
+  }
+}
+
+/** Step 3: every attachment is on disk before the first side effect. */
+async function persistPlan(plan: Plan, req: PluginRequest, deps: EngineDeps): Promise<AttachmentRecord[]> {
+  const records = plan.attachments.map((a) => newRecord(a, req, plan.pod, deps.now()));
+  for (const r of records) await deps.cache.saveAttachment(r);
+  return records;
+}
+
+async function addAttachment(record: AttachmentRecord, req: PluginRequest, deps: EngineDeps): Promise<AttachmentRecord> {
+  try {
+    const raw = await deps.runtime.addNetworkList(listOf(record), runtimeConfOf(record, req.env.netns), deps.signal);
+    const done = withResult(record, toResult100(raw), deps.now());
+    await deps.cache.saveAttachment(done);
+    return done;
+  } catch (err) {
+    throw toCniError(err).withContext(`pod ${describePod(record.pod as never)}: ${describeAttachment(record)}`);
+  }
+}
+
+function routedView(r: AttachmentRecord) {
+  return {
+    ifName: r.ifName as IfName,
+    isCluster: r.role === "cluster",
+    ...(r.defaultRoute ? { defaultRoute: r.defaultRoute } : {}),
+    result: toResult100(r.result as never),
+  };
+}
+
+async function saveResults(added: readonly AttachmentRecord[], results: readonly Result100[], deps: EngineDeps): Promise<AttachmentRecord[]> {
+  const out: AttachmentRecord[] = [];
+  for (const [i, r] of added.entries()) {
+    const result = results[i] as Result100;
+    const updated = r.defaultRoute ? withResult(r, result, deps.now()) : r;
+    if (updated !== r) await deps.cache.saveAttachment(updated);
+    out.push(updated);
+  }
+  return out;
+}
+
+async function publish(plan: Plan, records: readonly AttachmentRecord[], results: readonly Result100[], deps: EngineDeps): Promise<void> {
+  const kube = await deps.kube();
+  if (!kube || !plan.pod) return;
+  const attachments = records.map((r, i) => ({
+    networkRef: r.networkRef,
+    ifName: r.ifName as IfName,
+    isCluster: r.role === "cluster",
+    result: results[i] as Result100,
+  }));
+  await publishNetworkStatus(kube, plan.pod, attachments, deps);
+}
+
+/**
+ * Undoes a failed ADD. The attachment whose ADD failed is DELeted too (its plugin may have half-
+ * built it), but a failure of THAT DEL is not kept: a plugin must clean up after its own failed
+ * ADD (CNI SPEC §4), and keeping it would make the runtime's next DEL fail forever. Attachments
+ * that were added and could not be undone are kept for that next DEL to retry.
+ */
+async function rollback(attempted: readonly AttachmentRecord[], added: readonly AttachmentRecord[], req: PluginRequest, deps: EngineDeps): Promise<void> {
+  const containerId = req.env.containerId as string;
+  const withResults = attempted.map((r) => added.find((a) => a.ifName === r.ifName) ?? r);
+  const failures = (await deleteAttachments(withResults, req.env.netns, deps)).filter((f) => f.record.state === "added");
+  if (failures.length === 0) {
+    await deps.cache.forgetContainer(containerId, "rolled-back");
+    return;
+  }
+  deps.log.error({ failures: failures.map((f) => f.error.message) }, "rollback after a failed ADD left attachments behind");
+  const keep = new Set(failures.map((f) => f.record.ifName));
+  for (const r of (await deps.cache.loadContainer(containerId)).attachments) {
+    if (!keep.has(r.ifName)) await deps.cache.removeAttachment(containerId, r.ifName);
+  }
+}
+
+async function reportFailure(req: PluginRequest, deps: EngineDeps, plan: Plan | undefined, err: unknown): Promise<void> {
+  const kube = req.env.args.podName ? await deps.kube().catch(() => undefined) : undefined;
+  const pod = plan?.pod ?? (req.env.args.podNamespace && req.env.args.podName ? { namespace: req.env.args.podNamespace, name: req.env.args.podName } : undefined);
+  const reason = err instanceof CniError && err.code === 100 ? "NoNetworkFound" : "NetworkSetupFailed";
+  await emitFailureEvent(kube, pod, reason, toCniError(err).message, deps);
+}

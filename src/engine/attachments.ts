@@ -1,0 +1,73 @@
+// An attachment as the runtime executes it and as the cache remembers it. The record holds the
+// delegate configuration exactly as executed, so DEL never needs the pod, the NAD or the API.
+
+import { parseNetworkConfig, type NetworkConfigList } from "../cni/conf.js";
+import type { ContainerId, IfName } from "../cni/ids.js";
+import { formatResult, parseResult, type Result100 } from "../cni/result.js";
+import { toResult100 } from "../cni/convert.js";
+import { ATTACHMENT_RECORD_KIND, ATTACHMENT_RECORD_VERSION, type AttachmentRecord } from "../cache/record.js";
+import type { PodRef } from "../k8s/port.js";
+import type { RuntimeConf } from "../runtime/types.js";
+import type { PluginRequest } from "./deps.js";
+import type { PlannedAttachment } from "./plan.js";
+
+/** CNI_ARGS for delegates: the pod's identity first, then whatever the runtime sent. */
+export function delegateArgs(req: PluginRequest, pod: PodRef | undefined): [string, string][] {
+  const a = req.env.args;
+  const own: [string, string][] = [
+    ["K8S_POD_NAMESPACE", pod?.namespace ?? a.podNamespace ?? ""],
+    ["K8S_POD_NAME", pod?.name ?? a.podName ?? ""],
+    ["K8S_POD_INFRA_CONTAINER_ID", a.infraContainerId ?? req.env.containerId ?? ""],
+    ["K8S_POD_UID", pod?.uid ?? a.podUid ?? ""],
+  ];
+  return [...own, ...a.pairs.filter(([k]) => k !== "IgnoreUnknown").map(([k, v]) => [k, v] as [string, string])];
+}
+
+export function newRecord(a: PlannedAttachment, req: PluginRequest, pod: PodRef | undefined, at: Date): AttachmentRecord {
+  return {
+    kind: ATTACHMENT_RECORD_KIND,
+    version: ATTACHMENT_RECORD_VERSION,
+    containerId: req.env.containerId as string,
+    primaryIfName: req.env.ifName as string,
+    ifName: a.ifName,
+    index: a.index,
+    role: a.role,
+    networkRef: a.networkRef,
+    ...(pod ? { pod: { namespace: pod.namespace, name: pod.name, ...(pod.uid ? { uid: pod.uid } : {}) } } : {}),
+    netns: req.env.netns,
+    cniArgs: delegateArgs(req, pod),
+    capabilityArgs: { ...a.capabilityArgs },
+    config: { ...a.list.raw },
+    ...(a.defaultRoute ? { defaultRoute: [...a.defaultRoute] } : {}),
+    state: "planned",
+    createdAt: at.toISOString(),
+    updatedAt: at.toISOString(),
+  };
+}
+
+export function withResult(r: AttachmentRecord, result: Result100, at: Date): AttachmentRecord {
+  return { ...r, state: "added", result: formatResult(result), updatedAt: at.toISOString() };
+}
+
+/** The runtime view of a record; `netns` is the one of this invocation (may be "" on DEL). */
+export function runtimeConfOf(r: AttachmentRecord, netns: string): RuntimeConf {
+  return {
+    containerId: r.containerId as ContainerId,
+    netns,
+    ifName: r.ifName as IfName,
+    args: r.cniArgs,
+    capabilityArgs: r.capabilityArgs,
+  };
+}
+
+export function listOf(r: AttachmentRecord): NetworkConfigList {
+  return parseNetworkConfig(r.config);
+}
+
+export function resultOf(r: AttachmentRecord): Result100 | undefined {
+  return r.result ? toResult100(parseResult(r.result)) : undefined;
+}
+
+export function describeAttachment(r: Pick<AttachmentRecord, "networkRef" | "ifName">): string {
+  return `network "${r.networkRef}" (${r.ifName})`;
+}

@@ -1,0 +1,60 @@
+// DEL: from the cache, in reverse. Idempotent: after a DEL (or a rolled-back ADD) a tombstone
+// makes the runtime's repeated DELs (containerd sends them with CNI_NETNS="" and no
+// prevResult, reference/runtimes.md) no-ops. With no cache, the plan is re-resolved from the
+// API; with neither pod nor API, from the configuration alone. A corrupt cache file is never a
+// silent no-op (Multus #1087): it is re-resolved around, set aside, and reported.
+
+import { CniError, ErrorCode } from "../cni/error.js";
+import type { AttachmentRecord } from "../cache/record.js";
+import type { CorruptFile } from "../cache/store.js";
+import { newRecord } from "./attachments.js";
+import type { EngineDeps, PluginRequest } from "./deps.js";
+import { resolvePlan } from "./plan.js";
+import { describePod, podRefFromArgs } from "./pod.js";
+import { deleteAttachments } from "./teardown.js";
+
+export async function cmdDel(req: PluginRequest, deps: EngineDeps): Promise<void> {
+  const containerId = req.env.containerId as string;
+  const state = await deps.cache.loadContainer(containerId);
+  if (state.attachments.length === 0 && state.corrupt.length === 0 && state.tombstone) {
+    deps.log.debug({ reason: state.tombstone.reason }, "DEL of a container already torn down: nothing to do");
+    return;
+  }
+  let records = state.attachments;
+  if (records.length === 0 || state.corrupt.length > 0) {
+    records = mergeByInterface(records, await reresolve(req, deps, state.corrupt));
+  }
+  const failures = await deleteAttachments(records, req.env.netns, deps);
+  for (const file of state.corrupt) await deps.cache.quarantine(file.path);
+  if (failures.length > 0) {
+    const keep = new Set(failures.map((f) => f.record.ifName));
+    for (const r of state.attachments) if (!keep.has(r.ifName)) await deps.cache.removeAttachment(containerId, r.ifName);
+    for (const f of failures) if (!state.attachments.includes(f.record)) await deps.cache.saveAttachment(f.record);
+    const first = failures[0] as (typeof failures)[number];
+    throw new CniError(first.error.code, `pod ${describePod(podRefFromArgs(req.env.args))}: DEL failed for ${failures.length} attachment(s): ${failures.map((f) => f.error.message).join("; ")}`, { cause: first.error });
+  }
+  await deps.cache.forgetContainer(containerId, "deleted");
+  if (state.corrupt.length > 0) {
+    deps.log.warn({ files: state.corrupt }, "DEL found unreadable state files; they were set aside (.corrupt) and the attachments re-resolved");
+  }
+}
+
+/** What the API and the configuration say the container had, as records (never saved unless a DEL fails). */
+async function reresolve(req: PluginRequest, deps: EngineDeps, corrupt: readonly CorruptFile[]): Promise<AttachmentRecord[]> {
+  try {
+    const plan = await resolvePlan(req, deps, { lenient: true });
+    return plan.attachments.map((a) => newRecord(a, req, plan.pod, deps.now()));
+  } catch (err) {
+    // Best effort is not silence: say what could not be done and why, then fail so the
+    // runtime retries (a transient API outage) rather than leak addresses for good.
+    const why = err instanceof Error ? err.message : String(err);
+    const files = corrupt.length ? ` (unreadable state: ${corrupt.map((c) => `${c.path}: ${c.reason}`).join("; ")})` : "";
+    throw new CniError(err instanceof CniError ? err.code : ErrorCode.TryAgainLater, `pod ${describePod(podRefFromArgs(req.env.args))}: no usable state for container ${req.env.containerId} and the networks cannot be re-resolved: ${why}${files}`, { cause: err });
+  }
+}
+
+/** Cached records win; re-resolved ones fill the interfaces the cache lost. */
+function mergeByInterface(cached: readonly AttachmentRecord[], resolved: readonly AttachmentRecord[]): AttachmentRecord[] {
+  const have = new Set(cached.map((r) => r.ifName));
+  return [...cached, ...resolved.filter((r) => !have.has(r.ifName))];
+}

@@ -1,0 +1,69 @@
+// Turning network references into delegate configuration lists: the cluster network and
+// defaultNetworks from Plexus's config, NADs named by the pod's selections.
+// reference/multus.md §1.3 (clusterNetwork / defaultNetworks), §4 (NADs).
+
+import { parseNetworkConfig, type JsonObject, type NetworkConfigList } from "../cni/conf.js";
+import { CniError, ErrorCode } from "../cni/error.js";
+import type { PlexusNetConf } from "../config/netconf.js";
+import { KubeError, type KubeClient, type NetworkAttachmentDefinition } from "../k8s/port.js";
+import { delegateConfigFromNad, findConfByName, loadNetworkFromPath } from "../networks/nad-config.js";
+import type { EngineDeps } from "./deps.js";
+import { kubeFailure } from "./pod.js";
+
+export interface ResolvedNetwork {
+  readonly list: NetworkConfigList;
+  /** What network-status and events call it: "namespace/name" for NADs, else the CNI name. */
+  readonly networkRef: string;
+}
+
+/**
+ * clusterNetwork / defaultNetworks entries: an absolute path (file or directory), a
+ * "namespace/name" NAD, or a bare name: the NAD of that name in multusNamespace, else the CNI
+ * config of that name in confDir (so a node without API access still finds file-based ones).
+ */
+export async function resolveConfiguredNetwork(ref: string, conf: PlexusNetConf, deps: EngineDeps, pod: string): Promise<ResolvedNetwork> {
+  if (ref.startsWith("/")) {
+    const list = await loadNetworkFromPath(ref, deps.confFiles);
+    return { list, networkRef: list.name };
+  }
+  const [namespace, name] = ref.includes("/") ? (ref.split("/", 2) as [string, string]) : [conf.multusNamespace, ref];
+  const kube = await deps.kube();
+  if (kube) {
+    const nad = await getNad(kube, namespace, name, deps, pod).catch((err: unknown) => {
+      if (err instanceof CniError && err.code === ErrorCode.NotFound && !ref.includes("/")) return undefined;
+      throw err;
+    });
+    if (nad) return fromNad(nad, conf, deps, pod);
+  }
+  if (ref.includes("/")) {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `network ${ref}: a namespace/name reference needs Kubernetes API access (set kubeconfig)`);
+  }
+  const list = await findConfByName(conf.confDir, name, deps.confFiles);
+  return { list, networkRef: list.name };
+}
+
+/** Inline `delegates` entries of the config (a conf or a conflist each). */
+export function resolveInlineDelegate(raw: JsonObject, index: number): ResolvedNetwork {
+  try {
+    const list = parseNetworkConfig(raw);
+    return { list, networkRef: list.name };
+  } catch (err) {
+    throw err instanceof CniError ? err.withContext(`invalid delegates[${index}] in the Plexus configuration`) : err;
+  }
+}
+
+export async function getNad(kube: KubeClient, namespace: string, name: string, deps: EngineDeps, pod: string): Promise<NetworkAttachmentDefinition> {
+  try {
+    return await kube.getNetworkAttachmentDefinition(namespace, name, deps.signal);
+  } catch (err) {
+    if (err instanceof KubeError && err.kind === "not-found") {
+      throw new CniError(ErrorCode.NotFound, `network-attachment-definition "${name}" not found in namespace "${namespace}" (pod ${pod})`, { cause: err });
+    }
+    throw kubeFailure(err, `pod ${pod}: cannot read network-attachment-definition ${namespace}/${name}`);
+  }
+}
+
+export async function fromNad(nad: NetworkAttachmentDefinition, conf: PlexusNetConf, deps: EngineDeps, pod: string): Promise<ResolvedNetwork> {
+  const list = await delegateConfigFromNad(nad, { dir: conf.confDir, reader: deps.confFiles }, { pod });
+  return { list, networkRef: `${nad.metadata.namespace}/${nad.metadata.name}` };
+}

@@ -1,0 +1,133 @@
+// Step 2 of ADD (DESIGN.md §1): from the pod and the configuration to an ordered plan:
+// [cluster network -> eth0, defaultNetworks..., selections -> net1, net2, ...].
+
+import type { NetworkConfigList } from "../cni/conf.js";
+import { CniError, ErrorCode } from "../cni/error.js";
+import type { IfName } from "../cni/ids.js";
+import type { AttachmentRole } from "../cache/record.js";
+import type { KubeClient, Pod, PodRef } from "../k8s/port.js";
+import { DEFAULT_NETWORK_ANNOTATION, NETWORKS_ANNOTATION } from "../networks/annotations.js";
+import { capabilityArgsFor, injectCniArgs } from "../networks/delegate-config.js";
+import { assignInterfaceNames } from "../networks/interface-names.js";
+import { checkNamespaceIsolation, isSystemNamespace } from "../networks/isolation.js";
+import { parseDefaultNetworkSelection, parseNetworkSelections, type NetworkSelection } from "../networks/selection.js";
+import type { EngineDeps, PluginRequest } from "./deps.js";
+import { fromNad, getNad, resolveConfiguredNetwork, resolveInlineDelegate, type ResolvedNetwork } from "./networks.js";
+import { describePod, fetchPod, podRefFromArgs } from "./pod.js";
+
+export interface PlannedAttachment {
+  readonly index: number;
+  readonly role: AttachmentRole;
+  readonly networkRef: string;
+  readonly ifName: IfName;
+  readonly list: NetworkConfigList;
+  readonly capabilityArgs: Readonly<Record<string, unknown>>;
+  readonly defaultRoute?: readonly string[];
+}
+
+export interface Plan {
+  readonly pod: PodRef | undefined;
+  /** False when the API did not know the pod: only configured networks are in the plan. */
+  readonly podFound: boolean;
+  readonly attachments: readonly PlannedAttachment[];
+}
+
+interface Entry {
+  readonly role: AttachmentRole;
+  readonly network: ResolvedNetwork;
+  readonly selection?: NetworkSelection;
+}
+
+export interface PlanOptions {
+  /**
+   * For DEL without a cache: a selection whose NAD is gone, or an annotation that no longer
+   * parses, is skipped with a warning instead of failing (there is nothing to tear down for it).
+   */
+  readonly lenient?: boolean;
+}
+
+export async function resolvePlan(req: PluginRequest, deps: EngineDeps, options: PlanOptions = {}): Promise<Plan> {
+  const ref = podRefFromArgs(req.env.args);
+  const kube = ref ? await deps.kube() : undefined;
+  const pod = kube && ref ? await fetchPod(kube, ref, deps) : undefined;
+  const entries = [await clusterEntry(req, deps, pod, ref), ...(await defaultEntries(req, deps, ref)), ...(await selectedEntries(req, deps, pod, ref, options))];
+  const primary = req.env.ifName as IfName;
+  const names = assignInterfaceNames(
+    entries.map((e) => e.selection?.interface),
+    primary,
+  );
+  const attachments = entries.map((e, index) => planAttachment(e, index, names[index] as IfName, req, describePod(ref)));
+  return { pod: ref, podFound: pod !== undefined, attachments };
+}
+
+function planAttachment(e: Entry, index: number, ifName: IfName, req: PluginRequest, pod: string): PlannedAttachment {
+  const sel = e.selection;
+  const list = sel?.cniArgs ? injectCniArgs(e.network.list, sel.cniArgs) : e.network.list;
+  // Capability values from Kubernetes (portMappings, bandwidth, ...) belong to the cluster
+  // network only (multi-net spec §7.5); a selection brings its own.
+  const capabilityArgs =
+    e.role === "cluster" ? req.conf.runtimeConfig : sel && e.role === "selected" ? capabilityArgsFor(sel, list, { pod, network: e.network.networkRef }) : {};
+  return {
+    index,
+    role: e.role,
+    networkRef: e.network.networkRef,
+    ifName,
+    list,
+    capabilityArgs,
+    ...(sel?.defaultRoute !== undefined ? { defaultRoute: sel.defaultRoute } : {}),
+  };
+}
+
+async function clusterEntry(req: PluginRequest, deps: EngineDeps, pod: Pod | undefined, ref: PodRef | undefined): Promise<Entry> {
+  const { conf } = req;
+  const override = pod?.metadata.annotations?.[DEFAULT_NETWORK_ANNOTATION];
+  if (pod && override !== undefined && ref) {
+    // v1.multus-cni.io/default-network replaces the cluster network for this pod (NAD only).
+    const sel = parseDefaultNetworkSelection(override, { defaultNamespace: conf.multusNamespace as never, pod: describePod(ref) });
+    const kube = (await deps.kube())!;
+    const nad = await getNad(kube, sel.namespace, sel.name, deps, describePod(ref));
+    return { role: "cluster", network: await fromNad(nad, conf, deps, describePod(ref)), selection: { ...sel } };
+  }
+  if (conf.clusterNetwork) {
+    return { role: "cluster", network: await resolveConfiguredNetwork(conf.clusterNetwork, conf, deps, describePod(ref)) };
+  }
+  return { role: "cluster", network: resolveInlineDelegate(conf.delegates[0] ?? {}, 0) };
+}
+
+async function defaultEntries(req: PluginRequest, deps: EngineDeps, ref: PodRef | undefined): Promise<Entry[]> {
+  const { conf } = req;
+  if (ref && isSystemNamespace(ref.namespace, conf.systemNamespaces)) return [];
+  const inline = conf.clusterNetwork ? [] : conf.delegates.slice(1).map((d, i) => resolveInlineDelegate(d, i + 1));
+  const named = await Promise.all(conf.defaultNetworks.map((n) => resolveConfiguredNetwork(n, conf, deps, describePod(ref))));
+  return [...inline, ...named].map((network) => ({ role: "default", network }));
+}
+
+async function selectedEntries(req: PluginRequest, deps: EngineDeps, pod: Pod | undefined, ref: PodRef | undefined, options: PlanOptions): Promise<Entry[]> {
+  const value = pod?.metadata.annotations?.[NETWORKS_ANNOTATION];
+  if (!pod || !ref || value === undefined || value.trim() === "") return [];
+  const podName = describePod(ref);
+  let selections: readonly NetworkSelection[];
+  try {
+    selections = parseNetworkSelections(value, { podNamespace: ref.namespace, pod: podName });
+    for (const sel of selections) checkNamespaceIsolation(sel, ref.namespace, req.conf, { pod: podName });
+  } catch (err) {
+    if (!options.lenient) throw err;
+    deps.log.warn({ pod: podName, reason: (err as Error).message }, "ignoring the pod's network selections");
+    return [];
+  }
+  const kube = (await deps.kube()) as KubeClient;
+  // NADs are fetched concurrently (Multus fetches one after another); the first failure in
+  // annotation order is the one reported.
+  const settled = await Promise.allSettled(
+    selections.map(async (sel) => fromNad(await getNad(kube, sel.namespace, sel.name, deps, podName), req.conf, deps, podName)),
+  );
+  const entries: Entry[] = [];
+  settled.forEach((s, i) => {
+    const selection = selections[i] as NetworkSelection;
+    if (s.status === "fulfilled") entries.push({ role: "selected", network: s.value, selection });
+    else if (options.lenient && s.reason instanceof CniError && s.reason.code === ErrorCode.NotFound) {
+      deps.log.warn({ pod: podName, network: `${selection.namespace}/${selection.name}` }, "network gone: nothing to tear down for it");
+    } else throw s.reason;
+  });
+  return entries;
+}

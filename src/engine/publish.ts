@@ -1,0 +1,57 @@
+// Step 7 of ADD: the pod's k8s.v1.cni.cncf.io/network-status annotation and one Event per
+// interface, written the way the NAD client library and Multus write them (reference/multus.md
+// §2.3, §2.5). Events are best effort; the status is not.
+
+import type { IfName } from "../cni/ids.js";
+import type { Result100 } from "../cni/result.js";
+import { KubeError, type KubeClient, type PodRef } from "../k8s/port.js";
+import { buildNetworkStatus, eventMessage, formatNetworkStatusAnnotation } from "../networks/status.js";
+import type { EngineDeps } from "./deps.js";
+import { describePod, kubeFailure } from "./pod.js";
+
+export interface PublishedAttachment {
+  readonly networkRef: string;
+  readonly ifName: IfName;
+  readonly isCluster: boolean;
+  readonly result: Result100;
+}
+
+export async function publishNetworkStatus(kube: KubeClient, pod: PodRef, attachments: readonly PublishedAttachment[], deps: EngineDeps): Promise<void> {
+  const statuses = attachments.map((a) => buildNetworkStatus({ name: a.networkRef, ifName: a.ifName, isDefault: a.isCluster, result: a.result }));
+  const events = attachments.map((a) =>
+    kube.emitEvent(
+      {
+        pod,
+        type: "Normal",
+        reason: "AddedInterface",
+        message: eventMessage(a.ifName, (a.result.ips ?? []).filter((ip) => ownsIp(a, ip.interface)).map((ip) => ip.address), a.networkRef),
+      },
+      deps.signal,
+    ),
+  );
+  try {
+    await kube.publishNetworkStatus(pod, formatNetworkStatusAnnotation(statuses), deps.signal);
+  } catch (err) {
+    // The pod was deleted while its sandbox was being set up: nothing left to annotate.
+    if (err instanceof KubeError && err.kind === "not-found") {
+      deps.log.warn({ pod: describePod(pod) }, "pod disappeared before its network-status could be written");
+    } else {
+      throw kubeFailure(err, `pod ${describePod(pod)}: cannot write the k8s.v1.cni.cncf.io/network-status annotation`);
+    }
+  } finally {
+    await Promise.allSettled(events);
+  }
+}
+
+function ownsIp(a: PublishedAttachment, index: number | undefined): boolean {
+  if (index === undefined) return true;
+  const iface = a.result.interfaces?.[index];
+  return iface !== undefined && iface.name === a.ifName;
+}
+
+/** A warning Event on the pod when ADD fails, so `kubectl describe pod` says why. */
+export async function emitFailureEvent(kube: KubeClient | undefined, pod: PodRef | undefined, reason: string, message: string, deps: EngineDeps): Promise<void> {
+  if (!kube || !pod) return;
+  await kube.emitEvent({ pod, type: "Warning", reason, message: message.slice(0, 1024) }, deps.signal).catch(() => undefined);
+}
+

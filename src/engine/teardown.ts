@@ -1,0 +1,24 @@
+// Deleting attachments: reverse order, every one attempted, failures collected, never stopping
+// at the first (multi-net spec §7.2; STYLE habit 7).
+
+import { toCniError, type CniError } from "../cni/error.js";
+import type { AttachmentRecord } from "../cache/record.js";
+import { describeAttachment, listOf, resultOf, runtimeConfOf } from "./attachments.js";
+import type { EngineDeps } from "./deps.js";
+
+export interface TeardownFailure {
+  readonly record: AttachmentRecord;
+  readonly error: CniError;
+}
+
+export async function deleteAttachments(records: readonly AttachmentRecord[], netns: string, deps: EngineDeps): Promise<TeardownFailure[]> {
+  const failures: TeardownFailure[] = [];
+  for (const record of [...records].sort((a, b) => b.index - a.index)) {
+    try {
+      await deps.runtime.delNetworkList(listOf(record), runtimeConfOf(record, netns), resultOf(record), deps.signal);
+    } catch (err) {
+      failures.push({ record, error: toCniError(err).withContext(describeAttachment(record)) });
+    }
+  }
+  return failures;
+}
