@@ -1,6 +1,7 @@
 // Subcommands of the plexus command-line tool.
 
 import { SUPPORTED_VERSIONS } from "../cni/version.js";
+import { parseEndpoint, startForwarder } from "../local/forward.js";
 
 export const PLEXUS_VERSION = "0.1.0";
 
@@ -9,6 +10,9 @@ const USAGE = `plexus ${PLEXUS_VERSION}: a multi-network CNI meta-plugin for Kub
 Usage:
   plexus version            print the version and the CNI versions spoken
   plexus help               this text
+  plexus local forward --listen HOST:PORT|PATH --to HOST:PORT|PATH
+                            pipe connections between a TCP address and a unix socket (how
+                            the simulated node's namespace reaches the local API server)
 
 As a CNI plugin, plexus is executed by the container runtime with CNI_COMMAND set.
 `;
@@ -26,8 +30,39 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     case "-h":
       process.stdout.write(USAGE);
       return 0;
+    case "local":
+      return runLocal(argv.slice(1));
     default:
       process.stderr.write(`plexus: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
       return 2;
   }
+}
+
+async function runLocal(argv: readonly string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === "forward") {
+    const listen = flag(rest, "--listen");
+    const to = flag(rest, "--to");
+    if (!listen || !to) {
+      process.stderr.write("plexus local forward: --listen and --to are required\n");
+      return 2;
+    }
+    const forwarder = await startForwarder(parseEndpoint(listen), parseEndpoint(to));
+    process.stdout.write(`forwarding ${listen} -> ${to}\n`);
+    await new Promise<void>((resolve) => {
+      process.once("SIGTERM", resolve);
+      process.once("SIGINT", resolve);
+    });
+    await forwarder.close();
+    return 0;
+  }
+  process.stderr.write(`plexus local: unknown subcommand ${JSON.stringify(sub)}\n`);
+  return 2;
+}
+
+function flag(argv: readonly string[], name: string): string | undefined {
+  const i = argv.indexOf(name);
+  if (i >= 0) return argv[i + 1];
+  const inline = argv.find((a) => a.startsWith(`${name}=`));
+  return inline?.slice(name.length + 1);
 }

@@ -8,7 +8,8 @@ import type { EngineDeps } from "../engine/deps.js";
 import type { KubeClient } from "../k8s/port.js";
 import type { Logger } from "../log/logger.js";
 import { nodeConfDirReader } from "../networks/nad-config.js";
-import { createRuntime, runInNetns } from "../runtime/runtime.js";
+import { createRuntime } from "../runtime/runtime.js";
+import { runInNetns } from "../runtime/run-in-netns.js";
 import type { CniEnv } from "../cni/env.js";
 
 export interface EngineDepsInput {
@@ -35,7 +36,9 @@ export function buildEngineDeps({ conf, env, log, signal }: EngineDepsInput): En
     cache: createCacheStore(conf.cniDir),
     kube: () => (kube ??= loadKubeClient(conf, env, log)),
     confFiles: nodeConfDirReader,
-    runInNetns,
+    runInNetns: async (path, argv, s) => {
+      await runInNetns(path, argv, s);
+    },
     fileExists: (path) => access(path).then(() => true, () => false),
     sleep: (ms, s) => delay(ms, undefined, { signal: s }),
     log,
