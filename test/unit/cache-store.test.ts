@@ -1,0 +1,93 @@
+import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ATTACHMENT_RECORD_KIND, ATTACHMENT_RECORD_VERSION, type AttachmentRecord } from "../../src/cache/record.js";
+import { createCacheStore, type CacheStore } from "../../src/cache/store.js";
+
+let dir: string;
+let store: CacheStore;
+
+beforeEach(async () => {
+  dir = join(await mkdtemp(join(tmpdir(), "plexus-cache-")), "state");
+  store = createCacheStore(dir, () => new Date("2026-01-01T00:00:00Z"));
+});
+afterEach(async () => {
+  await rm(join(dir, ".."), { recursive: true, force: true });
+});
+
+function record(ifName: string, index: number): AttachmentRecord {
+  return {
+    kind: ATTACHMENT_RECORD_KIND,
+    version: ATTACHMENT_RECORD_VERSION,
+    containerId: "c1",
+    primaryIfName: "eth0",
+    ifName,
+    index,
+    role: index === 0 ? "cluster" : "selected",
+    networkRef: index === 0 ? "cluster" : "team-a/net",
+    netns: "/run/netns/x",
+    cniArgs: [["K8S_POD_NAME", "p"]],
+    capabilityArgs: {},
+    config: { cniVersion: "1.0.0", name: "n", plugins: [{ type: "bridge", foreign: { kept: true } }] },
+    state: "planned",
+    createdAt: "2026-01-01T00:00:00.000Z",
+    updatedAt: "2026-01-01T00:00:00.000Z",
+  };
+}
+
+describe("cache store", () => {
+  it("writes one 0600 file per attachment in 0700 directories and reads them back in plan order", async () => {
+    await store.saveAttachment(record("net1", 1));
+    await store.saveAttachment(record("eth0", 0));
+    expect((await stat(dir)).mode & 0o777).toBe(0o700);
+    expect((await stat(join(dir, "c1"))).mode & 0o777).toBe(0o700);
+    expect((await stat(join(dir, "c1", "net1.json"))).mode & 0o777).toBe(0o600);
+    const state = await store.loadContainer("c1");
+    expect(state.attachments.map((r) => r.ifName)).toEqual(["eth0", "net1"]);
+    expect(state.attachments[1]?.config).toEqual(record("net1", 1).config);
+    expect(state.corrupt).toEqual([]);
+    expect(await readdir(join(dir, "c1"))).not.toContain(expect.stringMatching(/\.tmp$/));
+  });
+
+  it("reports an unreadable file instead of skipping it, and can set it aside", async () => {
+    await store.saveAttachment(record("eth0", 0));
+    await writeFile(join(dir, "c1", "net1.json"), "{ truncated");
+    const state = await store.loadContainer("c1");
+    expect(state.attachments.map((r) => r.ifName)).toEqual(["eth0"]);
+    expect(state.corrupt).toEqual([{ path: join(dir, "c1", "net1.json"), reason: expect.stringContaining("not JSON") }]);
+    await store.quarantine(join(dir, "c1", "net1.json"));
+    expect(await readdir(join(dir, "c1"))).toContain("net1.json.corrupt");
+    expect((await store.loadContainer("c1")).corrupt).toEqual([]);
+  });
+
+  it("rejects a file of another schema version as corrupt, naming the field", async () => {
+    await store.saveAttachment(record("eth0", 0));
+    await writeFile(join(dir, "c1", "eth0.json"), JSON.stringify({ ...record("eth0", 0), version: 2 }));
+    const state = await store.loadContainer("c1");
+    expect(state.corrupt[0]?.reason).toMatch(/version/);
+  });
+
+  it("forgetting a container leaves only a tombstone; saving again removes it", async () => {
+    await store.saveAttachment(record("eth0", 0));
+    await store.forgetContainer("c1", "deleted");
+    let state = await store.loadContainer("c1");
+    expect(state.attachments).toEqual([]);
+    expect(state.tombstone?.reason).toBe("deleted");
+    await store.saveAttachment(record("eth0", 0));
+    state = await store.loadContainer("c1");
+    expect(state.tombstone).toBeUndefined();
+    expect(await store.listContainers()).toEqual(["c1"]);
+    await store.purgeContainer("c1");
+    expect(await store.listContainers()).toEqual([]);
+  });
+
+  it("refuses names that would escape the state directory", async () => {
+    await expect(store.saveAttachment({ ...record("eth0", 0), containerId: "../etc" })).rejects.toThrow(/unsafe container ID/);
+    await expect(store.saveAttachment({ ...record("../x", 0) })).rejects.toThrow(/unsafe interface name/);
+  });
+
+  it("a missing container is empty, not an error", async () => {
+    expect(await store.loadContainer("nope")).toEqual({ attachments: [], corrupt: [], tombstone: undefined });
+  });
+});
