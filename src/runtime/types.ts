@@ -48,6 +48,8 @@ export interface PluginExecution {
   readonly netns?: string;
   readonly ifName?: string;
   readonly args?: string;
+  /** CNI_PATH when it must not be the plugin directories (the VERSION probe sends "dummy"). */
+  readonly path?: string;
   readonly stdin: JsonObject;
 }
 

@@ -1,0 +1,102 @@
+// One execution of one delegate plugin, libcni's invoke.ExecPlugin*: find the binary, set the
+// CNI_* environment, write the config on stdin, read the result or the error on stdout.
+// Every error names the plugin and the command and keeps the delegate's code.
+
+import type { CniCommand } from "../cni/env.js";
+import { toCniError, type CniError } from "../cni/error.js";
+import { findPlugin } from "./find-plugin.js";
+import { decodeFailure, decodeSuccess } from "./plugin-output.js";
+import { spawnPlugin } from "./spawn-plugin.js";
+import type { PluginExecution } from "./types.js";
+
+export interface ExecOptions {
+  /** Plugin directories, searched in order; joined with ":" they are CNI_PATH. Non-empty. */
+  readonly binDirs: readonly string[];
+  /** The environment plugins inherit; the six CNI_* variables are always set over it. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Deadline of one execution; the plugin's process group is killed when it passes. */
+  readonly timeoutMs: number;
+  /** Pause between the retries of a binary that is busy being written (ETXTBSY). */
+  readonly retryDelayMs: number;
+  /** Receives what a plugin wrote on stderr (free-form logging, CNI SPEC §2), when it wrote any. */
+  readonly onStderr?: ((type: string, text: string) => void) | undefined;
+  /**
+   * Turns the command line [pluginPath] into the one executed, e.g. to run the plugin inside a
+   * test's "node" namespace: (argv) => ["ip", "netns", "exec", node, ...argv]. Tests and the
+   * benchmark only; a node runs plugins in its own namespace (CNI SPEC §2).
+   */
+  readonly wrap?: ((argv: readonly string[]) => readonly string[]) | undefined;
+}
+
+/** The plugin as an error message names it: its type, and its own `name` when it has one. */
+export interface PluginRef {
+  readonly type: string;
+  readonly name?: string | undefined;
+}
+
+// libcni's words for the verbs in `plugin type="x" failed (<verb>)`.
+const VERBS: Readonly<Record<CniCommand, string>> = {
+  ADD: "add",
+  DEL: "delete",
+  CHECK: "check",
+  STATUS: "status",
+  GC: "gc",
+  VERSION: "version",
+};
+
+/** `type="bridge"` or `type="bridge" name="br-a"` (libcni pluginDescription). */
+export function describePlugin(plugin: PluginRef): string {
+  const name = plugin.name ? ` name=${JSON.stringify(plugin.name)}` : "";
+  return `type=${JSON.stringify(plugin.type)}${name}`;
+}
+
+/**
+ * Executes one plugin. Returns the JSON it printed for ADD and VERSION (`null` reads as {}),
+ * and undefined for the commands that print nothing on success (their stdout is ignored).
+ */
+export async function execPlugin(
+  plugin: PluginRef,
+  exec: PluginExecution,
+  options: ExecOptions,
+  signal: AbortSignal,
+): Promise<unknown> {
+  try {
+    const path = await findPlugin(plugin.type, options.binDirs);
+    const run = await spawnPlugin(
+      {
+        argv: options.wrap ? options.wrap([path]) : [path],
+        env: pluginEnv(options, exec),
+        stdin: JSON.stringify(exec.stdin),
+        timeoutMs: options.timeoutMs,
+        retryDelayMs: options.retryDelayMs,
+      },
+      signal,
+    );
+    if (run.stderr !== "") options.onStderr?.(plugin.type, run.stderr);
+    if (run.exitCode !== 0) throw decodeFailure(run);
+    return exec.command === "ADD" || exec.command === "VERSION" ? decodeSuccess(run.stdout) : undefined;
+  } catch (err) {
+    throw pluginFailure(plugin, exec.command, err);
+  }
+}
+
+/** `plugin type="x" failed (add): <what went wrong>`, keeping the code (libcni's wording). */
+export function pluginFailure(plugin: PluginRef, command: CniCommand, err: unknown): CniError {
+  return toCniError(err).withContext(`plugin ${describePlugin(plugin)} failed (${VERBS[command]})`);
+}
+
+/**
+ * The base environment plus all six CNI_* variables, "" where not applicable, as libcni's
+ * Args.AsEnv does: skel-based plugins fail with code 4 when CNI_PATH is empty (B15).
+ */
+export function pluginEnv(options: Pick<ExecOptions, "binDirs" | "env">, exec: PluginExecution): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(options.env)) if (v !== undefined) env[k] = v;
+  env["CNI_COMMAND"] = exec.command;
+  env["CNI_CONTAINERID"] = exec.containerId ?? "";
+  env["CNI_NETNS"] = exec.netns ?? "";
+  env["CNI_IFNAME"] = exec.ifName ?? "";
+  env["CNI_ARGS"] = exec.args ?? "";
+  env["CNI_PATH"] = exec.path ?? options.binDirs.join(":");
+  return env;
+}
