@@ -3,6 +3,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ApiError, badRequest, internalError, requestTooLarge, unsupportedMediaType } from "./api-errors.js";
 import { PatchType } from "./api-patch.js";
+import { decodeKubernetesProtobuf, PROTOBUF_MEDIA_TYPE } from "./api-protobuf.js";
 import { parseYamlDocuments } from "./yaml.js";
 
 /** Same order of magnitude as the real server's limit (3 MiB for a JSON body). */
@@ -28,6 +29,7 @@ export function mediaType(header: string | undefined): string {
 
 /** Parses a body by its Content-Type: JSON for everything, YAML too for server-side apply. */
 export function parseBody(contentType: string, body: Buffer): unknown {
+  if (contentType === PROTOBUF_MEDIA_TYPE) return decodeKubernetesProtobuf(body);
   const text = body.toString("utf8");
   if (text.trim() === "") return undefined;
   if (contentType === PatchType.Apply || contentType === "application/yaml") {

@@ -3,34 +3,30 @@
 // and so can a node simulator living in the same process.
 import { randomUUID } from "node:crypto";
 import { parseCrdSpec, crdResources } from "./api-crd.js";
-import { alreadyExists, badRequest, conflict, expired, forbidden, invalid, notFound, routeNotFound, STALE_OBJECT } from "./api-errors.js";
-import type { StatusCause } from "./api-errors.js";
+import { alreadyExists, badRequest, conflict, forbidden, invalid, notFound, routeNotFound, STALE_OBJECT } from "./api-errors.js";
 import { paginate } from "./api-list.js";
-import { generateName, normalizeBody, stripServerOwned, validateMetadata } from "./api-object-meta.js";
+import { generateName, normalizeBody, stripServerOwned } from "./api-object-meta.js";
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, PatchType } from "./api-patch.js";
-import { validateAgainstSchema } from "./api-schema.js";
 import { allOf, parseFieldSelector, parseLabelSelector } from "./api-selectors.js";
 import { ObjectStorage } from "./api-storage.js";
 import type { StorageDump } from "./api-storage.js";
 import { prepareForCreate, prepareForUpdate } from "./api-strategy.js";
 import type { Subresource } from "./api-strategy.js";
 import { ResourceRegistry } from "./api-registry.js";
-import type { KubeObject, ResourceDefinition, ResourceRef, WatchEvent } from "./api-types.js";
-import { apiVersionOf, isJsonObject, jsonEqual, refOf, storageKey } from "./api-types.js";
-import { asServed, startWatch, translateEvent } from "./api-watchers.js";
-import type { WatchCallbacks, WatchHandle, WatchScope } from "./api-watchers.js";
+import type { KubeObject, ResourceDefinition, ResourceRef } from "./api-types.js";
+import { isJsonObject, jsonEqual, storageKey } from "./api-types.js";
+import { validateObject } from "./api-validation.js";
+import type { FieldValidation, ValidationOptions } from "./api-validation.js";
+import { asServed, startWatch, watchBacklog } from "./api-watchers.js";
+import type { WatchCallbacks, WatchHandle, WatchScope, WatchStart } from "./api-watchers.js";
 import { CRD_GROUP } from "./api-builtin-resources.js";
 
-export type FieldValidation = "Strict" | "Warn" | "Ignore";
+export type { FieldValidation, WatchCallbacks, WatchHandle };
 
-export interface WriteOptions {
+export interface WriteOptions extends ValidationOptions {
   /** The URL's namespace; checked against metadata.namespace. */
   readonly namespace?: string | undefined;
   readonly subresource?: Subresource | undefined;
-  /** Undeclared fields of a custom resource: Strict fails, Warn (default) warns, both prune. */
-  readonly fieldValidation?: FieldValidation | undefined;
-  /** Receives warnings (HTTP `Warning` headers). */
-  readonly warnings?: string[] | undefined;
 }
 
 export interface SelectOptions {
@@ -51,12 +47,7 @@ export interface ListResult {
   readonly remainingItemCount?: number;
 }
 
-export interface WatchOptions extends SelectOptions {
-  /** Absent, "" or "0": synthetic ADDED events for what exists, then changes. Otherwise changes after it. */
-  readonly resourceVersion?: string | undefined;
-  /** Watch-list: initial events then a BOOKMARK annotated k8s.io/initial-events-end. */
-  readonly sendInitialEvents?: boolean | undefined;
-}
+export interface WatchOptions extends SelectOptions, WatchStart {}
 
 export interface DeleteOptions {
   readonly preconditions?: { readonly uid?: string | undefined; readonly resourceVersion?: string | undefined } | undefined;
@@ -135,7 +126,7 @@ export class ApiStore {
     object.metadata.uid = randomUUID();
     object.metadata.creationTimestamp = now;
     prepareForCreate(def, object, now);
-    this.validate(def, object, options);
+    validateObject(def, object, options);
     if (this.storage.get(storageKey(def), object.metadata.namespace, name)) throw alreadyExists(def, name);
     const stored = this.storage.write(storageKey(def), object);
     this.afterWrite(def, stored);
@@ -207,7 +198,7 @@ export class ApiStore {
       namespace: def.namespaced ? options.namespace : undefined,
       predicate: allOf(parseLabelSelector(options.labelSelector), parseFieldSelector(options.fieldSelector)),
     };
-    return startWatch(this.storage, scope, this.backlog(scope, options), callbacks);
+    return startWatch(this.storage, scope, watchBacklog(this.storage, scope, options), callbacks);
   }
 
   /** Calls the listener after every write (persistence). */
@@ -233,26 +224,6 @@ export class ApiStore {
     if (!this.find(NAMESPACES, undefined, name)) this.create(NAMESPACES, { metadata: { name } });
   }
 
-  private backlog(scope: WatchScope, options: WatchOptions): WatchEvent[] {
-    const rv = options.resourceVersion ?? "";
-    if (rv === "" || rv === "0" || options.sendInitialEvents === true) {
-      const objects = this.list(refOf(scope.def), { namespace: scope.namespace }).items.filter(scope.predicate);
-      const added: WatchEvent[] = objects.map((object) => ({ type: "ADDED", object }));
-      if (options.sendInitialEvents !== true) return added;
-      const bookmark = {
-        apiVersion: apiVersionOf(scope.def.group, scope.def.version),
-        kind: scope.def.kind,
-        metadata: { resourceVersion: this.resourceVersion, annotations: { "k8s.io/initial-events-end": "true" } },
-      };
-      return [...added, { type: "BOOKMARK", object: bookmark }];
-    }
-    const revision = Number(rv);
-    if (!Number.isInteger(revision) || revision < 0) throw badRequest(`invalid resource version: ${JSON.stringify(rv)}`);
-    const events = this.storage.eventsAfter(revision);
-    if (events === undefined) throw expired(`too old resource version: ${rv} (${this.resourceVersion})`);
-    return events.map((e) => translateEvent(scope, e)).filter((e): e is WatchEvent => e !== undefined);
-  }
-
   private applyPatch(type: PatchType, existing: KubeObject, patch: unknown): unknown {
     switch (type) {
       case PatchType.Json:
@@ -276,25 +247,12 @@ export class ApiStore {
     candidate.metadata.uid = existing.metadata.uid ?? "";
     candidate.metadata.creationTimestamp = existing.metadata.creationTimestamp ?? this.timestamp();
     const next = prepareForUpdate(def, candidate, existing, options.subresource, this.timestamp());
-    this.validate(def, next, options);
+    validateObject(def, next, options);
     // An update that changes nothing is not written: same resourceVersion, no watch event.
     if (jsonEqual(next, existing)) return asServed(def, existing);
     const stored = this.storage.write(storageKey(def), next);
     this.afterWrite(def, stored);
     return asServed(def, stored);
-  }
-
-  private validate(def: ResourceDefinition, object: KubeObject, options: WriteOptions): void {
-    const causes: StatusCause[] = validateMetadata(def, object);
-    if (def.schema) {
-      const report = validateAgainstSchema(def.schema, object);
-      causes.push(...report.causes);
-      if (report.unknownFields.length > 0 && options.fieldValidation === "Strict") {
-        throw badRequest(`strict decoding error: ${report.unknownFields.map((f) => `unknown field "${f}"`).join(", ")}`);
-      }
-      if (options.fieldValidation !== "Ignore") options.warnings?.push(...report.unknownFields.map((f) => `unknown field "${f}"`));
-    }
-    if (causes.length > 0) throw invalid(def, object.metadata.name ?? "", causes);
   }
 
   private requireNamespace(namespace: string): void {

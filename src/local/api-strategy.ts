@@ -16,8 +16,13 @@ function isCrd(def: ResourceDefinition): boolean {
   return def.group === CRD_GROUP && def.plural === "customresourcedefinitions";
 }
 
+/** Kubernetes tracks metadata.generation for custom resources and CRDs (of what is served here). */
+function tracksGeneration(def: ResourceDefinition): boolean {
+  return def.crdName !== undefined || isCrd(def);
+}
+
 export function prepareForCreate(def: ResourceDefinition, object: KubeObject, now: string): void {
-  object.metadata.generation = 1;
+  if (tracksGeneration(def)) object.metadata.generation = 1;
   if (isCore(def, "pods")) {
     // The server runs nothing: a new pod waits, Pending, for a (simulated) kubelet.
     object["status"] = { phase: "Pending" };
@@ -59,7 +64,7 @@ export function prepareForUpdate(def: ResourceDefinition, object: KubeObject, ol
     next["spec"] = { conversion: { strategy: "None" }, ...spec };
     next["status"] = crdStatus(spec, now);
   }
-  next.metadata.generation = specChanged(next, old) ? (old.metadata.generation ?? 0) + 1 : (old.metadata.generation ?? 1);
+  if (tracksGeneration(def)) next.metadata.generation = specChanged(next, old) ? (old.metadata.generation ?? 0) + 1 : (old.metadata.generation ?? 1);
   stampNamespaceName(def, next);
   return next;
 }

@@ -2,6 +2,7 @@
 // namespace, and with selectors the Kubernetes rule that an object leaving the selection is
 // DELETED for that watcher and one entering it is ADDED. Delivery is queued per watcher on
 // microtasks, so a callback that writes to the store never reorders anyone's events.
+import { badRequest, expired } from "./api-errors.js";
 import type { ObjectPredicate } from "./api-selectors.js";
 import type { ObjectStorage, StorageEvent } from "./api-storage.js";
 import type { KubeObject, ResourceDefinition, WatchEvent } from "./api-types.js";
@@ -11,6 +12,13 @@ export interface WatchScope {
   readonly def: ResourceDefinition;
   readonly namespace: string | undefined;
   readonly predicate: ObjectPredicate;
+}
+
+export interface WatchStart {
+  /** Absent, "" or "0": synthetic ADDED events for what exists, then changes. Otherwise changes after it. */
+  readonly resourceVersion?: string | undefined;
+  /** Watch-list: initial events then a BOOKMARK annotated k8s.io/initial-events-end. */
+  readonly sendInitialEvents?: boolean | undefined;
 }
 
 export interface WatchHandle {
@@ -99,4 +107,25 @@ export function startWatch(storage: ObjectStorage, scope: WatchScope, backlog: r
     queueMicrotask(flush);
   }
   return handle;
+}
+
+/** What a new watch sees before live events: the current objects, or the history it missed. */
+export function watchBacklog(storage: ObjectStorage, scope: WatchScope, start: WatchStart): WatchEvent[] {
+  const rv = start.resourceVersion ?? "";
+  if (rv === "" || rv === "0" || start.sendInitialEvents === true) {
+    const objects = storage.list(storageKey(scope.def), scope.namespace).filter((o) => inScope(scope, o));
+    const added: WatchEvent[] = objects.map((o) => ({ type: "ADDED", object: asServed(scope.def, o) }));
+    if (start.sendInitialEvents !== true) return added;
+    const bookmark = {
+      apiVersion: apiVersionOf(scope.def.group, scope.def.version),
+      kind: scope.def.kind,
+      metadata: { resourceVersion: String(storage.revision), annotations: { "k8s.io/initial-events-end": "true" } },
+    };
+    return [...added, { type: "BOOKMARK", object: bookmark }];
+  }
+  const revision = Number(rv);
+  if (!Number.isInteger(revision) || revision < 0) throw badRequest(`invalid resource version: ${JSON.stringify(rv)}`);
+  const events = storage.eventsAfter(revision);
+  if (events === undefined) throw expired(`too old resource version: ${rv} (${storage.revision})`);
+  return events.map((e) => translateEvent(scope, e)).filter((e): e is WatchEvent => e !== undefined);
 }

@@ -18,8 +18,8 @@ import {
   time,
   unsignedInteger,
   utf8String,
-} from "./der.js";
-import type { Der } from "./der.js";
+} from "./tls-der.js";
+import type { Der } from "./tls-der.js";
 
 export interface TlsMaterial {
   /** PEM of the self-signed CA: what a kubeconfig carries as certificate-authority-data. */
