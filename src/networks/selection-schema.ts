@@ -1,0 +1,253 @@
+// The JSON form of a network selection element (multi-net spec v1.3 §4.1.2.1, NAD client
+// NetworkSelectionElement, Multus deviceID/interfaceRequest), every key validated. An invalid
+// element fails the pod with a message naming the key (DESIGN §3), it is never half-applied.
+
+import { z } from "zod";
+import { isDns1123Label, isDns1123Subdomain } from "../cni/ids.js";
+import { canonicalIp, canonicalIpOrCidr, isInfinibandGuid, isMac } from "../cni/ip.js";
+import { requestedIfNameProblem } from "./interface-names.js";
+
+export interface PortMapping {
+  readonly hostPort: number;
+  readonly containerPort: number;
+  readonly protocol: "tcp" | "udp" | "sctp";
+  readonly hostIP?: string;
+}
+
+export interface Bandwidth {
+  readonly ingressRate?: number;
+  readonly ingressBurst?: number;
+  readonly egressRate?: number;
+  readonly egressBurst?: number;
+}
+
+/**
+ * Burst (bits) given to a direction that has a rate but no burst. The reference bandwidth
+ * plugin refuses a rate without a burst; kubelet filled in math.MaxInt32 for the
+ * kubernetes.io/*-bandwidth pod annotations, so this is what Kubernetes users already get:
+ * the rate caps the average, short bursts are not limited further.
+ */
+export const DEFAULT_BANDWIDTH_BURST = 2_147_483_647;
+/** The reference bandwidth plugin rejects burst/8 >= 2^32 ("burst cannot be more than 4GB"). */
+export const MAX_BANDWIDTH_BURST = 2 ** 32 * 8 - 1;
+
+/** Keys of the element; a key with a `.` is a reverse-domain extension (§4.1.2.1) and ignored. */
+export const SELECTION_KEYS = [
+  "name",
+  "namespace",
+  "interface",
+  "interfaceRequest",
+  "ips",
+  "mac",
+  "infiniband-guid",
+  "portMappings",
+  "bandwidth",
+  "cni-args",
+  "default-route",
+  "deviceID",
+  "ipam-claim-reference",
+] as const;
+
+const string = z.string({ error: (i) => (i.input === undefined ? "is required" : "must be a string") });
+
+/** A string checked by `problem` (a message, or undefined when fine), then mapped to its canonical form. */
+function checked<T = string>(problem: (v: string) => string | undefined, map: (v: string) => T = (v) => v as T) {
+  return string.transform((v, ctx): T => {
+    const p = problem(v);
+    if (p) {
+      ctx.addIssue({ code: "custom", message: p });
+      return z.NEVER;
+    }
+    return map(v);
+  });
+}
+
+const nadName = checked((v) =>
+  isDns1123Subdomain(v) ? undefined : `${quote(v)} is not a valid NetworkAttachmentDefinition name (a lower-case DNS-1123 subdomain)`,
+);
+const namespace = checked((v) =>
+  v === "" || isDns1123Label(v) ? undefined : `${quote(v)} is not a valid namespace name (a lower-case DNS-1123 label)`,
+);
+const ifName = checked((v) => (v === "" ? undefined : problemWith(v, requestedIfNameProblem(v))));
+const ipOrCidr = checked(
+  (v) => (canonicalIpOrCidr(v) === undefined ? `${quote(v)} is not an IP address (with an optional /prefix)` : undefined),
+  (v) => canonicalIpOrCidr(v) as string,
+);
+const bareIp = checked(
+  (v) => (canonicalIp(v) === undefined ? `${quote(v)} is not an IP address` : undefined),
+  (v) => canonicalIp(v) as string,
+);
+const optionalIp = checked(
+  (v) => (v === "" || canonicalIp(v) !== undefined ? undefined : `${quote(v)} is not an IP address`),
+  (v) => (v === "" ? "" : (canonicalIp(v) as string)),
+);
+const mac = checked((v) => macProblem(v), (v) => v.toLowerCase());
+const guid = checked(
+  (v) => (isInfinibandGuid(v) ? undefined : `${quote(v)} is not an 8-byte InfiniBand GUID (like 24:8a:07:03:00:8d:ae:2f)`),
+  (v) => v.toLowerCase(),
+);
+const deviceId = checked((v) =>
+  /^[\x21-\x7e]{1,253}$/.test(v) ? undefined : `${quote(v)} is not a device ID (1-253 printable characters, no spaces)`,
+);
+const claimName = checked((v) =>
+  isDns1123Subdomain(v) ? undefined : `${quote(v)} is not a valid IPAMClaim name (a lower-case DNS-1123 subdomain)`,
+);
+
+const port = z
+  .number({ error: (i) => (i.input === undefined ? "is required" : "must be an integer from 1 to 65535") })
+  .int({ error: "must be an integer from 1 to 65535" })
+  .min(1, { error: "must be an integer from 1 to 65535" })
+  .max(65535, { error: "must be an integer from 1 to 65535" });
+
+const protocol = checked(
+  (v) => (/^(tcp|udp|sctp)$/i.test(v) ? undefined : `${quote(v)} is not one of TCP, UDP, SCTP`),
+  (v) => v.toLowerCase() as PortMapping["protocol"],
+);
+
+const portMapping = z
+  .strictObject(
+    { hostPort: port, containerPort: port, protocol: protocol.optional(), hostIP: optionalIp.optional() },
+    { error: (i) => (i.code === "invalid_type" ? "must be a JSON object with hostPort and containerPort" : undefined) },
+  )
+  .transform(
+    (p): PortMapping => ({
+      hostPort: p.hostPort,
+      containerPort: p.containerPort,
+      protocol: p.protocol ?? "tcp",
+      ...(p.hostIP ? { hostIP: p.hostIP } : {}),
+    }),
+  );
+
+const rate = z
+  .number({ error: "must be a positive integer" })
+  .int({ error: "must be a positive integer" })
+  .min(1, { error: "must be a positive integer" });
+
+const bandwidth = z
+  .strictObject(
+    {
+      ingressRate: rate.optional(),
+      ingressBurst: rate.max(MAX_BANDWIDTH_BURST, { error: `must be at most ${MAX_BANDWIDTH_BURST} bits` }).optional(),
+      egressRate: rate.optional(),
+      egressBurst: rate.max(MAX_BANDWIDTH_BURST, { error: `must be at most ${MAX_BANDWIDTH_BURST} bits` }).optional(),
+    },
+    { error: (i) => (i.code === "invalid_type" ? "must be a JSON object with ingressRate/ingressBurst/egressRate/egressBurst" : undefined) },
+  )
+  .superRefine((b, ctx) => {
+    if (b.ingressBurst !== undefined && b.ingressRate === undefined) {
+      ctx.addIssue({ code: "custom", path: ["ingressBurst"], message: "requires ingressRate" });
+    }
+    if (b.egressBurst !== undefined && b.egressRate === undefined) {
+      ctx.addIssue({ code: "custom", path: ["egressBurst"], message: "requires egressRate" });
+    }
+  })
+  .transform((b): Bandwidth => {
+    const out: { -readonly [K in keyof Bandwidth]: Bandwidth[K] } = {};
+    if (b.ingressRate !== undefined) {
+      out.ingressRate = b.ingressRate;
+      out.ingressBurst = b.ingressBurst ?? DEFAULT_BANDWIDTH_BURST;
+    }
+    if (b.egressRate !== undefined) {
+      out.egressRate = b.egressRate;
+      out.egressBurst = b.egressBurst ?? DEFAULT_BANDWIDTH_BURST;
+    }
+    return out;
+  });
+
+const cniArgs = z.record(z.string(), z.unknown(), { error: "must be a JSON object" });
+
+/** One JSON element as written; namespace defaulting and the cross-element rules come after. */
+export const SelectionElementSchema = z
+  .object(
+    {
+      name: nadName,
+      namespace: namespace.optional(),
+      interface: ifName.optional(),
+      interfaceRequest: ifName.optional(),
+      ips: z.array(ipOrCidr, { error: "must be a list of IP addresses" }).optional(),
+      mac: mac.optional(),
+      "infiniband-guid": guid.optional(),
+      portMappings: z.array(portMapping, { error: "must be a list of port mappings" }).optional(),
+      bandwidth: bandwidth.optional(),
+      "cni-args": cniArgs.optional(),
+      "default-route": z.array(bareIp, { error: "must be a list of gateway IP addresses" }).optional(),
+      deviceID: deviceId.optional(),
+      "ipam-claim-reference": claimName.optional(),
+    },
+    { error: (i) => (i.code === "invalid_type" ? "must be a JSON object" : undefined) },
+  )
+  .superRefine((e, ctx) => {
+    if (e.interface && e.interfaceRequest && e.interface !== e.interfaceRequest) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["interfaceRequest"],
+        message: `${quote(e.interfaceRequest)} conflicts with interface ${quote(e.interface)} (interfaceRequest is the deprecated spelling of interface)`,
+      });
+    }
+    if (e.ips && e.ips.length > 0 && e["ipam-claim-reference"] !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["ipam-claim-reference"],
+        message: "cannot be combined with ips in the same element (multi-net spec v1.3)",
+      });
+    }
+    duplicates(e.ips ?? []).forEach((ip) => ctx.addIssue({ code: "custom", path: ["ips"], message: `${quote(ip)} is listed twice` }));
+  });
+export type SelectionElement = z.infer<typeof SelectionElementSchema>;
+
+/** Unknown keys without a `.`: reserved by the spec, and most often a typo that would do nothing. */
+export function unknownKeyProblems(element: object): string[] {
+  const known: readonly string[] = SELECTION_KEYS;
+  return Object.keys(element)
+    .filter((k) => !k.includes(".") && !known.includes(k))
+    .map((k) => {
+      const hint = closestKey(k);
+      return `unknown key ${quote(k)}${hint ? ` (did you mean ${quote(hint)}?)` : ""}; keys without a '.' are reserved by the multi-net spec, extensions use reverse-domain names`;
+    });
+}
+
+function closestKey(k: string): string | undefined {
+  const lower = k.toLowerCase();
+  let best: { key: string; d: number } | undefined;
+  for (const key of SELECTION_KEYS) {
+    const d = editDistance(lower, key.toLowerCase());
+    if (d <= 2 && (best === undefined || d < best.d)) best = { key, d };
+  }
+  return best?.key;
+}
+
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2 || a.length > 64) return 3;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      cur.push(Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost));
+    }
+    prev = cur;
+  }
+  return prev[b.length] ?? 3;
+}
+
+function macProblem(v: string): string | undefined {
+  if (!isMac(v)) return `${quote(v)} is not a 6-byte MAC address (like 02:23:45:67:89:01)`;
+  const first = parseInt(v.slice(0, 2), 16);
+  // The kernel refuses these with EADDRNOTAVAIL; say so before any plugin runs.
+  if (first & 1) return `${quote(v)} is a multicast MAC address; an interface needs a unicast one`;
+  if (/^(00:){5}00$/.test(v)) return `${quote(v)} is the all-zero MAC address`;
+  return undefined;
+}
+
+function problemWith(v: string, problem: string | undefined): string | undefined {
+  return problem ? `${quote(v)}: ${problem}` : undefined;
+}
+
+function duplicates(values: readonly string[]): string[] {
+  return values.filter((v, i) => values.indexOf(v) !== i);
+}
+
+/** User text in a message: JSON-quoted (control characters escaped) and cut to a sane length. */
+export function quote(v: string): string {
+  return JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v);
+}

@@ -1,0 +1,119 @@
+// cni-args injection (F19) and capability args per selection (F14-F17, spec §4.1.2.1, §2.4).
+import { describe, expect, it } from "vitest";
+import { parseNetworkConfig, type JsonObject } from "../../src/cni/conf.js";
+import { CniError, ErrorCode } from "../../src/cni/error.js";
+import type { Namespace } from "../../src/cni/ids.js";
+import { capabilityArgsFor, injectCniArgs } from "../../src/networks/delegate-config.js";
+import type { NetworkSelection } from "../../src/networks/selection.js";
+
+const ctx = { pod: "team-a/web-0", network: "team-a/net-b" };
+const sel = (extra: Partial<NetworkSelection> = {}): NetworkSelection => ({ name: "net-b", namespace: "team-a" as Namespace, ...extra });
+const conflist = (...plugins: JsonObject[]) => parseNetworkConfig({ cniVersion: "1.0.0", name: "net-b", plugins });
+const macvlan = { type: "macvlan", master: "eth1", ipam: { type: "host-local", subnet: "198.18.0.0/24" } };
+
+function errorOf(fn: () => unknown): CniError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(CniError);
+    return err as CniError;
+  }
+  throw new Error("expected an error");
+}
+
+describe("injectCniArgs", () => {
+  it("F19: the annotation wins over the NAD's args.cni, other keys kept", () => {
+    const list = parseNetworkConfig({ cniVersion: "0.3.1", name: "net-b", type: "macvlan", args: { cni: { spoofchk: "off", vlan: 5 }, other: 1 } });
+    const out = injectCniArgs(list, { spoofchk: "on" });
+    expect(out.plugins[0]!.raw["args"]).toEqual({ cni: { spoofchk: "on", vlan: 5 }, other: 1 });
+    expect((out.raw["plugins"] as JsonObject[])[0]!["args"]).toEqual({ cni: { spoofchk: "on", vlan: 5 }, other: 1 });
+  });
+
+  it("applies to every plugin of a conflist, creating args where missing", () => {
+    const list = conflist(macvlan, { type: "tuning", args: { cni: { mtu: 1400 } } });
+    const out = injectCniArgs(list, { a: "b" });
+    expect(out.plugins.map((p) => p.raw["args"])).toEqual([{ cni: { a: "b" } }, { cni: { mtu: 1400, a: "b" } }]);
+    expect(out.plugins.map((p) => p.type)).toEqual(["macvlan", "tuning"]);
+    expect(out.name).toBe("net-b");
+  });
+
+  it("does not mutate the input list", () => {
+    const list = conflist({ type: "tuning", args: { cni: { x: 1 } } });
+    const before = JSON.stringify(list);
+    injectCniArgs(list, { x: 2 });
+    expect(JSON.stringify(list)).toBe(before);
+  });
+
+  it("empty cni-args return the list itself", () => {
+    const list = conflist(macvlan);
+    expect(injectCniArgs(list, {})).toBe(list);
+  });
+
+  it("an args that is not an object is an error naming the plugin", () => {
+    const err = errorOf(() => injectCniArgs(conflist({ type: "tuning", args: "x" }), { a: 1 }, ctx));
+    expect(err.code).toBe(ErrorCode.InvalidNetworkConfig);
+    expect(err.msg).toContain('pod team-a/web-0: network team-a/net-b: cannot apply cni-args: plugin 0 (type "tuning")');
+    expect(errorOf(() => injectCniArgs(conflist({ type: "tuning", args: { cni: [] } }), { a: 1 })).msg).toContain('"args.cni"');
+  });
+});
+
+describe("capabilityArgsFor", () => {
+  it("a selection without requests gives nothing, whatever the plugins declare", () => {
+    expect(capabilityArgsFor(sel(), conflist(macvlan), ctx)).toEqual({});
+  });
+
+  it("F14: mac with no plugin declaring capabilities.mac fails the attachment", () => {
+    const err = errorOf(() => capabilityArgsFor(sel({ mac: "02:23:45:67:89:01" }), conflist(macvlan, { type: "tuning" }), ctx));
+    expect(err.code).toBe(ErrorCode.InvalidNetworkConfig);
+    expect(err.msg).toBe(
+      'pod team-a/web-0: network team-a/net-b: the selection requests mac, but no plugin in CNI config "net-b" would apply it: ' +
+        'mac needs a plugin declaring "capabilities": {"mac": true} (e.g. tuning)',
+    );
+  });
+
+  it("a capability set to false does not count", () => {
+    expect(() => capabilityArgsFor(sel({ mac: "02:23:45:67:89:01" }), conflist({ type: "tuning", capabilities: { mac: false } }), ctx)).toThrow(
+      /requests mac/,
+    );
+  });
+
+  it("F15: tuning declaring mac gets it", () => {
+    const list = conflist(macvlan, { type: "tuning", capabilities: { mac: true } });
+    expect(capabilityArgsFor(sel({ mac: "02:23:45:67:89:01" }), list, ctx)).toEqual({ mac: "02:23:45:67:89:01" });
+  });
+
+  it("F16/F17: ips, portMappings, bandwidth, infinibandGUID (name differs from the key)", () => {
+    const list = conflist(
+      { ...macvlan, capabilities: { ips: true, infinibandGUID: true } },
+      { type: "portmap", capabilities: { portMappings: true } },
+      { type: "bandwidth", capabilities: { bandwidth: true } },
+    );
+    const s = sel({
+      ips: ["10.2.2.42/24", "2001:db8::5/64"],
+      portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }],
+      bandwidth: { ingressRate: 2048, ingressBurst: 300, egressRate: 8000, egressBurst: 200 },
+      infinibandGuid: "24:8a:07:03:00:8d:ae:2f",
+    });
+    expect(capabilityArgsFor(s, list, ctx)).toEqual({
+      ips: ["10.2.2.42/24", "2001:db8::5/64"],
+      portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }],
+      bandwidth: { ingressRate: 2048, ingressBurst: 300, egressRate: 8000, egressBurst: 200 },
+      infinibandGUID: "24:8a:07:03:00:8d:ae:2f",
+    });
+  });
+
+  it("every missing capability is named at once", () => {
+    const s = sel({ ips: ["10.0.0.1"], portMappings: [{ hostPort: 1, containerPort: 1, protocol: "udp" }], infinibandGuid: "24:8a:07:03:00:8d:ae:2f" });
+    const msg = errorOf(() => capabilityArgsFor(s, conflist(macvlan), ctx)).msg;
+    expect(msg).toContain("requests ips, portMappings, infiniband-guid");
+    expect(msg).toContain('{"infinibandGUID": true}');
+  });
+
+  it("deviceID and CNIDeviceInfoFile are offered without any declared capability; the allocated device wins", () => {
+    const list = conflist(macvlan);
+    expect(capabilityArgsFor(sel({ deviceId: "0000:18:02.5" }), list, ctx)).toEqual({ deviceID: "0000:18:02.5" });
+    expect(
+      capabilityArgsFor(sel({ deviceId: "0000:18:02.5" }), list, ctx, { deviceId: "0000:18:02.6", deviceInfoFile: "/run/x" }),
+    ).toEqual({ deviceID: "0000:18:02.6", CNIDeviceInfoFile: "/run/x" });
+  });
+});
