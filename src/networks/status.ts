@@ -8,7 +8,7 @@ import { z } from "zod";
 import type { JsonObject } from "../cni/conf.js";
 import { CniError, ErrorCode } from "../cni/error.js";
 import type { IfName } from "../cni/ids.js";
-import { addressIp, isDefaultDst } from "../cni/ip.js";
+import { addressFamily, addressIp, isDefaultDst } from "../cni/ip.js";
 import type { Result100 } from "../cni/result.js";
 import { NETWORK_STATUS_ANNOTATION } from "./annotations.js";
 import { parseBoundedJson } from "./bounded-json.js";
@@ -59,7 +59,12 @@ export function buildNetworkStatus(input: StatusInput): NetworkStatus {
     .filter((ip) => ip.interface === undefined || ip.interface < 0 || ip.interface === chosen?.index)
     .map((ip) => addressIp(ip.address));
   const ifName = chosen?.iface.name ?? (interfaces.length === 0 && ips.length > 0 ? input.ifName : undefined);
-  const gateway = unique((result.routes ?? []).flatMap((r) => (r.gw !== undefined && isDefaultDst(r.dst) ? [r.gw] : [])));
+  // A default route without `gw` goes via the plugin's gateway for that family (CNI SPEC §5:
+  // "if omitted, a default gateway is assumed"): the IP config's gateway, where the NAD client
+  // library writes the string "<nil>".
+  const ownIps = (result.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface < 0 || ip.interface === chosen?.index);
+  const gatewayOf = (dst: string) => ownIps.find((ip) => ip.gateway !== undefined && addressFamily(ip.address) === addressFamily(dst))?.gateway;
+  const gateway = unique((result.routes ?? []).flatMap((r) => (isDefaultDst(r.dst) ? [r.gw ?? gatewayOf(r.dst)].filter((g): g is string => g !== undefined) : [])));
   return {
     name: input.name,
     ...(ifName ? { interface: ifName } : {}),

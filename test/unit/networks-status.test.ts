@@ -31,7 +31,7 @@ const R_BRIDGE = {
 };
 
 describe("buildNetworkStatus", () => {
-  it('G1: cluster network from a bridge result; bare IP, no "<nil>" gateway (reference bug not copied)', () => {
+  it('G1: cluster network from a bridge result; bare IP; a gw-less default route is via the IP\'s gateway (the reference writes "<nil>")', () => {
     expect(buildNetworkStatus({ name: "cbr0", ifName: n("eth0"), isDefault: true, result: r100(R_BRIDGE) })).toEqual({
       name: "cbr0",
       interface: "eth0",
@@ -39,7 +39,13 @@ describe("buildNetworkStatus", () => {
       mac: "99:88:77:66:55:44",
       default: true,
       dns: { nameservers: ["10.1.0.1"] },
+      gateway: ["10.1.0.1"],
     });
+  });
+
+  it("a gw-less default route with no gateway on the interface's IPs gives no gateway key", () => {
+    const noGw = { ...R_BRIDGE, ips: [{ address: "10.1.0.5/16", interface: 2 }] };
+    expect(buildNetworkStatus({ name: "cbr0", ifName: n("eth0"), isDefault: true, result: r100(noGw) })).not.toHaveProperty("gateway");
   });
 
   it("G2: a 0.3.1 macvlan secondary: as the reference (no default key, dns {}, gateway)", () => {

@@ -1,0 +1,88 @@
+// Running the built plexus executable (dist/plexus, the Node single executable the runtime
+// would run) as a CNI plugin, the way a runtime does: CNI_* env, config on stdin, result or error
+// JSON on stdout. With `inNetns`, the process runs inside that (node) namespace.
+//
+//   const out = await callPlexus({ command: "ADD", containerId, netns: pod.path, ifName: "eth0",
+//                                  cniArgs: podArgs("team-a", "web-0", uid), cniPath, stdin: conf,
+//                                  inNetns: node });
+//   out.code, out.stdout, out.stderr, out.json
+
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import type { Netns } from "./netns.js";
+
+export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
+export const plexusBin = `${repoRoot}dist/plexus`;
+
+export interface PlexusCall {
+  readonly command: string;
+  readonly containerId?: string;
+  readonly netns?: string;
+  readonly ifName?: string;
+  readonly cniArgs?: string;
+  readonly cniPath: readonly string[];
+  /** An object is sent as JSON; a string as is. */
+  readonly stdin: unknown;
+  /** Extra environment; the base is a runtime-like small env (PATH only). */
+  readonly env?: Readonly<Record<string, string>>;
+  readonly inNetns?: Netns;
+  readonly timeoutMs?: number;
+}
+
+export interface PlexusOutcome {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** stdout parsed, or undefined when it is empty. */
+  readonly json: any;
+}
+
+export function requireBuiltPlexus(): void {
+  if (!existsSync(plexusBin)) throw new Error(`${plexusBin} is missing: run \`npm run build\` (test/run.sh does)`);
+}
+
+export function podArgs(namespace: string, name: string, uid?: string, infra?: string): string {
+  // containerd builds CNI_ARGS from a Go map: the key order varies (reference/runtimes.md).
+  const pairs = [`K8S_POD_NAMESPACE=${namespace}`, `K8S_POD_NAME=${name}`, "IgnoreUnknown=1"];
+  if (infra) pairs.push(`K8S_POD_INFRA_CONTAINER_ID=${infra}`);
+  if (uid) pairs.push(`K8S_POD_UID=${uid}`);
+  return pairs.join(";");
+}
+
+export async function callPlexus(call: PlexusCall): Promise<PlexusOutcome> {
+  requireBuiltPlexus();
+  const env: Record<string, string> = {
+    PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    CNI_COMMAND: call.command,
+    CNI_CONTAINERID: call.containerId ?? "",
+    CNI_NETNS: call.netns ?? "",
+    CNI_IFNAME: call.ifName ?? "",
+    CNI_ARGS: call.cniArgs ?? "",
+    CNI_PATH: call.cniPath.join(":"),
+    ...call.env,
+  };
+  const argv = call.inNetns ? ["ip", "netns", "exec", call.inNetns.name, plexusBin] : [plexusBin];
+  const stdin = typeof call.stdin === "string" ? call.stdin : JSON.stringify(call.stdin);
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0] as string, argv.slice(1), { env, stdio: ["pipe", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const timer = setTimeout(() => child.kill("SIGKILL"), call.timeoutMs ?? 120_000);
+    child.stdout.on("data", (b: Buffer) => out.push(b));
+    child.stderr.on("data", (b: Buffer) => err.push(b));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      const stdout = Buffer.concat(out).toString();
+      let json: unknown;
+      try {
+        json = stdout.trim() ? JSON.parse(stdout) : undefined;
+      } catch {
+        json = undefined;
+      }
+      resolve({ code: code ?? -1, stdout, stderr: Buffer.concat(err).toString(), json });
+    });
+    child.stdin.end(stdin);
+  });
+}
