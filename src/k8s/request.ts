@@ -1,0 +1,67 @@
+// One logical API request: attempts with a deadline each, retried with backoff while the
+// failure is transient, and mapped to a KubeError naming the subject when it is not.
+
+import type { Logger } from "../log/logger.js";
+import { failureFromError, failureFromStatus, toKubeError, type Failure } from "./errors.js";
+import { backoffMs, type KubeClientSettings, type Sleep } from "./retry.js";
+import type { ApiRequest, Transport } from "./transport.js";
+
+export interface RequestOptions {
+  /** Best-effort writes (events) get one attempt: a retry would only delay the pod. */
+  readonly singleAttempt?: boolean;
+}
+
+/** Resolves to the response body of a 2xx answer; throws a KubeError otherwise. */
+export type Requester = (subject: string, request: ApiRequest, signal: AbortSignal, options?: RequestOptions) => Promise<unknown>;
+
+export interface RequesterDeps {
+  readonly transport: Transport;
+  readonly settings: KubeClientSettings;
+  readonly sleep: Sleep;
+  readonly log: Logger;
+}
+
+type Outcome = { readonly ok: true; readonly body: unknown } | { readonly ok: false; readonly failure: Failure };
+
+export function createRequester(deps: RequesterDeps): Requester {
+  return async (subject, request, signal, options = {}) => {
+    const attempts = options.singleAttempt ? 1 : deps.settings.retries + 1;
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await attemptOnce(deps, request, signal);
+      if (outcome.ok) return outcome.body;
+      const { failure } = outcome;
+      if (!failure.retryable || attempt >= attempts || signal.aborted) throw toKubeError(subject, failure, attempt);
+      const waitMs = backoffMs(deps.settings, attempt - 1, failure.retryAfterMs);
+      deps.log.debug(
+        { method: request.method, path: request.path, attempt, kind: failure.kind, reason: failure.detail, waitMs },
+        "API request failed, retrying",
+      );
+      try {
+        await deps.sleep(waitMs, signal);
+      } catch (err) {
+        throw toKubeError(subject, failureFromError(err, errorContext(deps, false, true)), attempt);
+      }
+    }
+  };
+}
+
+async function attemptOnce(deps: RequesterDeps, request: ApiRequest, signal: AbortSignal): Promise<Outcome> {
+  const timeout = AbortSignal.timeout(deps.settings.requestTimeoutMs);
+  const started = performance.now();
+  try {
+    const response = await deps.transport.send(request, AbortSignal.any([signal, timeout]));
+    deps.log.debug(
+      { method: request.method, path: request.path, status: response.status, ms: Math.round(performance.now() - started) },
+      "API request",
+    );
+    if (response.status >= 200 && response.status < 300) return { ok: true, body: response.body };
+    return { ok: false, failure: failureFromStatus(response.status, response.body, response.retryAfter) };
+  } catch (err) {
+    // The caller's own abort wins over our per-attempt deadline: it must not be retried.
+    return { ok: false, failure: failureFromError(err, errorContext(deps, timeout.aborted, signal.aborted)) };
+  }
+}
+
+function errorContext(deps: RequesterDeps, timedOut: boolean, callerAborted: boolean) {
+  return { server: deps.transport.server, timeoutMs: deps.settings.requestTimeoutMs, timedOut, callerAborted };
+}

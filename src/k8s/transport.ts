@@ -1,0 +1,159 @@
+// One HTTP exchange with the API server. client-node's KubeConfig supplies the credentials and
+// TLS material (applyToHTTPSOptions); the exchange itself is node:https, because client-node's
+// generated API (a) makes a new, non-keep-alive agent for every request, paying a TCP and TLS
+// handshake each time (3 round trips per request on a remote control plane, #1461), (b) given
+// a pooled agent, node-fetch v2 reports false "Premature close" errors (node-fetch #1767),
+// and (c) round-trips bodies through typed models that drop fields the model does not
+// know, which a PUT of pods/status would then erase. Here bodies stay raw JSON.
+
+import http from "node:http";
+import https from "node:https";
+import type { KubeConfig } from "@kubernetes/client-node/dist/config.js";
+
+export interface ApiRequest {
+  readonly method: "GET" | "POST" | "PUT";
+  /** Absolute API path, e.g. /api/v1/namespaces/a/pods/b, with names already URI-encoded. */
+  readonly path: string;
+  readonly body?: unknown;
+}
+
+export interface ApiResponse {
+  readonly status: number;
+  /** Parsed JSON when the server sent JSON, else the text. */
+  readonly body: unknown;
+  readonly retryAfter: string | undefined;
+}
+
+export interface Transport {
+  /** The server URL, for messages. */
+  readonly server: string;
+  send(request: ApiRequest, signal: AbortSignal): Promise<ApiResponse>;
+  /** Drops pooled connections (they are unref'd, so this is optional before exit). */
+  close(): void;
+}
+
+/** A pod with every annotation at its size limit is well under this. */
+const MAX_RESPONSE_BYTES = 16 << 20;
+const USER_AGENT = `plexus (${process.platform}) node/${process.version}`;
+
+export function createTransport(kc: KubeConfig): Transport {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error("kubeconfig has no current cluster");
+  const base = new URL(cluster.server);
+  // A server URL may carry a path prefix (Rancher-style proxies): requests go below it.
+  const prefix = base.origin + base.pathname.replace(/\/+$/, "");
+  const secure = base.protocol === "https:";
+  // One keep-alive pool for the client. Node keys pooled sockets by TLS material as well, and
+  // unrefs idle ones, so a pooled connection never keeps the process alive.
+  const agent = secure ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
+  return {
+    server: cluster.server,
+    async send(request, signal) {
+      const options: https.RequestOptions = {
+        method: request.method,
+        headers: { Accept: "application/json", "User-Agent": USER_AGENT },
+      };
+      // May run an exec credential plugin: bounded by the same deadline as the request.
+      await abortable(kc.applyToHTTPSOptions(options), signal);
+      if (isPlainAgent(options.agent)) options.agent = agent;
+      const body = request.body === undefined ? undefined : JSON.stringify(request.body);
+      return exchange(secure ? https : http, new URL(prefix + request.path), options, body, signal);
+    },
+    close: () => agent.destroy(),
+  };
+}
+
+/** client-node's own per-request agents; proxy agents (a subclass) are left alone. */
+function isPlainAgent(agent: unknown): boolean {
+  return agent instanceof http.Agent && (agent.constructor === http.Agent || agent.constructor === https.Agent);
+}
+
+function exchange(
+  mod: typeof http | typeof https,
+  url: URL,
+  options: https.RequestOptions,
+  body: string | undefined,
+  signal: AbortSignal,
+): Promise<ApiResponse> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    // An object, not the raw-array form: we set one, and applyToHTTPSOptions only adds keys.
+    const headers: http.OutgoingHttpHeaders = { ...(options.headers as http.OutgoingHttpHeaders) };
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      headers["Content-Length"] = Buffer.byteLength(body);
+    }
+    const req = mod.request(url, { ...options, headers });
+    let settled = false;
+    const settle = (err: unknown, response?: ApiResponse): void => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener("abort", onAbort);
+      if (response) resolve(response);
+      else reject(err);
+    };
+    // Destroying the request closes its socket: a hung server costs nothing after the deadline.
+    const onAbort = (): void => {
+      req.destroy();
+      settle(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    req.on("error", (err) => settle(err));
+    req.on("response", (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on("data", (chunk: Buffer) => {
+        size += chunk.length;
+        if (size <= MAX_RESPONSE_BYTES) chunks.push(chunk);
+        else {
+          req.destroy();
+          settle(new Error(`response larger than ${MAX_RESPONSE_BYTES} bytes`));
+        }
+      });
+      res.on("error", (err) => settle(err));
+      res.on("close", () => {
+        if (!res.complete) settle(Object.assign(new Error("connection closed before the response was complete"), { code: "ECONNRESET" }));
+      });
+      res.on("end", () => {
+        const retryAfter = res.headers["retry-after"];
+        settle(undefined, {
+          status: res.statusCode ?? 0,
+          body: decode(res.headers["content-type"], Buffer.concat(chunks)),
+          retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
+        });
+      });
+    });
+    req.end(body);
+  });
+}
+
+function decode(contentType: string | undefined, bytes: Buffer): unknown {
+  const text = bytes.toString("utf8");
+  if (!contentType?.includes("json")) return text;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err as Error);
+      },
+    );
+  });
+}
