@@ -29,6 +29,8 @@ export function parseCniArgs(text: string): CniArgs {
     if (eq <= 0) invalid(`invalid pair ${JSON.stringify(item)}`);
     pairs.push([item.slice(0, eq), item.slice(eq + 1)]);
   }
+  // The first value of a key counts, and an empty value counts as not given (Multus fills in
+  // empty values; an empty IgnoreUnknown never means yes).
   const get = (k: string): string | undefined => pairs.find(([key]) => key === k)?.[1] || undefined;
   const ignoreUnknown = parseBool(get("IgnoreUnknown") ?? "false");
   const unknown = pairs.filter(([k]) => !KNOWN.has(k)).map(([k, v]) => `${k}=${v}`);

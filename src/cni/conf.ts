@@ -4,7 +4,7 @@
 // CNI SPEC §1; libcni libcni/conf.go NetworkConfFromBytes, ConfListFromConf.
 
 import { CniError, ErrorCode } from "./error.js";
-import { compareVersions, parseVersion, CURRENT_VERSION } from "./version.js";
+import { compareVersions, CURRENT_VERSION } from "./version.js";
 
 export type JsonObject = { readonly [key: string]: unknown };
 
@@ -95,31 +95,40 @@ function parsePlugin(p: unknown, index: number): PluginConf {
   if (caps !== undefined && (typeof caps !== "object" || caps === null || Array.isArray(caps))) {
     fail(`failed to parse plugin config ${index} (type ${JSON.stringify(type)}): 'capabilities' must be an object`);
   }
-  const enabled = Object.entries((caps ?? {}) as JsonObject)
-    .filter(([, on]) => on === true)
-    .map(([k]) => k);
-  return { type, capabilities: enabled, raw };
+  // libcni decodes capabilities into map[string]bool: a value that is not a boolean is an error.
+  const entries = Object.entries((caps ?? {}) as JsonObject);
+  const notBool = entries.find(([, on]) => typeof on !== "boolean");
+  if (notBool) {
+    fail(`failed to parse plugin config ${index} (type ${JSON.stringify(type)}): capability ${JSON.stringify(notBool[0])} must be true or false`);
+  }
+  return { type, capabilities: entries.filter(([, on]) => on === true).map(([k]) => k), raw };
 }
 
-/** cniVersions entries above what we support are dropped; the highest of the rest wins. */
+/**
+ * cniVersions entries above what we support are dropped, cniVersion joins the rest and the
+ * highest wins; when nothing is left cniVersion stands as written (libcni NetworkConfFromBytes).
+ */
 function selectVersion(o: JsonObject): string {
   const single = o["cniVersion"];
   if (single !== undefined && typeof single !== "string") fail("error parsing configuration list: invalid cniVersion type");
   const many = o["cniVersions"];
   if (many === undefined) return single ?? "";
   if (!Array.isArray(many)) fail("error parsing configuration list: cniVersions must be a list");
+  const supported = (v: string, what: string): boolean => {
+    try {
+      return compareVersions(v, CURRENT_VERSION) <= 0;
+    } catch (err) {
+      return fail(`error parsing configuration list: invalid ${what}: ${(err as Error).message}`);
+    }
+  };
   const candidates: string[] = [];
   many.forEach((v, i) => {
-    if (typeof v !== "string") fail(`invalid cniVersions entry ${JSON.stringify(v)} at index ${i}`);
-    try {
-      parseVersion(v);
-    } catch (err) {
-      fail(`invalid cniVersions entry ${v} at index ${i}: ${(err as Error).message}`);
-    }
-    if (compareVersions(v, CURRENT_VERSION) <= 0) candidates.push(v);
+    if (typeof v !== "string") fail(`error parsing configuration list: invalid cniVersions entry ${JSON.stringify(v)} at index ${i}`);
+    if (supported(v, `cniVersions entry ${v} at index ${i}`)) candidates.push(v);
   });
-  if (single !== undefined && single !== "" && compareVersions(single, CURRENT_VERSION) <= 0) candidates.push(single);
-  return candidates.reduce((best, v) => (best === "" || compareVersions(v, best) > 0 ? v : best), "");
+  if (single !== undefined && single !== "" && supported(single, `cniVersion ${single}`)) candidates.push(single);
+  if (candidates.length === 0) return single ?? "";
+  return candidates.reduce((best, v) => (compareVersions(v, best) > 0 ? v : best));
 }
 
 /** JSON booleans, or the strings "true"/"false" in any case (libcni accepts both). */
@@ -128,7 +137,8 @@ function parseFlag(o: JsonObject, key: string): boolean {
   if (v === undefined) return false;
   if (typeof v === "boolean") return v;
   if (typeof v === "string" && /^(true|false)$/i.test(v)) return v.toLowerCase() === "true";
-  return fail(`invalid value ${JSON.stringify(v)} for ${key}`);
+  const shown = typeof v === "string" ? v.toLowerCase() : v;
+  return fail(`error parsing configuration list: invalid value ${JSON.stringify(shown)} for ${key}`);
 }
 
 function jsonType(v: unknown): string {

@@ -28,6 +28,8 @@ const REQUIRED: Record<CniCommand, readonly Var[]> = {
   VERSION: [],
 };
 
+const NO_ARGS: CniArgs = { ignoreUnknown: false, pairs: [] };
+
 export function isCniCommand(v: string): v is CniCommand {
   return (COMMANDS as readonly string[]).includes(v);
 }
@@ -42,6 +44,11 @@ export function parseCniEnv(env: Readonly<Record<string, string | undefined>>): 
   if (missing.length > 0) {
     throw new CniError(ErrorCode.InvalidEnvironment, `required env variables [${missing.join(",")}] missing`);
   }
+  const path = (env["CNI_PATH"] ?? "").split(":").filter((d) => d !== "");
+  // skel validates nothing else for VERSION: a runtime's probe must never fail on its env.
+  if (command === "VERSION") {
+    return { command, containerId: undefined, netns: env["CNI_NETNS"] ?? "", ifName: undefined, args: NO_ARGS, path };
+  }
   const containerId = env["CNI_CONTAINERID"] ? parseContainerId(env["CNI_CONTAINERID"]) : undefined;
   const ifName = env["CNI_IFNAME"] ? parseIfName(env["CNI_IFNAME"]) : undefined;
   return {
@@ -50,6 +57,6 @@ export function parseCniEnv(env: Readonly<Record<string, string | undefined>>): 
     netns: env["CNI_NETNS"] ?? "",
     ifName,
     args: parseCniArgs(env["CNI_ARGS"] ?? ""),
-    path: (env["CNI_PATH"] ?? "").split(":").filter((d) => d !== ""),
+    path,
   };
 }

@@ -13,14 +13,19 @@ const cidr = z.string().transform((v, ctx) => {
   }
   return `${c.ip}/${c.prefix}`;
 });
-const ip = z.string().transform((v, ctx) => {
+function toCanonicalIp(v: string, ctx: z.RefinementCtx): string {
   const a = canonicalIp(v);
   if (a === undefined) {
     ctx.addIssue({ code: "custom", message: `invalid IP address: ${v}` });
     return z.NEVER;
   }
   return a;
-});
+}
+/** Go decodes a JSON "" into a nil net.IP, so `"gateway": ""` means no gateway. */
+const optionalIp = z
+  .string()
+  .transform((v, ctx) => (v === "" ? undefined : toCanonicalIp(v, ctx)))
+  .optional();
 const uint = z.number().int().nonnegative();
 
 export const DnsSchema = z.object({
@@ -33,7 +38,7 @@ export type Dns = z.infer<typeof DnsSchema>;
 
 export const RouteSchema = z.object({
   dst: cidr,
-  gw: ip.optional(),
+  gw: optionalIp,
   mtu: uint.optional(),
   advmss: uint.optional(),
   priority: uint.optional(),
@@ -54,7 +59,7 @@ export type Interface = z.infer<typeof InterfaceSchema>;
 
 export const IpConfigSchema = z.object({
   address: cidr,
-  gateway: ip.optional(),
+  gateway: optionalIp,
   interface: z.number().int().optional(),
 });
 export type IpConfig = z.infer<typeof IpConfigSchema>;
@@ -71,7 +76,10 @@ export type Result100 = z.infer<typeof Result100Schema>;
 
 export const Interface040Schema = InterfaceSchema.pick({ name: true, mac: true, sandbox: true });
 export type Interface040 = z.infer<typeof Interface040Schema>;
-export const IpConfig040Schema = IpConfigSchema.extend({ version: z.enum(["4", "6"]).optional() });
+// libcni marshals a 0.4.0 address without a version as `"version": ""`; read that as absent.
+export const IpConfig040Schema = IpConfigSchema.extend({
+  version: z.union([z.literal("").transform(() => undefined), z.enum(["4", "6"])]).optional(),
+});
 export type IpConfig040 = z.infer<typeof IpConfig040Schema>;
 
 /** 0.3.0, 0.3.1 and 0.4.0. */
@@ -86,7 +94,7 @@ export type Result040 = z.infer<typeof Result040Schema>;
 
 export const IpConfig020Schema = z.object({
   ip: cidr,
-  gateway: ip.optional(),
+  gateway: optionalIp,
   routes: z.array(RouteSchema).optional(),
 });
 export type IpConfig020 = z.infer<typeof IpConfig020Schema>;
@@ -155,19 +163,39 @@ function schemaFor(version: string): z.ZodType<AnyResult> {
 }
 
 /**
- * The JSON object a result is printed as. Empty lists and an empty dns are left out of 1.x
- * results; 0.x results always carry `dns` (libcni's Go types marshal it unconditionally).
+ * The JSON object a result is printed as, with Go's `omitempty` rules (libcni's types are the
+ * reference output): empty strings, lists and zero mtu/advmss/priority are left out, while
+ * `interface`, `table` and `scope` are pointers in Go and keep a 0. An empty `dns` is left out
+ * of 1.x results; 0.x results always carry it (their Go types have no custom marshaller).
  */
 export function formatResult(r: AnyResult): Record<string, unknown> {
-  const dropEmpty = (v: Record<string, unknown>): Record<string, unknown> =>
-    Object.fromEntries(
-      Object.entries(v).filter(([, x]) => x !== undefined && !(Array.isArray(x) && x.length === 0)),
-    );
   const dns = dropEmpty({ ...(r.dns ?? {}) });
   if (isResult020(r)) {
-    return dropEmpty({ cniVersion: r.cniVersion, ip4: r.ip4, ip6: r.ip6, dns });
+    const ipConfig = (c: IpConfig020 | undefined) => c && dropEmpty({ ...c, routes: c.routes?.map(formatRoute) });
+    return dropEmpty({ cniVersion: r.cniVersion, ip4: ipConfig(r.ip4), ip6: ipConfig(r.ip6), dns });
   }
-  const body = dropEmpty({ cniVersion: r.cniVersion, interfaces: r.interfaces, ips: r.ips, routes: r.routes });
+  const body = dropEmpty({
+    cniVersion: r.cniVersion,
+    interfaces: r.interfaces?.map((i) => ({ name: i.name, ...dropEmpty({ ...i, name: undefined }) })),
+    ips: r.ips?.map((a) => keepDefined(a)),
+    routes: r.routes?.map(formatRoute),
+  });
   if (isResult040(r)) return { ...body, dns };
   return Object.keys(dns).length > 0 ? { ...body, dns } : body;
+}
+
+function formatRoute(route: Route): Record<string, unknown> {
+  const { table, scope, ...rest } = route;
+  return { ...dropEmpty(rest), ...keepDefined({ table, scope }) };
+}
+
+function keepDefined(v: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined));
+}
+
+/** Go's omitempty for the field kinds a result has: "", 0, empty list, absent. */
+function dropEmpty(v: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(v).filter(([, x]) => x !== undefined && x !== "" && x !== 0 && !(Array.isArray(x) && x.length === 0)),
+  );
 }

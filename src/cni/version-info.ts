@@ -30,9 +30,12 @@ export function decodeVersionInfo(raw: unknown): VersionInfo {
   throw new CniError(ErrorCode.DecodingFailure, "decoding version info: missing field supportedVersions");
 }
 
-/** The config's version must be one the plugin speaks, exactly (skel's Reconciler). */
+/**
+ * The config's version must be one the plugin speaks, exactly (skel's Reconciler). A config
+ * without a version is 0.1.0 (skel's ConfigDecoder).
+ */
 export function checkVersionSupported(configVersion: string): void {
-  if (!isSupportedVersion(configVersion)) {
+  if (!isSupportedVersion(configVersion === "" ? "0.1.0" : configVersion)) {
     throw new CniError(ErrorCode.IncompatibleVersion, "incompatible CNI versions", {
       details: `config is "${configVersion}", plugin supports [${SUPPORTED_VERSIONS.map((v) => `"${v}"`).join(" ")}]`,
     });
