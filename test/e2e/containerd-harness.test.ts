@@ -2,8 +2,11 @@
 // plain bridge + host-local network from /usr/lib/cni, with a recording plugin chained after
 // the bridge to show what containerd sends to CNI plugins. What Plexus's e2e tests build on.
 import { randomUUID } from "node:crypto";
+import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isRoot } from "../support/root.js";
@@ -188,6 +191,25 @@ describe.skipIf(!isRoot)("containerd e2e harness (skipped unless root: runs cont
 
     await rm(join(h.paths.cniConfDir, "00-fail.conflist"));
     await h.waitForNetworkReady({ networkName: net });
+  });
+
+  it("forwards a port of the test process into the node's network namespace", async () => {
+    const server = createServer((req, res) => res.end(`host saw ${req.url ?? ""}`));
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    try {
+      const { port } = server.address() as AddressInfo;
+      // The node has its own loopback: without the forward nothing listens there.
+      const fetchInNode = (p: number) =>
+        h.execInNode([process.execPath, "-e", `fetch("http://127.0.0.1:${p}/ping").then((r) => r.text()).then((t) => process.stdout.write(t))`], {
+          allowFailure: true,
+        });
+      expect((await fetchInNode(port)).code).not.toBe(0);
+      expect(await h.forwardToHost(port)).toBe(port);
+      expect((await fetchInNode(port)).stdout).toBe("host saw /ping");
+    } finally {
+      server.close();
+    }
   });
 
   it("stop() leaves no process, mount, netns, link, cgroup or file behind", async ({ annotate }) => {

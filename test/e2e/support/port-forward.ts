@@ -8,6 +8,8 @@
 import { spawn } from "node:child_process";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { once } from "node:events";
+import { readFile } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { NodeNamespaces } from "./node-namespaces.js";
 
 export interface PortForward {
@@ -45,13 +47,32 @@ export async function forwardToHost(node: NodeNamespaces, socketPath: string, ho
     server.close();
     throw err;
   }
+  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
   return {
     nodePort,
     close: async () => {
-      child.kill("SIGKILL");
+      // Kill the forwarder and let nsenter reap it and exit. Killing nsenter first leaves a
+      // process the node's PID 1 must wait for, which held up stop() by 1-2 s (measured).
+      for (const pid of await childPids(child.pid)) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+      if (!(await Promise.race([exited.then(() => true), sleep(2_000).then(() => false)]))) {
+        child.kill("SIGKILL");
+        await exited;
+      }
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+async function childPids(pid: number | undefined): Promise<number[]> {
+  if (pid === undefined) return [];
+  const text = await readFile(`/proc/${pid}/task/${pid}/children`, "utf8").catch(() => "");
+  return text.split(" ").filter((p) => p.trim() !== "").map(Number);
 }
 
 async function listenUnix(socketPath: string, hostPort: number): Promise<Server> {
