@@ -1,9 +1,9 @@
 // Step 2 of ADD (DESIGN.md §1): from the pod and the configuration to an ordered plan:
 // [cluster network -> eth0, defaultNetworks..., selections -> net1, net2, ...].
 
-import type { NetworkConfigList } from "../cni/conf.js";
+import type { JsonObject, NetworkConfigList } from "../cni/conf.js";
 import { CniError, ErrorCode } from "../cni/error.js";
-import type { IfName } from "../cni/ids.js";
+import { parseNamespace, type IfName } from "../cni/ids.js";
 import type { AttachmentRole } from "../cache/record.js";
 import type { KubeClient, Pod, PodRef } from "../k8s/port.js";
 import { DEFAULT_NETWORK_ANNOTATION, NETWORKS_ANNOTATION } from "../networks/annotations.js";
@@ -62,15 +62,16 @@ export async function resolvePlan(req: PluginRequest, deps: EngineDeps, options:
 
 function planAttachment(e: Entry, index: number, ifName: IfName, req: PluginRequest, pod: string): PlannedAttachment {
   const sel = e.selection;
-  const list = sel?.cniArgs ? injectCniArgs(e.network.list, sel.cniArgs) : e.network.list;
+  const network = e.network.networkRef;
+  const list = injectCniArgs(e.network.list, selectionArgs(sel), { pod, network });
   // Capability values from Kubernetes (portMappings, bandwidth, ...) belong to the cluster
-  // network only (multi-net spec §7.5); a selection brings its own.
-  const capabilityArgs =
-    e.role === "cluster" ? req.conf.runtimeConfig : sel && e.role === "selected" ? capabilityArgsFor(sel, list, { pod, network: e.network.networkRef }) : {};
+  // network only (multi-net spec §7.5); a selection brings its own, gated by capabilities.
+  const fromSelection = sel ? capabilityArgsFor(sel, list, { pod, network }) : {};
+  const capabilityArgs = e.role === "cluster" ? { ...req.conf.runtimeConfig, ...fromSelection } : fromSelection;
   return {
     index,
     role: e.role,
-    networkRef: e.network.networkRef,
+    networkRef: network,
     ifName,
     list,
     capabilityArgs,
@@ -78,12 +79,22 @@ function planAttachment(e: Entry, index: number, ifName: IfName, req: PluginRequ
   };
 }
 
+/**
+ * args.cni for the delegates: the selection's cni-args, plus its ipam-claim-reference (multi-net
+ * spec v1.3 leaves open how the claim reaches the IPAM plugin; args.cni is CNI's place for
+ * such metadata, CONVENTIONS.md).
+ */
+function selectionArgs(sel: NetworkSelection | undefined): JsonObject {
+  if (!sel) return {};
+  return { ...(sel.cniArgs ?? {}), ...(sel.ipamClaimReference ? { "ipam-claim-reference": sel.ipamClaimReference } : {}) };
+}
+
 async function clusterEntry(req: PluginRequest, deps: EngineDeps, pod: Pod | undefined, ref: PodRef | undefined): Promise<Entry> {
   const { conf } = req;
   const override = pod?.metadata.annotations?.[DEFAULT_NETWORK_ANNOTATION];
   if (pod && override !== undefined && ref) {
     // v1.multus-cni.io/default-network replaces the cluster network for this pod (NAD only).
-    const sel = parseDefaultNetworkSelection(override, { defaultNamespace: conf.multusNamespace as never, pod: describePod(ref) });
+    const sel = parseDefaultNetworkSelection(override, { defaultNamespace: parseNamespace(conf.multusNamespace), pod: describePod(ref) });
     const kube = (await deps.kube())!;
     const nad = await getNad(kube, sel.namespace, sel.name, deps, describePod(ref));
     return { role: "cluster", network: await fromNad(nad, conf, deps, describePod(ref)), selection: { ...sel } };
