@@ -1,6 +1,7 @@
-// A small CRI v1 client (RuntimeService, plus ImageService.ImageStatus): the calls a kubelet makes to run a pod's sandbox and
-// its network, over @grpc/grpc-js to the runtime's unix socket, with the message definitions of
-// test/e2e/fixtures/cri/runtime-v1-sandbox.proto (upstream's names and field numbers).
+// A small CRI v1 client: the RuntimeService calls a kubelet makes to run a pod's sandbox and
+// its network (plus ImageService.ImageStatus), over @grpc/grpc-js to the runtime's unix
+// socket, with the message definitions of test/e2e/fixtures/cri/runtime-v1-sandbox.proto
+// (upstream's names and field numbers).
 // Responses pass zod schemas (cri-schemas.ts) into readonly types.
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
