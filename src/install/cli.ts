@@ -1,0 +1,198 @@
+// `plexus install` and `plexus uninstall`: the edge of the node agent. Owns argv, the process
+// environment, signals, stdout/stderr and the exit code; everything below gets them as values.
+
+import { readFile } from "node:fs/promises";
+import { CniError, ErrorCode, toCniError } from "../cni/error.js";
+import { parseInstallFlags, resolveInstallOptions, type InstallOptions } from "../config/install-options.js";
+import { PlexusNetConfSchema } from "../config/netconf.js";
+import type { KubeClient } from "../k8s/port.js";
+import { createLogger, type Logger } from "../log/logger.js";
+import { nodeConfDirReader } from "../networks/nad-config.js";
+import { runAgent } from "./agent.js";
+import { checkAlive, checkInstallation } from "./check.js";
+import { agentPodFromEnv, createInstallEvents } from "./events.js";
+import { installLayout } from "./layout.js";
+import type { ReconcileContext } from "./reconcile.js";
+import { uninstall } from "./uninstall.js";
+
+export const INSTALL_USAGE = `Usage: plexus install [flags]
+
+Installs Plexus on this node and keeps it installed: copies the plexus executable into the CNI
+bin dir, writes a kubeconfig for the plugin from the pod's service account (and refreshes it
+when the token rotates), waits for the primary network config (and the readiness indicator),
+then writes 00-plexus.conflist around the primary and watches both. Paths are host paths.
+
+Flags:
+  --config FILE                  JSON options (the ConfigMap); flags win over it
+  --host-root DIR                where the host's / is mounted in this container (default /)
+  --cni-conf-dir DIR             the runtime's CNI config dir (default /etc/cni/net.d)
+  --cni-bin-dir DIR              the runtime's CNI plugin dir (default /opt/cni/bin)
+  --state-dir DIR                the plugin's state dir (default /var/lib/cni/plexus)
+  --plexus-binary FILE           the executable to install (default: this executable)
+  --skip-binary-copy             do not install the executable
+  --primary-conf NAME            the primary's file name in the conf dir (default: the lexically
+                                 first .conf/.conflist/.json that is not Plexus's, as runtimes pick)
+  --network-name NAME            name of the generated network (default plexus-cni-network)
+  --kubeconfig FILE              the plugin's kubeconfig (default <conf dir>/plexus.d/plexus.kubeconfig)
+  --skip-kubeconfig              write no kubeconfig (the plugin then runs without the API)
+  --service-account-dir DIR      (default /var/run/secrets/kubernetes.io/serviceaccount)
+  --readiness-indicator-file F   wait for this file before installing; the plugin holds ADDs while
+                                 it is missing
+  --cleanup-on-exit              remove 00-plexus.conflist on SIGTERM/SIGINT (keeps the executable)
+  --no-cleanup-on-exit           leave it (the default)
+  --wait-timeout SECONDS         give up (exit 1) when not installed by then (default 0: never)
+  --poll-interval SECONDS        re-check this often even without file events (default 5)
+  --status-file FILE             heartbeat file for --alive (a path in this container)
+  --log-level LEVEL              debug, info (default), warn, error, silent
+  --once                         install, then exit 0 (no watching)
+  --check                        exit 0 when this node's installation is complete and current
+  --alive                        exit 0 when the agent's status file is fresh
+  -h, --help                     this text
+`;
+
+export const UNINSTALL_USAGE = `Usage: plexus uninstall [flags]
+
+Removes Plexus from this node: 00-plexus.conflist first, then the plugin's kubeconfig and token.
+The executable stays unless --remove-binary is given (pods torn down later may still need it).
+
+Flags:
+  --config FILE, --host-root DIR, --cni-conf-dir DIR, --cni-bin-dir DIR, --kubeconfig FILE,
+  --skip-kubeconfig, --log-level LEVEL     as for plexus install
+  --remove-binary                          also remove <cni bin dir>/plexus
+  -h, --help                               this text
+`;
+
+export interface CommandIo {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  /** The executable to install when no --plexus-binary is given; undefined when not a single executable. */
+  readonly ownExecutable: string | undefined;
+  /** Aborted on SIGTERM/SIGINT. */
+  readonly signal: AbortSignal;
+}
+
+export function runInstallCommand(argv: readonly string[]): Promise<number> {
+  return withProcessIo((io) => installCommand(argv, io));
+}
+
+export function runUninstallCommand(argv: readonly string[]): Promise<number> {
+  return withProcessIo((io) => uninstallCommand(argv, io));
+}
+
+export async function installCommand(argv: readonly string[], io: CommandIo): Promise<number> {
+  return reportErrors(io, async () => {
+    const options = await loadOptions(argv);
+    if (options.help) return usage(io, INSTALL_USAGE);
+    if (options.removeBinary) throw new CniError(ErrorCode.InvalidEnvironment, "--remove-binary is a flag of plexus uninstall");
+    const layout = installLayout(options);
+    if (options.alive) return probeResult(io, await checkAlive(options.statusFile, aliveMaxAgeMs(options), Date.now()));
+    if (options.check) {
+      const problems = await checkInstallation({ options, layout, env: io.env, reader: nodeConfDirReader });
+      return probeResult(io, problems.length > 0 ? problems.join("\n") : undefined);
+    }
+    const log = createLogger({ level: options.logLevel, toStderr: true }).child({ component: "install" });
+    const ctx: ReconcileContext = {
+      options,
+      layout,
+      binarySource: binarySource(options, io),
+      env: io.env,
+      reader: nodeConfDirReader,
+      log,
+      events: createInstallEvents(agentPodFromEnv(io.env), kubeClientLoader(options, io.env, log), log),
+      now: () => Date.now(),
+    };
+    return runAgent(ctx, io.signal);
+  });
+}
+
+export async function uninstallCommand(argv: readonly string[], io: CommandIo): Promise<number> {
+  return reportErrors(io, async () => {
+    const options = await loadOptions(argv);
+    if (options.help) return usage(io, UNINSTALL_USAGE);
+    if (options.once || options.check || options.alive) throw new CniError(ErrorCode.InvalidEnvironment, "--once, --check and --alive are flags of plexus install");
+    const log = createLogger({ level: options.logLevel, toStderr: true }).child({ component: "uninstall" });
+    await uninstall(installLayout(options), { removeBinary: options.removeBinary }, log);
+    return 0;
+  });
+}
+
+async function loadOptions(argv: readonly string[]): Promise<InstallOptions> {
+  const flags = parseInstallFlags(argv);
+  const file = flags.config === undefined ? undefined : await readFile(flags.config, "utf8").catch((err: unknown) => {
+    throw new CniError(ErrorCode.InvalidEnvironment, `--config ${flags.config}: ${(err as Error).message}`, { cause: err });
+  });
+  return resolveInstallOptions(flags, file);
+}
+
+function binarySource(options: InstallOptions, io: CommandIo): string | undefined {
+  if (options.skipBinaryCopy) return undefined;
+  if (options.plexusBinary !== "") return options.plexusBinary;
+  if (io.ownExecutable !== undefined) return io.ownExecutable;
+  // node dist/plexus.cjs: process.execPath is node itself, which must never land in the bin dir.
+  throw new CniError(ErrorCode.InvalidEnvironment, "not running as the plexus executable: pass --plexus-binary FILE (or --skip-binary-copy)");
+}
+
+/** The in-cluster client, loaded on the first event (the library is slow to import). */
+function kubeClientLoader(options: InstallOptions, env: CommandIo["env"], log: Logger): () => Promise<KubeClient | undefined> {
+  let client: Promise<KubeClient | undefined> | undefined;
+  return () =>
+    (client ??= (async () => {
+      const { createKubeClient } = await import("../k8s/client.js");
+      const settings = PlexusNetConfSchema.shape.kubernetes.parse(options.plugin.kubernetes);
+      return createKubeClient({ inCluster: true, env, serviceAccountDir: options.serviceAccountDir, settings, log: log.child({ component: "k8s" }) });
+    })());
+}
+
+function aliveMaxAgeMs(options: InstallOptions): number {
+  return Math.max(3 * options.pollIntervalSeconds, 30) * 1000;
+}
+
+function usage(io: CommandIo, text: string): number {
+  io.stdout(text);
+  return 0;
+}
+
+function probeResult(io: CommandIo, problem: string | undefined): number {
+  if (problem === undefined) {
+    io.stdout("ok\n");
+    return 0;
+  }
+  io.stderr(`${problem}\n`);
+  return 1;
+}
+
+async function reportErrors(io: CommandIo, run: () => Promise<number>): Promise<number> {
+  try {
+    return await run();
+  } catch (err) {
+    const error = toCniError(err);
+    io.stderr(`plexus: ${error.message}\n`);
+    return error.code === ErrorCode.InvalidEnvironment ? 2 : 1;
+  }
+}
+
+async function withProcessIo(run: (io: CommandIo) => Promise<number>): Promise<number> {
+  const controller = new AbortController();
+  const stop = (): void => controller.abort();
+  process.once("SIGTERM", stop);
+  process.once("SIGINT", stop);
+  try {
+    return await run({
+      env: process.env,
+      stdout: (text) => void process.stdout.write(text),
+      stderr: (text) => void process.stderr.write(text),
+      ownExecutable: await ownExecutable(),
+      signal: controller.signal,
+    });
+  } finally {
+    process.off("SIGTERM", stop);
+    process.off("SIGINT", stop);
+  }
+}
+
+/** process.execPath is the plexus executable only in the single-executable build. */
+async function ownExecutable(): Promise<string | undefined> {
+  const sea = await import("node:sea").catch(() => undefined);
+  return sea?.isSea() ? process.execPath : undefined;
+}

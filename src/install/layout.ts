@@ -1,0 +1,52 @@
+// Where everything lives, twice: as the host (runtime, kubelet, the plugin) names it, and as
+// the agent reaches it through the host root mounted into its container. Files written for the
+// host must name HOST paths (a conf that says /host/etc/cni/net.d/10-calico.conflist points
+// nowhere on the node); the agent reads and writes the agent paths.
+
+import { dirname, join } from "node:path";
+import type { InstallOptions } from "../config/install-options.js";
+import { OWN_CONF_PREFIX } from "../networks/nad-config.js";
+
+/** Lexically first among the usual primaries (05-cilium, 10-calico, 10-flannel, ...), as a meta-plugin must be. */
+export const PLEXUS_CONF_FILE = `${OWN_CONF_PREFIX}.conflist`;
+export const PLEXUS_BINARY = "plexus";
+export const TOKEN_FILE = "plexus.token";
+
+export interface HostPath {
+  /** As the host sees it: what goes into files the runtime or the plugin read. */
+  readonly host: string;
+  /** As this process reaches it. */
+  readonly agent: string;
+}
+
+export interface InstallLayout {
+  readonly confDir: HostPath;
+  readonly confFile: HostPath;
+  readonly binDir: HostPath;
+  readonly binary: HostPath;
+  readonly stateDir: HostPath;
+  /** undefined when no kubeconfig is written. */
+  readonly kubeconfig: HostPath | undefined;
+  /** The copy of the service-account token the kubeconfig names (beside it). */
+  readonly token: HostPath | undefined;
+  /** undefined when no readiness indicator is configured. */
+  readonly readinessFile: HostPath | undefined;
+}
+
+export function hostPath(hostRoot: string, path: string): HostPath {
+  return { host: path, agent: hostRoot === "/" ? path : join(hostRoot, path) };
+}
+
+export function installLayout(o: InstallOptions): InstallLayout {
+  const at = (p: string): HostPath => hostPath(o.hostRoot, p);
+  return {
+    confDir: at(o.cniConfDir),
+    confFile: at(join(o.cniConfDir, PLEXUS_CONF_FILE)),
+    binDir: at(o.cniBinDir),
+    binary: at(join(o.cniBinDir, PLEXUS_BINARY)),
+    stateDir: at(o.stateDir),
+    kubeconfig: o.kubeconfig === "" ? undefined : at(o.kubeconfig),
+    token: o.kubeconfig === "" ? undefined : at(join(dirname(o.kubeconfig), TOKEN_FILE)),
+    readinessFile: o.readinessIndicatorFile === "" ? undefined : at(o.readinessIndicatorFile),
+  };
+}

@@ -1,0 +1,80 @@
+// The primary (cluster) network: the config the runtime would load if Plexus were not there.
+// containerd and CRI-O take the lexically first .conf/.conflist/.json in the conf dir
+// (reference/specs.md §1.14); Plexus's own file sorts first, so it is left out, as are hidden
+// files and temp files. The primary is read with the checks the plugin applies when it loads
+// clusterNetwork, so a config the agent accepts is one the plugin can run.
+
+import { join } from "node:path";
+import type { NetworkConfigList } from "../cni/conf.js";
+import { CniError } from "../cni/error.js";
+import { CONF_EXTENSIONS, MAX_CONF_BYTES, MAX_CONF_JSON_DEPTH, OWN_CONF_PREFIX, validateDelegateConfig, type ConfDirReader } from "../networks/nad-config.js";
+import { parseBoundedJson } from "../networks/bounded-json.js";
+
+/** Meta-plugins that must never be wrapped: wrapping ourselves (or Multus) recurses on every ADD. */
+const META_PLUGIN_TYPES = new Set(["plexus", "multus", "multus-shim"]);
+
+export type PrimaryLookup =
+  | { readonly kind: "found"; readonly file: string; readonly text: string; readonly list: NetworkConfigList }
+  | { readonly kind: "missing" }
+  /** Unreadable or not a valid config: often a file caught mid-write (`cp`); worth a retry. */
+  | { readonly kind: "invalid"; readonly file: string; readonly problem: string }
+  /** A meta-plugin config: never wrapped, whatever happens. */
+  | { readonly kind: "refused"; readonly file: string; readonly problem: string };
+
+/** Byte-wise order, as Go's sort.Strings (the runtimes' order). */
+function compareNames(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/** Names that a runtime would load from `names`, in the runtime's order. */
+export function runtimeConfFiles(names: readonly string[]): string[] {
+  return names.filter((n) => CONF_EXTENSIONS.some((ext) => n.endsWith(ext))).sort(compareNames);
+}
+
+/** Candidates for the primary: what a runtime would load, minus Plexus's own file and hidden files. */
+export function primaryCandidates(names: readonly string[]): string[] {
+  return runtimeConfFiles(names).filter((n) => !n.startsWith(".") && !n.startsWith(OWN_CONF_PREFIX));
+}
+
+/**
+ * Finds and reads the primary in the agent-side `dir`. `explicit` names the file to use instead
+ * of the first one (Multus's --multus-master-cni-file-name).
+ */
+export async function findPrimaryConf(dir: string, reader: ConfDirReader, explicit = ""): Promise<PrimaryLookup> {
+  const names = await reader.list(dir);
+  const file = explicit !== "" ? (names.includes(explicit) ? explicit : undefined) : primaryCandidates(names)[0];
+  if (file === undefined) return { kind: "missing" };
+  let text: string;
+  try {
+    text = await reader.read(join(dir, file));
+  } catch (err) {
+    // Gone between list and read (a rename in progress): the next pass sees the new state.
+    return { kind: "invalid", file, problem: err instanceof CniError ? err.msg : (err as Error).message };
+  }
+  return readPrimary(file, text);
+}
+
+export function readPrimary(file: string, text: string): PrimaryLookup {
+  const parsed = parseBoundedJson(text, { maxBytes: MAX_CONF_BYTES, maxDepth: MAX_CONF_JSON_DEPTH });
+  if (!parsed.ok) return { kind: "invalid", file, problem: parsed.problem };
+  const value = parsed.value;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return { kind: "invalid", file, problem: "not a JSON object (a CNI config or config list)" };
+  }
+  let list: NetworkConfigList;
+  try {
+    list = validateDelegateConfig(value as Record<string, unknown>, file);
+  } catch (err) {
+    return { kind: "invalid", file, problem: err instanceof CniError ? err.msg : (err as Error).message };
+  }
+  const meta = list.plugins.find((p) => META_PLUGIN_TYPES.has(p.type));
+  if (meta) {
+    return {
+      kind: "refused",
+      file,
+      problem: `${file} is a ${meta.type} configuration, not a cluster network: Plexus never wraps a meta-plugin (remove ${meta.type === "plexus" ? "the stray Plexus file" : "Multus and its config"}, or name the primary with --primary-conf)`,
+    };
+  }
+  if (list.cniVersion === "") return { kind: "invalid", file, problem: `${file} has no cniVersion` };
+  return { kind: "found", file, text, list };
+}
