@@ -1,7 +1,11 @@
 // Subcommands of the plexus command-line tool.
 
+import { isSea } from "node:sea";
 import { SUPPORTED_VERSIONS } from "../cni/version.js";
+import { runInstallCommand, runUninstallCommand } from "../install/cli.js";
 import { parseEndpoint, startForwarder } from "../local/forward.js";
+import { runInspect } from "./inspect-command.js";
+import { LOCAL_USAGE, runLocalNode } from "./local-command.js";
 
 export const PLEXUS_VERSION = "0.1.0";
 
@@ -10,6 +14,11 @@ const USAGE = `plexus ${PLEXUS_VERSION}: a multi-network CNI meta-plugin for Kub
 Usage:
   plexus version            print the version and the CNI versions spoken
   plexus help               this text
+  plexus install [flags]    the node agent: install Plexus around the primary network and keep
+                            it installed (plexus install --help)
+  plexus uninstall [flags]  remove Plexus from this node (our config first)
+  plexus inspect [flags]    what Plexus knows on this node: pods, attachments, IPs (from the cache)
+  plexus local [flags]      a one-node Kubernetes on this machine (plexus local --help)
   plexus local forward --listen HOST:PORT|PATH --to HOST:PORT|PATH
                             pipe connections between a TCP address and a unix socket (how
                             the simulated node's namespace reaches the local API server)
@@ -30,6 +39,12 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     case "-h":
       process.stdout.write(USAGE);
       return 0;
+    case "install":
+      return runInstallCommand(argv.slice(1));
+    case "uninstall":
+      return runUninstallCommand(argv.slice(1));
+    case "inspect":
+      return runInspect(argv.slice(1));
     case "local":
       return runLocal(argv.slice(1));
     default:
@@ -56,8 +71,11 @@ async function runLocal(argv: readonly string[]): Promise<number> {
     await forwarder.close();
     return 0;
   }
-  process.stderr.write(`plexus local: unknown subcommand ${JSON.stringify(sub)}\n`);
-  return 2;
+  if (sub === "help" || sub === "--help" || sub === "-h") {
+    process.stdout.write(LOCAL_USAGE);
+    return 0;
+  }
+  return runLocalNode(argv, selfInvocation());
 }
 
 function flag(argv: readonly string[], name: string): string | undefined {
@@ -65,4 +83,13 @@ function flag(argv: readonly string[], name: string): string | undefined {
   if (i >= 0) return argv[i + 1];
   const inline = argv.find((a) => a.startsWith(`${name}=`));
   return inline?.slice(name.length + 1);
+}
+
+/**
+ * How to run this executable again: a single executable is itself; a bundle needs node. (A
+ * static import: dynamic import() is not available to a single executable's main script.)
+ */
+function selfInvocation(): { executable: string | undefined; argv: readonly string[] } {
+  if (isSea()) return { executable: process.execPath, argv: [process.execPath] };
+  return { executable: undefined, argv: [process.execPath, process.argv[1] ?? ""] };
 }

@@ -11,13 +11,14 @@ import { applyDefaultRoutes } from "./default-routes.js";
 import type { EngineDeps, PluginRequest } from "./deps.js";
 import { mergeResults } from "./merge.js";
 import { resolvePlan, type Plan } from "./plan.js";
-import { describePod } from "./pod.js";
+import { describePod, podRefFromArgs } from "./pod.js";
 import { emitFailureEvent, publishNetworkStatus } from "./publish.js";
 import { waitForReadiness } from "./readiness.js";
 import { deleteAttachments } from "./teardown.js";
 
 export async function cmdAdd(req: PluginRequest, deps: EngineDeps): Promise<Result100> {
   const plan = await planOrGiveUp(req, deps);
+  deps.log.debug({ attachments: plan.attachments.map((a) => `${a.ifName}=${a.networkRef}`), uptimeMs: uptimeMs() }, "plan resolved");
   const records = await persistPlan(plan, req, deps);
   const added: AttachmentRecord[] = [];
   try {
@@ -25,6 +26,7 @@ export async function cmdAdd(req: PluginRequest, deps: EngineDeps): Promise<Resu
     const results = await applyDefaultRoutes(req.env.netns, added.map(routedView), deps);
     const final = await saveResults(added, results, deps);
     if (plan.podFound && plan.pod) await publish(plan, final, results, deps);
+    deps.log.debug({ uptimeMs: uptimeMs() }, "ADD done");
     return mergeResults(final.map((r, i) => ({ ifName: r.ifName as IfName, netns: req.env.netns, result: results[i] as Result100 })));
   } catch (err) {
     // Undo in reverse, including the attachment that failed: its plugin may have half-built it.
@@ -56,7 +58,9 @@ async function persistPlan(plan: Plan, req: PluginRequest, deps: EngineDeps): Pr
 
 async function addAttachment(record: AttachmentRecord, req: PluginRequest, deps: EngineDeps): Promise<AttachmentRecord> {
   try {
+    const started = performance.now();
     const raw = await deps.runtime.addNetworkList(listOf(record), runtimeConfOf(record, req.env.netns), deps.signal);
+    deps.log.debug({ ifName: record.ifName, network: record.networkRef, ms: Math.round(performance.now() - started) }, "attachment added");
     const done = withResult(record, toResult100(raw), deps.now());
     await deps.cache.saveAttachment(done);
     return done;
@@ -120,7 +124,13 @@ async function rollback(attempted: readonly AttachmentRecord[], added: readonly 
 
 async function reportFailure(req: PluginRequest, deps: EngineDeps, plan: Plan | undefined, err: unknown): Promise<void> {
   const kube = req.env.args.podName ? await deps.kube().catch(() => undefined) : undefined;
-  const pod = plan?.pod ?? (req.env.args.podNamespace && req.env.args.podName ? { namespace: req.env.args.podNamespace, name: req.env.args.podName } : undefined);
+  // With the UID: `kubectl describe pod` selects the pod's events by involvedObject.uid.
+  const pod = plan?.pod ?? podRefFromArgs(req.env.args);
   const reason = err instanceof CniError && err.code === 100 ? "NoNetworkFound" : "NetworkSetupFailed";
   await emitFailureEvent(kube, pod, reason, toCniError(err).message, deps);
+}
+
+/** Milliseconds since the process started: where a short-lived plugin's time goes. */
+function uptimeMs(): number {
+  return Math.round(process.uptime() * 1000);
 }

@@ -1,0 +1,177 @@
+// `plexus local`: a one-node Kubernetes on any Linux box, so Plexus runs without a cluster
+// (the demo, experiments, debugging). It starts the local API server, a node network namespace
+// (node-netns.ts), an API forwarder into it (forward.ts), installs Plexus into the node's CNI
+// dirs with the real installer (`plexus install --once`) around whatever primary network is
+// there, and runs the node simulator (node-simulator.ts). Use it with the real kubectl.
+
+import { access, mkdir, readdir, symlink, writeFile } from "node:fs/promises";
+import { spawn, type ChildProcess } from "node:child_process";
+import { dirname, join, resolve } from "node:path";
+import { installCommand } from "../install/cli.js";
+import type { Logger } from "../log/logger.js";
+import { createRuntime } from "../runtime/runtime.js";
+import { startLocalApiServer, type LocalApiServer } from "./api-server.js";
+import { startForwarder, type Forwarder } from "./forward.js";
+import { createNodeNetns, deleteNetnsWithPrefix, deleteNodeNetns } from "./node-netns.js";
+import { startNodeSimulator, type NodeSimulator } from "./node-simulator.js";
+
+export interface LocalNodeOptions {
+  readonly stateDir: string;
+  readonly port: number;
+  readonly nodeName: string;
+  /** Default <stateDir>/net.d. A primary network config is expected there (a default one is written when it is empty). */
+  readonly confDir?: string;
+  /** Default <stateDir>/bin, filled with the reference plugins and plexus. */
+  readonly binDir?: string;
+  readonly referencePluginDir: string;
+  readonly crdDir: string;
+  /** The plexus executable and the argv prefix that runs it (SEA: [execPath]; dev: [node, plexus.cjs]). */
+  readonly self: { readonly executable: string | undefined; readonly argv: readonly string[] };
+  readonly log: Logger;
+}
+
+export interface LocalNode {
+  readonly api: LocalApiServer;
+  readonly kubeconfig: string;
+  readonly confDir: string;
+  readonly binDir: string;
+  readonly nodeNetns: string;
+  readonly simulator: NodeSimulator;
+  stop(): Promise<void>;
+}
+
+/** A primary for a bare `plexus local`: bridge + host-local in 198.18.0.0/24, and portmap. */
+export function defaultPrimary(stateDir: string): Record<string, unknown> {
+  return {
+    cniVersion: "1.0.0",
+    name: "local-bridge",
+    plugins: [
+      {
+        type: "bridge",
+        bridge: "cni0",
+        isGateway: true,
+        ipMasq: false,
+        ipam: { type: "host-local", dataDir: join(stateDir, "ipam"), ranges: [[{ subnet: "198.18.0.0/24" }]], routes: [{ dst: "0.0.0.0/0" }] },
+      },
+      { type: "portmap", capabilities: { portMappings: true } },
+    ],
+  };
+}
+
+export async function startLocalNode(o: LocalNodeOptions): Promise<LocalNode> {
+  const stateDir = resolve(o.stateDir);
+  const confDir = resolve(o.confDir ?? join(stateDir, "net.d"));
+  const binDir = resolve(o.binDir ?? join(stateDir, "bin"));
+  const kubeconfig = join(stateDir, "kubeconfig");
+  const nodeNetns = `plexus-${o.nodeName}`;
+  const cleanups: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const c of cleanups.reverse()) await c().catch((err: unknown) => o.log.warn({ err: String(err) }, "cleanup step failed"));
+    cleanups.length = 0;
+  };
+  try {
+    await mkdir(stateDir, { recursive: true, mode: 0o700 });
+    await deleteNetnsWithPrefix(nodeNetns);
+    const api = await startLocalApiServer({ port: o.port, crdDir: o.crdDir, stateFile: join(stateDir, "api-state.json") });
+    cleanups.push(() => api.stop());
+    await api.writeKubeconfig(kubeconfig);
+    await createNodeNetns(nodeNetns);
+    cleanups.push(() => deleteNodeNetns(nodeNetns));
+    const socket = join(stateDir, "api.sock");
+    const hostSide: Forwarder = await startForwarder({ path: socket }, { host: "127.0.0.1", port: api.port });
+    cleanups.push(() => hostSide.close());
+    const nodeSide = await startNodeForwarder(o, nodeNetns, api.port, socket);
+    cleanups.push(async () => void nodeSide.kill("SIGTERM"));
+    await prepareBinDir(binDir, o.referencePluginDir);
+    await prepareConfDir(confDir, stateDir);
+    await installPlexus(o, api, { confDir, binDir, stateDir });
+    const runtime = createRuntime({
+      binDirs: [binDir],
+      env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" },
+      wrap: (argv) => ["ip", "netns", "exec", nodeNetns, ...argv],
+      onStderr: (type, text) => o.log.debug({ plugin: type, stderr: text.slice(0, 2000) }, "plugin stderr"),
+    });
+    const simulator = startNodeSimulator({ store: api.store, runtime, nodeName: o.nodeName, confDir, netnsPrefix: `${nodeNetns}-pod`, log: o.log });
+    cleanups.push(() => simulator.stop());
+    cleanups.push(() => deleteNetnsWithPrefix(`${nodeNetns}-pod`));
+    return { api, kubeconfig, confDir, binDir, nodeNetns, simulator, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+async function startNodeForwarder(o: LocalNodeOptions, netns: string, port: number, socket: string): Promise<ChildProcess> {
+  const argv = ["netns", "exec", netns, ...o.self.argv, "local", "forward", "--listen", `127.0.0.1:${port}`, "--to", socket];
+  const child = spawn("ip", argv, { stdio: ["ignore", "pipe", "inherit"] });
+  await new Promise<void>((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error("the node namespace's API forwarder did not start in 10 s")), 10_000);
+    child.stdout?.once("data", () => {
+      clearTimeout(timer);
+      ok();
+    });
+    child.once("exit", (code) => fail(new Error(`the node namespace's API forwarder exited (${code})`)));
+  });
+  return child;
+}
+
+/** The reference plugins (linked) plus whatever is already there (a stand-in primary, say). */
+async function prepareBinDir(binDir: string, referenceDir: string): Promise<void> {
+  await mkdir(binDir, { recursive: true });
+  const have = new Set(await readdir(binDir));
+  for (const name of await readdir(referenceDir)) {
+    if (!have.has(name)) await symlink(join(referenceDir, name), join(binDir, name));
+  }
+}
+
+async function prepareConfDir(confDir: string, stateDir: string): Promise<void> {
+  await mkdir(confDir, { recursive: true });
+  const files = (await readdir(confDir)).filter((f) => /\.(conf|conflist|json)$/.test(f) && !f.startsWith("00-plexus"));
+  if (files.length === 0) await writeFile(join(confDir, "10-local-bridge.conflist"), `${JSON.stringify(defaultPrimary(stateDir), null, 2)}\n`);
+}
+
+/**
+ * The real installer, once, as the DaemonSet runs it: the node's paths, and a service account
+ * (token, CA and the API address in the environment, as a pod has them) for the local API.
+ */
+async function installPlexus(o: LocalNodeOptions, api: LocalApiServer, dirs: { confDir: string; binDir: string; stateDir: string }): Promise<void> {
+  const serviceAccount = join(dirs.stateDir, "serviceaccount");
+  await mkdir(serviceAccount, { recursive: true, mode: 0o700 });
+  await writeFile(join(serviceAccount, "token"), api.token, { mode: 0o600 });
+  await writeFile(join(serviceAccount, "ca.crt"), api.caCertPem ?? "");
+  await writeFile(join(serviceAccount, "namespace"), "kube-system");
+  const optionsFile = join(dirs.stateDir, "install.json");
+  await writeFile(optionsFile, JSON.stringify({ plugin: { logLevel: "info", logFile: join(dirs.stateDir, "plexus.log"), logToStderr: false } }));
+  const out: string[] = [];
+  const code = await installCommand(
+    [
+      "--once",
+      "--config", optionsFile,
+      "--cni-conf-dir", dirs.confDir,
+      "--cni-bin-dir", dirs.binDir,
+      "--state-dir", join(dirs.stateDir, "cni"),
+      "--kubeconfig", join(dirs.stateDir, "plexus.kubeconfig"),
+      "--service-account-dir", serviceAccount,
+      "--log-level", "warn",
+      ...(o.self.executable ? ["--plexus-binary", o.self.executable] : ["--skip-binary-copy"]),
+    ],
+    {
+      env: { KUBERNETES_SERVICE_HOST: api.host, KUBERNETES_SERVICE_PORT: String(api.port) },
+      stdout: (t) => out.push(t),
+      stderr: (t) => out.push(t),
+      ownExecutable: o.self.executable,
+      signal: new AbortController().signal,
+    },
+  );
+  if (code !== 0) throw new Error(`installing Plexus into ${dirs.confDir} failed:\n${out.join("")}`);
+  if (!o.self.executable) await access(join(dirs.binDir, "plexus")).catch(() => {
+    throw new Error(`${join(dirs.binDir, "plexus")} is missing: run plexus local from the built executable (dist/plexus)`);
+  });
+}
+
+/** The CRD directory: next to the executable (<repo>/dist/plexus -> <repo>/crds), or the working directory's. */
+export async function findCrdDir(executable: string, explicit?: string): Promise<string> {
+  const candidates = [explicit, resolve(dirname(executable), "../crds"), resolve("crds")].filter((c): c is string => Boolean(c));
+  for (const c of candidates) if (await access(c).then(() => true, () => false)) return c;
+  throw new Error(`no crds/ directory found (tried ${candidates.join(", ")}): pass --crd-dir`);
+}
