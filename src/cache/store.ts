@@ -34,6 +34,12 @@ export interface CacheStore {
   /** Drops everything about a container, tombstone included (GC). */
   purgeContainer(containerId: string): Promise<void>;
   listContainers(): Promise<readonly string[]>;
+  /**
+   * Drops tombstones older than `maxAgeMs` (at most `limit` of them): runtimes repeat a DEL within
+   * minutes, and a DEL that finds nothing at all re-resolves, which is harmless for a gone pod.
+   * Without this, a node that never receives GC (containerd 1.x) keeps one directory per pod.
+   */
+  pruneTombstones(maxAgeMs: number, limit: number): Promise<number>;
 }
 
 const TOMBSTONE = "tombstone.json";
@@ -110,6 +116,22 @@ export function createCacheStore(dir: string, now: () => Date = () => new Date()
     },
     async purgeContainer(containerId) {
       await rm(containerDir(containerId), { recursive: true, force: true });
+    },
+    async pruneTombstones(maxAgeMs, limit) {
+      let pruned = 0;
+      const cutoff = now().getTime() - maxAgeMs;
+      for (const id of await this.listContainers()) {
+        if (pruned >= limit) break;
+        const cdir = containerDir(id);
+        const names = await readdir(cdir).catch(() => [] as string[]);
+        if (names.length !== 1 || names[0] !== TOMBSTONE) continue;
+        const read = await readJson(join(cdir, TOMBSTONE), TombstoneSchema);
+        if (read.ok && Date.parse((read.value as Tombstone).at) < cutoff) {
+          await rm(cdir, { recursive: true, force: true });
+          pruned++;
+        }
+      }
+      return pruned;
     },
     async listContainers() {
       const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {

@@ -26,6 +26,7 @@ export async function cmdAdd(req: PluginRequest, deps: EngineDeps): Promise<Resu
     const results = await applyDefaultRoutes(req.env.netns, added.map(routedView), deps);
     const final = await saveResults(added, results, deps);
     if (plan.podFound && plan.pod) await publish(plan, final, results, deps);
+    await pruneOldTombstones(deps);
     deps.log.debug({ uptimeMs: uptimeMs() }, "ADD done");
     return mergeResults(final.map((r, i) => ({ ifName: r.ifName as IfName, netns: req.env.netns, result: results[i] as Result100 })));
   } catch (err) {
@@ -133,4 +134,11 @@ async function reportFailure(req: PluginRequest, deps: EngineDeps, plan: Plan | 
 /** Milliseconds since the process started: where a short-lived plugin's time goes. */
 function uptimeMs(): number {
   return Math.round(process.uptime() * 1000);
+}
+
+const TOMBSTONE_MAX_AGE_MS = 24 * 3600 * 1000;
+
+/** Housekeeping after a successful ADD; never fails the ADD. */
+async function pruneOldTombstones(deps: EngineDeps): Promise<void> {
+  await deps.cache.pruneTombstones(TOMBSTONE_MAX_AGE_MS, 32).catch((err: unknown) => deps.log.warn({ err: String(err) }, "pruning old tombstones failed"));
 }

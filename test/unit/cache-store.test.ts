@@ -91,3 +91,21 @@ describe("cache store", () => {
     expect(await store.loadContainer("nope")).toEqual({ attachments: [], corrupt: [], tombstone: undefined });
   });
 });
+
+describe("tombstone pruning", () => {
+  it("drops only tombstone-only containers older than the limit, at most `limit` of them", async () => {
+    let clock = new Date("2026-01-01T00:00:00Z");
+    const s = createCacheStore(dir, () => clock);
+    for (const id of ["old1", "old2", "old3"]) {
+      await s.saveAttachment({ ...record("eth0", 0), containerId: id });
+      await s.forgetContainer(id, "deleted");
+    }
+    await s.saveAttachment({ ...record("eth0", 0), containerId: "live" });
+    clock = new Date("2026-01-03T00:00:00Z");
+    await s.saveAttachment({ ...record("eth0", 0), containerId: "recent" });
+    await s.forgetContainer("recent", "deleted");
+    expect(await s.pruneTombstones(24 * 3600 * 1000, 2)).toBe(2);
+    expect(await s.pruneTombstones(24 * 3600 * 1000, 2)).toBe(1);
+    expect(await s.listContainers()).toEqual(["live", "recent"]);
+  });
+});
