@@ -3,7 +3,7 @@
 
 import type { Logger } from "../log/logger.js";
 import { failureFromError, failureFromStatus, toKubeError, type Failure } from "./errors.js";
-import { backoffMs, type KubeClientSettings, type Sleep } from "./retry.js";
+import { attemptDeadline, backoffMs, type KubeClientSettings, type Sleep } from "./retry.js";
 import type { ApiRequest, Transport } from "./transport.js";
 
 export interface RequestOptions {
@@ -39,17 +39,18 @@ export function createRequester(deps: RequesterDeps): Requester {
       try {
         await deps.sleep(waitMs, signal);
       } catch (err) {
-        throw toKubeError(subject, failureFromError(err, errorContext(deps, false, true)), attempt);
+        const gaveUp = failureFromError(err, errorContext(deps, false, true));
+        throw toKubeError(subject, { ...gaveUp, detail: `${gaveUp.detail}; the last attempt failed with: ${failure.detail}` }, attempt);
       }
     }
   };
 }
 
 async function attemptOnce(deps: RequesterDeps, request: ApiRequest, signal: AbortSignal): Promise<Outcome> {
-  const timeout = AbortSignal.timeout(deps.settings.requestTimeoutMs);
+  const deadline = attemptDeadline(signal, deps.settings.requestTimeoutMs);
   const started = performance.now();
   try {
-    const response = await deps.transport.send(request, AbortSignal.any([signal, timeout]));
+    const response = await deps.transport.send(request, deadline.signal);
     deps.log.debug(
       { method: request.method, path: request.path, status: response.status, ms: Math.round(performance.now() - started) },
       "API request",
@@ -58,7 +59,9 @@ async function attemptOnce(deps: RequesterDeps, request: ApiRequest, signal: Abo
     return { ok: false, failure: failureFromStatus(response.status, response.body, response.retryAfter) };
   } catch (err) {
     // The caller's own abort wins over our per-attempt deadline: it must not be retried.
-    return { ok: false, failure: failureFromError(err, errorContext(deps, timeout.aborted, signal.aborted)) };
+    return { ok: false, failure: failureFromError(err, errorContext(deps, deadline.timedOut(), signal.aborted)) };
+  } finally {
+    deadline.dispose();
   }
 }
 

@@ -42,3 +42,37 @@ export const CONFLICT_ATTEMPTS = 5;
 export function conflictBackoffMs(): number {
   return Math.round(10 * (1 + Math.random() * 0.1));
 }
+
+export interface AttemptDeadline {
+  /** Aborts at the caller's abort or after the attempt's own timeout, whichever comes first. */
+  readonly signal: AbortSignal;
+  readonly timedOut: () => boolean;
+  /** Clears the timer and the listener on the caller's signal (which may live much longer). */
+  readonly dispose: () => void;
+}
+
+/**
+ * AbortSignal.any + AbortSignal.timeout, but released as soon as the attempt ends: Node 20's
+ * AbortSignal.any keeps dependants of a long-lived signal around, and a timeout signal's timer
+ * lingers until it fires. The timer is ref'd on purpose: it must fire even when nothing else
+ * keeps the process alive.
+ */
+export function attemptDeadline(caller: AbortSignal, timeoutMs: number): AttemptDeadline {
+  const controller = new AbortController();
+  let expired = false;
+  const timer = setTimeout(() => {
+    expired = true;
+    controller.abort(new DOMException(`no answer within ${timeoutMs} ms`, "TimeoutError"));
+  }, timeoutMs);
+  const onAbort = (): void => controller.abort(caller.reason);
+  if (caller.aborted) onAbort();
+  else caller.addEventListener("abort", onAbort, { once: true });
+  return {
+    signal: controller.signal,
+    timedOut: () => expired,
+    dispose: () => {
+      clearTimeout(timer);
+      caller.removeEventListener("abort", onAbort);
+    },
+  };
+}

@@ -477,6 +477,20 @@ describe("an API server that is down or hung", () => {
     expect(sleeps).toHaveLength(0);
   });
 
+  it("stopped: the caller's deadline ends the backoff, and the error says what the last attempt hit", async () => {
+    const gone = await startLocalApiServer();
+    secrets.push(gone.token);
+    const path = join(dir, "stopped-deadline.kubeconfig");
+    await gone.writeKubeconfig(path);
+    await gone.stop();
+    const settings = { requestTimeoutMs: 2_000, retries: 3, retryBackoffMs: 10_000 };
+    const started = performance.now();
+    const err = await failure(client({ kubeconfigPath: path, settings }).getPod(ref("team-a", "web-0"), AbortSignal.timeout(300)));
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(err.kind).toBe("timeout");
+    expect(err.message).toMatch(/the caller's deadline passed; the last attempt failed with: API server .* unreachable: .*ECONNREFUSED/);
+  });
+
   it("restarting: a request retried while the server comes back succeeds", async () => {
     const first = await startLocalApiServer({ tls: false });
     secrets.push(first.token);
