@@ -5,6 +5,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { createCacheStore } from "../cache/store.js";
 import type { PlexusNetConf } from "../config/netconf.js";
 import type { EngineDeps } from "../engine/deps.js";
+import { findApiAccess } from "../k8s/api-access.js";
 import type { KubeClient } from "../k8s/port.js";
 import type { Logger } from "../log/logger.js";
 import { nodeConfDirReader } from "../networks/nad-config.js";
@@ -49,12 +50,8 @@ export function buildEngineDeps({ conf, env, log, signal }: EngineDepsInput): En
 
 /** Loaded only when a request needs the API: the client library costs ~100 ms to load. */
 async function loadKubeClient(conf: PlexusNetConf, env: Readonly<Record<string, string | undefined>>, log: Logger): Promise<KubeClient | undefined> {
-  const inCluster = conf.kubeconfig === "" && Boolean(env["KUBERNETES_SERVICE_HOST"] && env["KUBERNETES_SERVICE_PORT"]);
-  if (conf.kubeconfig === "" && !inCluster) return undefined;
+  const access = { kubeconfigPath: conf.kubeconfig || undefined, inCluster: conf.kubeconfig === "", env };
+  if (!findApiAccess(access)) return undefined;
   const { createKubeClient } = await import("../k8s/client.js");
-  return createKubeClient({
-    ...(conf.kubeconfig ? { kubeconfigPath: conf.kubeconfig } : { inCluster: true }),
-    settings: conf.kubernetes,
-    log: log.child({ component: "k8s" }),
-  });
+  return createKubeClient({ ...access, settings: conf.kubernetes, log: log.child({ component: "k8s" }) });
 }
