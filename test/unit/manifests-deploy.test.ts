@@ -1,0 +1,220 @@
+// deploy/: every manifest valid for its kind, and consistent with the agent it runs (the flags
+// and the options file parse, the host mounts are where the options say, the probes call real
+// flags), RBAC exactly what the code uses, the image build file sound.
+
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { parseInstallFlags, resolveInstallOptions } from "../../src/config/install-options.js";
+import { parseYamlDocuments } from "../../src/local/yaml.js";
+import { isBuiltin, loadManifests, repoRoot, validateBuiltin, type Manifest } from "./manifests-models.js";
+
+let manifests: Manifest[];
+const byKind = (kind: string): Manifest["doc"] => {
+  const found = manifests.find((m) => m.doc.kind === kind);
+  if (!found) throw new Error(`no ${kind} in deploy/`);
+  return found.doc;
+};
+
+beforeAll(async () => {
+  manifests = await loadManifests("deploy", { skip: ["kustomization.yaml"] });
+});
+
+interface Container {
+  name: string;
+  image: string;
+  args: string[];
+  env: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+  resources: { requests: Record<string, string>; limits: Record<string, string> };
+  readinessProbe: { exec: { command: string[] } };
+  livenessProbe: { exec: { command: string[] } };
+  securityContext: Record<string, unknown>;
+  volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
+}
+interface PodSpec {
+  hostNetwork: boolean;
+  priorityClassName: string;
+  serviceAccountName: string;
+  tolerations: Record<string, unknown>[];
+  containers: Container[];
+  volumes: { name: string; hostPath?: { path: string; type: string }; configMap?: { name: string }; emptyDir?: unknown }[];
+}
+function podSpec(): PodSpec {
+  return (byKind("DaemonSet") as unknown as { spec: { template: { spec: PodSpec } } }).spec.template.spec;
+}
+function installJson(): string {
+  return (byKind("ConfigMap") as unknown as { data: Record<string, string> }).data["install.json"] ?? "";
+}
+
+describe("every manifest", () => {
+  it("is a built-in kind valid against the Kubernetes schemas", () => {
+    expect(manifests.map((m) => m.doc.kind).sort()).toEqual(["ClusterRole", "ClusterRoleBinding", "ConfigMap", "CustomResourceDefinition", "DaemonSet", "ServiceAccount"]);
+    for (const { file, doc } of manifests) {
+      expect(isBuiltin(doc), file).toBe(true);
+      expect(() => validateBuiltin(doc), file).not.toThrow();
+    }
+  });
+
+  it("the schema check can fail: a DaemonSet without a selector, a container name that is not a string", () => {
+    const ds = structuredClone(byKind("DaemonSet")) as Record<string, { selector?: unknown }>;
+    delete ds["spec"]!.selector;
+    expect(() => validateBuiltin(ds as Manifest["doc"])).toThrow(/selector/);
+    const pod = structuredClone(byKind("DaemonSet")) as unknown as { spec: { template: { spec: { containers: { name: unknown }[] } } } };
+    pod.spec.template.spec.containers[0]!.name = 5;
+    expect(() => validateBuiltin(pod as unknown as Manifest["doc"])).toThrow(/name must be string/);
+  });
+
+  it("namespaced objects live in kube-system", () => {
+    for (const { file, doc } of manifests) {
+      if (["ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"].includes(doc.kind)) expect(doc.metadata.namespace, file).toBeUndefined();
+      else expect(doc.metadata.namespace, file).toBe("kube-system");
+    }
+  });
+});
+
+describe("kustomization", () => {
+  it("lists every manifest file, so kubectl apply -k deploy/ is the whole install", async () => {
+    const kustomization = parseYamlDocuments(await readFile(join(repoRoot, "deploy/kustomization.yaml"), "utf8"))[0] as { resources: string[] };
+    const files = (await readdir(join(repoRoot, "deploy"))).filter((f) => f.endsWith(".yaml") && f !== "kustomization.yaml").sort();
+    expect([...kustomization.resources].sort()).toEqual(files);
+  });
+
+  it("carries the CRD exactly as crds/ has it", async () => {
+    const ours = parseYamlDocuments(await readFile(join(repoRoot, "deploy/network-attachment-definition-crd.yaml"), "utf8")).filter(Boolean);
+    const canonical = parseYamlDocuments(await readFile(join(repoRoot, "crds/network-attachment-definition.yaml"), "utf8")).filter(Boolean);
+    expect(ours).toEqual(canonical);
+  });
+});
+
+describe("RBAC", () => {
+  it("grants exactly what the plugin and the agent use, nothing else", () => {
+    const rules = (byKind("ClusterRole") as unknown as { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] }).rules;
+    const grants = rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g || "core"}/${res}:${v}`)))).sort();
+    expect(grants).toEqual(["core/events:create", "core/pods/status:update", "core/pods:get", "k8s.cni.cncf.io/network-attachment-definitions:get"]);
+  });
+
+  it("every rule says which feature needs it", async () => {
+    const text = await readFile(join(repoRoot, "deploy/clusterrole.yaml"), "utf8");
+    const blocks = text.split(/\n  - apiGroups:/).slice(1);
+    expect(blocks).toHaveLength(4);
+    const lines = text.split("\n");
+    lines.forEach((line, i) => {
+      if (line.startsWith("  - apiGroups:")) expect(lines[i - 1], `comment above line ${i + 1}`).toMatch(/^\s+#/);
+    });
+  });
+
+  it("binds the role to the agent's service account, which the DaemonSet runs as", () => {
+    const binding = byKind("ClusterRoleBinding") as unknown as { roleRef: { name: string }; subjects: { kind: string; name: string; namespace: string }[] };
+    expect(binding.roleRef.name).toBe(byKind("ClusterRole").metadata.name);
+    expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: byKind("ServiceAccount").metadata.name, namespace: "kube-system" }]);
+    expect(podSpec().serviceAccountName).toBe(byKind("ServiceAccount").metadata.name);
+  });
+});
+
+describe("the DaemonSet and the agent's options", () => {
+  it("runs on every node, before pod networking exists, as a critical pod", () => {
+    const spec = podSpec();
+    expect(spec.tolerations).toEqual([{ operator: "Exists" }]);
+    expect(spec.priorityClassName).toBe("system-node-critical");
+    expect(spec.hostNetwork).toBe(true);
+  });
+
+  it("its args and the ConfigMap's install.json parse as the agent's options", () => {
+    const c = podSpec().containers[0]!;
+    const options = resolveInstallOptions(parseInstallFlags(c.args), installJson());
+    expect(options).toMatchObject({ hostRoot: "/host", cniConfDir: "/etc/cni/net.d", cniBinDir: "/opt/cni/bin", stateDir: "/var/lib/cni/plexus", cleanupOnExit: true });
+    expect(options.plugin).toMatchObject({ logLevel: "warn", namespaceIsolation: false });
+  });
+
+  it("mounts each host dir the options name at <hostRoot><path>, from that host path", () => {
+    const spec = podSpec();
+    const c = spec.containers[0]!;
+    const options = resolveInstallOptions(parseInstallFlags(c.args), installJson());
+    for (const hostPath of [options.cniConfDir, options.cniBinDir, options.stateDir]) {
+      const volume = spec.volumes.find((v) => v.hostPath?.path === hostPath);
+      expect(volume, hostPath).toBeDefined();
+      const mount = c.volumeMounts.find((m) => m.name === volume?.name);
+      expect(mount?.mountPath, hostPath).toBe(`${options.hostRoot}${hostPath}`);
+    }
+    // No other host path: least privilege.
+    expect(spec.volumes.filter((v) => v.hostPath).map((v) => v.hostPath?.path).sort()).toEqual([options.cniBinDir, options.cniConfDir, options.stateDir].sort());
+    const config = spec.volumes.find((v) => v.configMap?.name === byKind("ConfigMap").metadata.name);
+    expect(c.volumeMounts.find((m) => m.name === config?.name)?.mountPath).toBe("/etc/plexus");
+  });
+
+  it("probes run real agent flags: --check for readiness, --alive on the status file the agent writes", () => {
+    const c = podSpec().containers[0]!;
+    const [bin, sub, ...readyArgs] = c.readinessProbe.exec.command;
+    expect([bin, sub]).toEqual(["/usr/local/bin/plexus", "install"]);
+    expect(resolveInstallOptions(parseInstallFlags(readyArgs), installJson()).check).toBe(true);
+    const [, , ...aliveArgs] = c.livenessProbe.exec.command;
+    const alive = resolveInstallOptions(parseInstallFlags(aliveArgs), installJson());
+    expect(alive.alive).toBe(true);
+    const agent = resolveInstallOptions(parseInstallFlags(c.args), installJson());
+    expect(alive.statusFile).toBe(agent.statusFile);
+    expect(c.volumeMounts.some((m) => agent.statusFile.startsWith(`${m.mountPath}/`))).toBe(true);
+  });
+
+  it("is least-privilege: root for file ownership only, no privilege, no capability, read-only image", () => {
+    expect(podSpec().containers[0]!.securityContext).toMatchObject({
+      privileged: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+    });
+  });
+
+  it("has requests and limits, the downward-API pod identity for Events, and the image placeholder", () => {
+    const c = podSpec().containers[0]!;
+    expect(Object.keys(c.resources.requests).sort()).toEqual(["cpu", "memory"]);
+    expect(Object.keys(c.resources.limits).sort()).toEqual(["cpu", "memory"]);
+    expect(Object.fromEntries(c.env.map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath]))).toEqual({ POD_NAME: "metadata.name", POD_NAMESPACE: "metadata.namespace", POD_UID: "metadata.uid" });
+    expect(c.image).toBe("ghcr.io/plexus-cni/plexus:0.1.0");
+  });
+});
+
+describe("Containerfile (cannot be built here: no container engine; checked statically)", () => {
+  interface Stage {
+    from: string;
+    name: string | undefined;
+    lines: string[];
+  }
+  let stages: Stage[];
+  beforeAll(async () => {
+    const text = await readFile(join(repoRoot, "deploy/Containerfile"), "utf8");
+    stages = [];
+    for (const raw of text.split("\n")) {
+      const line = raw.trim();
+      if (line === "" || line.startsWith("#")) continue;
+      const from = /^FROM\s+(\S+)(?:\s+AS\s+(\S+))?$/i.exec(line);
+      if (from) stages.push({ from: from[1]!, name: from[2], lines: [] });
+      else stages.at(-1)?.lines.push(line);
+    }
+  });
+
+  it("builds in a Node 20 stage with npm ci and npm run build", async () => {
+    expect(stages).toHaveLength(2);
+    const build = stages[0]!;
+    expect(build.from).toMatch(/node:20-bookworm$/);
+    expect(build.name).toBe("build");
+    expect(build.lines.some((l) => /^RUN npm ci\b/.test(l))).toBe(true);
+    expect(build.lines.some((l) => /^RUN npm run build\b/.test(l))).toBe(true);
+    const pkg = JSON.parse(await readFile(join(repoRoot, "package.json"), "utf8")) as { scripts: Record<string, string> };
+    expect(pkg.scripts["build"]).toBeDefined();
+  });
+
+  it("copies only files that exist into the build", async () => {
+    const copies = stages[0]!.lines.filter((l) => l.startsWith("COPY ")).flatMap((l) => l.split(/\s+/).slice(1, -1));
+    expect(copies.length).toBeGreaterThan(0);
+    for (const path of copies) await expect(readFile(join(repoRoot, path)).catch((e: NodeJS.ErrnoException) => (e.code === "EISDIR" ? "dir" : Promise.reject(e)))).resolves.toBeDefined();
+  });
+
+  it("ends on a minimal glibc image holding only the executable, entrypoint `plexus install`", () => {
+    const final = stages[1]!;
+    expect(final.from).toMatch(/distroless\/cc-debian12|debian:bookworm-slim/);
+    expect(final.lines).toContain("COPY --from=build /src/dist/plexus /usr/local/bin/plexus");
+    expect(final.lines).toContain('ENTRYPOINT ["/usr/local/bin/plexus", "install"]');
+    // The DaemonSet's probes call the same path.
+    expect(podSpec().containers[0]!.readinessProbe.exec.command[0]).toBe("/usr/local/bin/plexus");
+  });
+});
