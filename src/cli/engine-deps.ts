@@ -6,6 +6,7 @@ import { createCacheStore } from "../cache/store.js";
 import type { PlexusNetConf } from "../config/netconf.js";
 import type { EngineDeps } from "../engine/deps.js";
 import { findApiAccess } from "../k8s/api-access.js";
+import { importKubeClient } from "./k8s-loader.js";
 import type { KubeClient } from "../k8s/port.js";
 import type { Logger } from "../log/logger.js";
 import { nodeConfDirReader } from "../networks/nad-config.js";
@@ -52,6 +53,6 @@ export function buildEngineDeps({ conf, env, log, signal }: EngineDepsInput): En
 async function loadKubeClient(conf: PlexusNetConf, env: Readonly<Record<string, string | undefined>>, log: Logger): Promise<KubeClient | undefined> {
   const access = { kubeconfigPath: conf.kubeconfig || undefined, inCluster: conf.kubeconfig === "", env };
   if (!findApiAccess(access)) return undefined;
-  const { createKubeClient } = await import("../k8s/client.js");
+  const { createKubeClient } = await importKubeClient();
   return createKubeClient({ ...access, settings: conf.kubernetes, log: log.child({ component: "k8s" }) });
 }

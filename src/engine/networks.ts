@@ -5,7 +5,7 @@
 import { parseNetworkConfig, type JsonObject, type NetworkConfigList } from "../cni/conf.js";
 import { CniError, ErrorCode } from "../cni/error.js";
 import type { PlexusNetConf } from "../config/netconf.js";
-import { KubeError, type KubeClient, type NetworkAttachmentDefinition } from "../k8s/port.js";
+import { isKubeError, type KubeClient, type NetworkAttachmentDefinition } from "../k8s/port.js";
 import { delegateConfigFromNad, findConfByName, loadNetworkFromPath } from "../networks/nad-config.js";
 import type { EngineDeps } from "./deps.js";
 import { kubeFailure } from "./pod.js";
@@ -56,7 +56,7 @@ export async function getNad(kube: KubeClient, namespace: string, name: string, 
   try {
     return await kube.getNetworkAttachmentDefinition(namespace, name, deps.signal);
   } catch (err) {
-    if (err instanceof KubeError && err.kind === "not-found") {
+    if (isKubeError(err, "not-found")) {
       throw new CniError(ErrorCode.NotFound, `network-attachment-definition "${name}" not found in namespace "${namespace}" (pod ${pod})`, { cause: err });
     }
     throw kubeFailure(err, `pod ${pod}: cannot read network-attachment-definition ${namespace}/${name}`);

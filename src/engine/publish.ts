@@ -4,7 +4,7 @@
 
 import type { IfName } from "../cni/ids.js";
 import type { Result100 } from "../cni/result.js";
-import { KubeError, type KubeClient, type PodRef } from "../k8s/port.js";
+import { isKubeError, type KubeClient, type PodRef } from "../k8s/port.js";
 import { buildNetworkStatus, eventMessage, formatNetworkStatusAnnotation } from "../networks/status.js";
 import type { EngineDeps } from "./deps.js";
 import { describePod, kubeFailure } from "./pod.js";
@@ -33,7 +33,7 @@ export async function publishNetworkStatus(kube: KubeClient, pod: PodRef, attach
     await kube.publishNetworkStatus(pod, formatNetworkStatusAnnotation(statuses), deps.signal);
   } catch (err) {
     // The pod was deleted while its sandbox was being set up: nothing left to annotate.
-    if (err instanceof KubeError && err.kind === "not-found") {
+    if (isKubeError(err, "not-found")) {
       deps.log.warn({ pod: describePod(pod) }, "pod disappeared before its network-status could be written");
     } else {
       throw kubeFailure(err, `pod ${describePod(pod)}: cannot write the k8s.v1.cni.cncf.io/network-status annotation`);

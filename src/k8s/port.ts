@@ -53,6 +53,16 @@ export class KubeError extends Error {
   readonly status: number | undefined;
 }
 
+/**
+ * Whether `err` is a KubeError. Not `instanceof`: the client is loaded from a bundle of its own
+ * (src/cli/k8s-loader.ts), whose KubeError class is another copy of this one.
+ */
+export function isKubeError(err: unknown, kind?: KubeErrorKind): err is KubeError {
+  if (!(err instanceof Error) || err.name !== "KubeError") return false;
+  const k = (err as { kind?: unknown }).kind;
+  return typeof k === "string" && (kind === undefined || k === kind);
+}
+
 export interface KubeClient {
   getPod(ref: PodRef, signal: AbortSignal): Promise<Pod>;
   getNetworkAttachmentDefinition(namespace: string, name: string, signal: AbortSignal): Promise<NetworkAttachmentDefinition>;
