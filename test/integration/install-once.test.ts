@@ -149,6 +149,23 @@ describe("choosing the primary", () => {
     expect((conflist["plugins"] as Record<string, unknown>[])[0]!["capabilities"]).toEqual({ ips: true, portMappings: true });
   });
 
+  it("refuses a primary in a CNI version Plexus does not speak, saying which", async () => {
+    const h = await host("version");
+    await writeFile(join(h.confDir, "10-future.conflist"), JSON.stringify({ cniVersion: "2.0.0", name: "future", plugins: [{ type: "bridge" }] }));
+    const r = await runAgent(bundle, ["--once", "--wait-timeout", "0.5", ...h.flags], h.env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('10-future.conflist has cniVersion \\"2.0.0\\"');
+    await expect(stat(join(h.confDir, "00-plexus.conflist"))).rejects.toThrow();
+  });
+
+  it("takes the version libcni selects from cniVersions, and --network-name", async () => {
+    const h = await host("versions");
+    await writeFile(join(h.confDir, "10-multi.conflist"), JSON.stringify({ cniVersion: "0.4.0", cniVersions: ["0.3.1", "1.0.0", "9.9.9"], name: "multi", plugins: [{ type: "bridge" }] }));
+    expect((await runAgent(bundle, ["--once", "--network-name", "multi-net", ...h.flags], h.env)).code).toBe(0);
+    const conflist = await readJson(join(h.confDir, "00-plexus.conflist"));
+    expect(conflist).toMatchObject({ cniVersion: "1.0.0", name: "multi-net" });
+  });
+
   it("wraps a legacy single-plugin .conf", async () => {
     const h = await host("conf");
     await writeFile(join(h.confDir, "10-bridge.conf"), JSON.stringify({ cniVersion: "0.4.0", name: "br", type: "bridge", ipam: { type: "host-local", subnet: "198.18.9.0/24" } }));
