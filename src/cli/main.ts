@@ -2,7 +2,6 @@
 // otherwise it is a command-line tool.
 
 import { runPlugin } from "./plugin.js";
-import { runCommand } from "./commands.js";
 
 async function main(): Promise<number> {
   if (process.env["CNI_COMMAND"] !== undefined) {
@@ -15,6 +14,9 @@ async function main(): Promise<number> {
       signal: controller.signal,
     });
   }
+  // The subcommands (installer, local node, ...) are loaded only when asked for: a CNI
+  // invocation must not pay for initialising code it never runs.
+  const { runCommand } = await import("./commands.js");
   return runCommand(process.argv.slice(2));
 }
 

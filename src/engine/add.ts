@@ -5,11 +5,12 @@ import { toResult100 } from "../cni/convert.js";
 import { CniError, toCniError } from "../cni/error.js";
 import type { IfName } from "../cni/ids.js";
 import type { Result100 } from "../cni/result.js";
+import { versionAtLeast } from "../cni/version.js";
 import type { AttachmentRecord } from "../cache/record.js";
 import { describeAttachment, listOf, newRecord, runtimeConfOf, withResult } from "./attachments.js";
 import { applyDefaultRoutes } from "./default-routes.js";
 import type { EngineDeps, PluginRequest } from "./deps.js";
-import { mergeResults } from "./merge.js";
+import { mergeResults, type AttachmentResult } from "./merge.js";
 import { resolvePlan, type Plan } from "./plan.js";
 import { describePod, podRefFromArgs } from "./pod.js";
 import { emitFailureEvent, publishNetworkStatus } from "./publish.js";
@@ -23,12 +24,12 @@ export async function cmdAdd(req: PluginRequest, deps: EngineDeps): Promise<Resu
   const added: AttachmentRecord[] = [];
   try {
     for (const record of records) added.push(await addAttachment(record, req, deps));
-    const results = await applyDefaultRoutes(req.env.netns, added.map(routedView), deps);
+    const results = await applyDefaultRoutes(req.env.netns, added.map(routedView), deps, { pod: describePod(plan.pod) });
     const final = await saveResults(added, results, deps);
     if (plan.podFound && plan.pod) await publish(plan, final, results, deps);
     await pruneOldTombstones(deps);
     deps.log.debug({ uptimeMs: uptimeMs() }, "ADD done");
-    return mergeResults(final.map((r, i) => ({ ifName: r.ifName as IfName, netns: req.env.netns, result: results[i] as Result100 })));
+    return resultFor(req.conf.cniVersion, final.map((r, i) => ({ ifName: r.ifName as IfName, netns: req.env.netns, result: results[i] as Result100 })));
   } catch (err) {
     // Undo in reverse, including the attachment that failed: its plugin may have half-built it.
     const attempted = records.slice(0, Math.min(added.length + 1, records.length));
@@ -36,6 +37,15 @@ export async function cmdAdd(req: PluginRequest, deps: EngineDeps): Promise<Resu
     await reportFailure(req, deps, plan, err);
     throw err;
   }
+}
+
+/**
+ * Step 6. Results before 0.3.0 have no interfaces, just one ip4 and one ip6: the pod's
+ * addresses. Only the cluster network's belong there (merged, an IPv6-only pod's ip4 would be
+ * a secondary network's address); Multus returns only the cluster network's result too.
+ */
+function resultFor(version: string, attachments: readonly AttachmentResult[]): Result100 {
+  return mergeResults(versionAtLeast(version, "0.3.0") ? attachments : attachments.slice(0, 1));
 }
 
 /** Steps 1-2. When they fail nothing was done, and the tombstone tells the next DEL so. */
@@ -66,7 +76,7 @@ async function addAttachment(record: AttachmentRecord, req: PluginRequest, deps:
     await deps.cache.saveAttachment(done);
     return done;
   } catch (err) {
-    throw toCniError(err).withContext(`pod ${describePod(record.pod as never)}: ${describeAttachment(record)}`);
+    throw toCniError(err).withContext(`${record.pod ? `pod ${record.pod.namespace}/${record.pod.name}` : `container ${record.containerId}`}: ${describeAttachment(record)}`);
   }
 }
 
