@@ -6,10 +6,11 @@ import { parseJsonObject, type JsonObject } from "../cni/conf.js";
 import { convertResult } from "../cni/convert.js";
 import { parseCniEnv, type CniEnv } from "../cni/env.js";
 import { CniError, ErrorCode, toCniError } from "../cni/error.js";
+import { parseNetworkName } from "../cni/ids.js";
 import { formatResult } from "../cni/result.js";
 import { checkVersionSupported, pluginVersionInfo } from "../cni/version-info.js";
 import { versionAllows } from "../cni/version.js";
-import { parsePlexusNetConf } from "../config/netconf.js";
+import { parsePlexusNetConf, type PlexusNetConf } from "../config/netconf.js";
 import { createLogger, type Logger } from "../log/logger.js";
 import { buildEngineDeps } from "./engine-deps.js";
 import { dispatch } from "./dispatch.js";
@@ -33,11 +34,12 @@ export async function runPlugin(io: PluginIo): Promise<number> {
       return 0;
     }
     const raw = parseStdinConf(await io.readStdin());
+    checkNetworkName(raw);
     const { conf, unknownKeys } = parsePlexusNetConf(raw);
     cniVersion = conf.cniVersion || "0.1.0";
     checkVersionSupported(cniVersion);
     checkCommandAllowed(env, cniVersion);
-    log = createLogger({ level: conf.logLevel, toStderr: conf.logToStderr, ...(conf.logFile ? { file: conf.logFile } : {}) }).child({
+    log = openLogger(conf).child({
       command: env.command,
       containerId: env.containerId,
       pod: env.args.podName ? `${env.args.podNamespace}/${env.args.podName}` : undefined,
@@ -66,6 +68,32 @@ function parseStdinConf(text: string): JsonObject {
   } catch (err) {
     throw new CniError(ErrorCode.DecodingFailure, `error unmarshall network config: ${(err as CniError).msg}`, { cause: err });
   }
+}
+
+/**
+ * A log file that cannot be opened (a missing directory, a read-only mount) must not fail the
+ * pod's networking, nor make its DEL fail forever: log to stderr instead, and say so there
+ * (Multus does the same).
+ */
+function openLogger(conf: PlexusNetConf): Logger {
+  const options = { level: conf.logLevel, toStderr: conf.logToStderr };
+  if (conf.logFile === "") return createLogger(options);
+  try {
+    return createLogger({ ...options, file: conf.logFile });
+  } catch (err) {
+    const log = createLogger({ ...options, toStderr: true });
+    log.error({ logFile: conf.logFile, reason: (err as Error).message }, "cannot open the log file: logging to stderr instead");
+    return log;
+  }
+}
+
+/**
+ * skel's validateConfig: a configuration without a network name is refused (code 7 `missing
+ * network name`), as is a name libcni would refuse. Runtimes always inject the conflist's name.
+ */
+function checkNetworkName(raw: JsonObject): void {
+  const name = raw["name"];
+  if (name === undefined || typeof name === "string") parseNetworkName(name ?? "");
 }
 
 /** skel's version gates: CHECK needs 0.4.0, STATUS and GC need 1.1.0. */

@@ -15,9 +15,14 @@ export interface RoutedAttachment {
 }
 
 /** Returns the results as they are after the change (the routes reflect what the kernel has). */
-export async function applyDefaultRoutes(netns: string, attachments: readonly RoutedAttachment[], deps: EngineDeps): Promise<Result100[]> {
+export async function applyDefaultRoutes(
+  netns: string,
+  attachments: readonly RoutedAttachment[],
+  deps: EngineDeps,
+  ctx: { readonly pod?: string } = {},
+): Promise<Result100[]> {
   if (!attachments.some((a) => a.defaultRoute !== undefined)) return attachments.map((a) => a.result);
-  const plan = planDefaultRoutes(attachments);
+  const plan = planDefaultRoutes(attachments, ctx);
   for (const action of plan.actions) await applyAction(netns, action, deps);
   return [...plan.results];
 }

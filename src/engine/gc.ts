@@ -16,11 +16,13 @@ export async function cmdGc(req: PluginRequest, deps: EngineDeps): Promise<void>
   const isValid = (cid: string, ifName: string) => valid.some((v) => v.containerID === cid && v.ifname === ifName);
   const errors: string[] = [];
   const kept: AttachmentRecord[] = [];
+  const known = new Set<string>();
   for (const containerId of await deps.cache.listContainers()) {
     const state = await deps.cache.loadContainer(containerId);
     const primary = state.attachments[0]?.primaryIfName ?? "eth0";
     if (state.attachments.length > 0 && isValid(containerId, primary)) {
       kept.push(...state.attachments);
+      if (state.corrupt.length === 0) known.add(containerId);
       continue;
     }
     if (valid.some((v) => v.containerID === containerId)) continue; // corrupt or tombstone of a live container
@@ -28,7 +30,15 @@ export async function cmdGc(req: PluginRequest, deps: EngineDeps): Promise<void>
     if (failures.length === 0) await deps.cache.purgeContainer(containerId);
     errors.push(...failures.map((f) => `container ${containerId}: ${f.error.message}`));
   }
-  errors.push(...(await gcDelegates(req, deps, valid, kept)));
+  // A valid container whose attachments Plexus cannot list fully (no state: set up before
+  // Plexus, or the state was lost; or an unreadable file) may hold addresses on any secondary
+  // network: GC of those would free them. Multus GCs the cluster network only for this reason
+  // (multus.md §3.12, PR #1273); Plexus does the same whenever its knowledge is incomplete.
+  const unknown = [...new Set(valid.map((v) => v.containerID))].filter((id) => !known.has(id));
+  if (unknown.length > 0) {
+    deps.log.warn({ containers: unknown }, "GC of secondary networks skipped: no complete Plexus state for these valid containers");
+  }
+  errors.push(...(await gcDelegates(req, deps, valid, kept, unknown.length === 0)));
   if (errors.length > 0) throw new CniError(ErrorCode.Internal, `GC failed: ${errors.join("; ")}`);
 }
 
@@ -44,27 +54,34 @@ function validAttachments(req: PluginRequest): ValidAttachment[] {
   });
 }
 
-/** GC of each network's delegates, told which of ITS attachments are still valid. */
-async function gcDelegates(req: PluginRequest, deps: EngineDeps, valid: readonly ValidAttachment[], kept: readonly AttachmentRecord[]): Promise<string[]> {
+/**
+ * GC of each network's delegates, told which of ITS attachments are still valid. Networks are
+ * told apart by reference ("namespace/nad"), not by CNI name: two NADs may share a name. The
+ * cluster network keeps every attachment the runtime calls valid (they are the runtime's own
+ * (containerID, CNI_IFNAME) pairs), whether or not Plexus has state for it.
+ */
+async function gcDelegates(req: PluginRequest, deps: EngineDeps, valid: readonly ValidAttachment[], kept: readonly AttachmentRecord[], secondaries: boolean): Promise<string[]> {
   const networks = new Map<string, { list: NetworkConfigList; valid: ValidAttachment[] }>();
-  const add = (list: NetworkConfigList, attachment?: ValidAttachment) => {
-    const entry = networks.get(list.name) ?? { list, valid: [] };
-    if (attachment) entry.valid.push(attachment);
-    networks.set(list.name, entry);
+  const add = (ref: string, list: NetworkConfigList, attachments: readonly ValidAttachment[]) => {
+    const entry = networks.get(ref) ?? { list, valid: [] };
+    for (const a of attachments) {
+      if (!entry.valid.some((v) => v.containerID === a.containerID && v.ifname === a.ifname)) entry.valid.push(a);
+    }
+    networks.set(ref, entry);
   };
   try {
     const { conf } = req;
-    const cluster = conf.clusterNetwork ? (await resolveConfiguredNetwork(conf.clusterNetwork, conf, deps, "(GC)")).list : resolveInlineDelegate(conf.delegates[0] ?? {}, 0).list;
-    add(cluster);
+    const cluster = conf.clusterNetwork ? await resolveConfiguredNetwork(conf.clusterNetwork, conf, deps, "(GC)") : resolveInlineDelegate(conf.delegates[0] ?? {}, 0);
+    add(cluster.networkRef, cluster.list, valid);
   } catch (err) {
     return [`cluster network: ${toCniError(err).message}`];
   }
-  for (const r of kept) add(listOf(r), { containerID: r.containerId, ifname: r.ifName });
+  for (const r of kept) {
+    if (r.role === "cluster" || secondaries) add(r.networkRef, listOf(r), [{ containerID: r.containerId, ifname: r.ifName }]);
+  }
   const errors: string[] = [];
   for (const { list, valid: mine } of networks.values()) {
-    // The cluster network's own attachments are the runtime's (containerID, eth0) pairs.
-    const attachments = mine.length > 0 ? mine : valid;
-    await deps.runtime.gcNetworkList(list, attachments, deps.signal).catch((err: unknown) => errors.push(`network ${list.name}: ${toCniError(err).message}`));
+    await deps.runtime.gcNetworkList(list, mine, deps.signal).catch((err: unknown) => errors.push(`network ${list.name}: ${toCniError(err).message}`));
   }
   return errors;
 }

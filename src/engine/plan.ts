@@ -49,12 +49,13 @@ export interface PlanOptions {
 export async function resolvePlan(req: PluginRequest, deps: EngineDeps, options: PlanOptions = {}): Promise<Plan> {
   const ref = podRefFromArgs(req.env.args);
   const kube = ref ? await deps.kube() : undefined;
-  const pod = kube && ref ? await fetchPod(kube, ref, deps) : undefined;
-  const entries = [await clusterEntry(req, deps, pod, ref), ...(await defaultEntries(req, deps, ref)), ...(await selectedEntries(req, deps, pod, ref, options))];
+  const pod = kube && ref ? await fetchPod(kube, ref, deps, { uidMismatch: options.lenient ? "absent" : "error" }) : undefined;
+  const entries = [await clusterEntry(req, deps, pod, ref, options), ...(await defaultEntries(req, deps, ref)), ...(await selectedEntries(req, deps, pod, ref, options))];
   const primary = req.env.ifName as IfName;
   const names = assignInterfaceNames(
     entries.map((e) => e.selection?.interface),
     primary,
+    { pod: describePod(ref), labels: entries.map((e) => `network "${e.network.networkRef}"`) },
   );
   const attachments = entries.map((e, index) => planAttachment(e, index, names[index] as IfName, req, describePod(ref)));
   return { pod: ref, podFound: pod !== undefined, attachments };
@@ -89,12 +90,18 @@ function selectionArgs(sel: NetworkSelection | undefined): JsonObject {
   return { ...(sel.cniArgs ?? {}), ...(sel.ipamClaimReference ? { "ipam-claim-reference": sel.ipamClaimReference } : {}) };
 }
 
-async function clusterEntry(req: PluginRequest, deps: EngineDeps, pod: Pod | undefined, ref: PodRef | undefined): Promise<Entry> {
+async function clusterEntry(req: PluginRequest, deps: EngineDeps, pod: Pod | undefined, ref: PodRef | undefined, options: PlanOptions): Promise<Entry> {
   const { conf } = req;
   const override = pod?.metadata.annotations?.[DEFAULT_NETWORK_ANNOTATION];
   if (pod && override !== undefined && ref) {
     // v1.multus-cni.io/default-network replaces the cluster network for this pod (NAD only).
     const sel = parseDefaultNetworkSelection(override, { defaultNamespace: parseNamespace(conf.multusNamespace), pod: describePod(ref) });
+    // The annotation is the pod author's choice, not the administrator's: under namespaceIsolation
+    // it may name the pod's namespace, a global one, or multusNamespace (where cluster networks
+    // live). Multus does not check it at all, so any pod could take any team's NAD as its eth0.
+    // Tearing down (lenient) is no privilege: a DEL must not fail on a policy changed since ADD.
+    const policy = { namespaceIsolation: conf.namespaceIsolation, globalNamespaces: [...conf.globalNamespaces, conf.multusNamespace] };
+    if (!options.lenient) checkNamespaceIsolation(sel, ref.namespace, policy, { pod: describePod(ref), annotation: DEFAULT_NETWORK_ANNOTATION });
     const kube = (await deps.kube())!;
     const nad = await getNad(kube, sel.namespace, sel.name, deps, describePod(ref));
     return { role: "cluster", network: await fromNad(nad, conf, deps, describePod(ref)), selection: { ...sel } };
@@ -120,7 +127,8 @@ async function selectedEntries(req: PluginRequest, deps: EngineDeps, pod: Pod | 
   let selections: readonly NetworkSelection[];
   try {
     selections = parseNetworkSelections(value, { podNamespace: ref.namespace, pod: podName });
-    for (const sel of selections) checkNamespaceIsolation(sel, ref.namespace, req.conf, { pod: podName });
+    // As for the default network: a DEL re-resolving tears down whatever the pod names.
+    if (!options.lenient) for (const sel of selections) checkNamespaceIsolation(sel, ref.namespace, req.conf, { pod: podName });
   } catch (err) {
     if (!options.lenient) throw err;
     deps.log.warn({ pod: podName, reason: (err as Error).message }, "ignoring the pod's network selections");

@@ -1,7 +1,7 @@
 // Which namespaces a pod may take networks from (multi-net spec §7.4 leaves the policy to the
-// implementation; this is Multus's namespaceIsolation, multus.md §4.3). It applies to the
-// networks annotation only: clusterNetwork, defaultNetworks and the default-network
-// annotation are chosen by the administrator or name the cluster network.
+// implementation; this is Multus's namespaceIsolation, multus.md §4.3). It applies to what a
+// pod's author chooses: the networks annotation and (with multusNamespace allowed as well) the
+// default-network annotation; clusterNetwork and defaultNetworks are the administrator's.
 
 import { CniError, ErrorCode } from "../cni/error.js";
 import { NETWORKS_ANNOTATION } from "./annotations.js";

@@ -1,0 +1,174 @@
+// Every NetworkSelectionElement key shows its effect in what the delegates received (their env
+// and stdin, recorded by the `recorder` fixture), through dist/plexus and the local API server.
+// reference/specs.md §2.3, §2.4, §5.F (F15-F23); multus.md §3.3.
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RecordedCall } from "../support/cni-plugins.js";
+import { callsOf, CLUSTER_RESULT, NETWORK_STATUS, NETWORKS, netResult, startPlexusHarness, wireError, type HarnessPod, type PlexusHarness } from "./plexus-harness.js";
+
+const FOREIGN = { "x-vendor": { deep: [1, "two", null, true, { n: -0.5 }], "ünï": "✓ \u0000 \"q\"" }, vlan: 7 };
+const RUNTIME_PORTS = [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }];
+
+const SELECTIONS = [
+  {
+    name: "full",
+    interface: "data0",
+    ips: ["198.18.5.9/24"],
+    mac: "02:AA:bb:cc:dd:01",
+    "infiniband-guid": "24:8A:07:03:00:8d:ae:2f",
+    portMappings: [{ hostPort: 9090, containerPort: 90, protocol: "UDP" }],
+    bandwidth: { ingressRate: 1000 },
+    "cni-args": { a: "ann", added: 1 },
+    deviceID: "0000:18:02.5",
+  },
+  { name: "remote", namespace: "other", "ipam-claim-reference": "claim-1", "cni-args": { from: "annotation" } },
+  { name: "named" },
+];
+
+describe("selection keys reach the delegates", () => {
+  let h: PlexusHarness;
+  let pod: HarnessPod;
+  let calls: RecordedCall[];
+  let added: any;
+
+  beforeAll(async () => {
+    h = await startPlexusHarness();
+    h.createNad("sel", "full", {
+      cniVersion: "1.0.0",
+      plugins: [
+        { type: "recorder", capabilities: { ips: true, mac: true, infinibandGUID: true, deviceID: true }, result: netResult("data0", "198.18.5.9/24"), args: { cni: { a: "nad", keep: "nad" } } },
+        { type: "recorder", cniVersion: "0.3.1", name: "overridden", capabilities: { portMappings: true, bandwidth: true }, ...FOREIGN },
+      ],
+    });
+    // Declares portMappings but is not asked for any: the runtime's must not reach it (spec §7.5).
+    h.createNad("other", "remote", { cniVersion: "0.4.0", type: "recorder", capabilities: { portMappings: true }, marker: "other/remote", result: { cniVersion: "0.4.0", ips: [{ version: "4", address: "198.18.6.2/24" }] } });
+    h.createNad("sel", "named", { cniVersion: "1.1.0", name: "custom-net", type: "recorder", result: netResult("net3", "198.18.7.2/24") });
+    pod = h.createPod("sel", "web-0", { [NETWORKS]: JSON.stringify(SELECTIONS) });
+    const out = await h.call("ADD", pod, {
+      conf: h.conf({ runtimeConfig: { portMappings: RUNTIME_PORTS }, clusterNetwork: "", delegates: [clusterWithPortmap()] }),
+      cniArgs: `IgnoreUnknown=1;K8S_POD_NAMESPACE=sel;K8S_POD_NAME=web-0;K8S_POD_UID=${pod.uid};K8S_POD_INFRA_CONTAINER_ID=${pod.containerId};FOO=bar=baz`,
+    });
+    expect(out.code, out.stdout + out.stderr).toBe(0);
+    added = out.json;
+    calls = callsOf(h.calls(), "ADD");
+  });
+  afterAll(async () => {
+    await h?.cleanup();
+  });
+
+  const stdinOf = (ifName: string, i = 0) => callsOf(calls, "ADD", ifName)[i]?.stdin as Record<string, any>;
+
+  it("runs the attachments in order with the interface names the selection asks for", () => {
+    expect(calls.map((c) => c.env["CNI_IFNAME"])).toEqual(["eth0", "data0", "data0", "net2", "net3"]);
+    expect(added.interfaces.map((i: any) => i.name)).toEqual(["eth0", "data0", "net2", "net3"]);
+  });
+
+  it("name and namespace: the NAD of the other namespace is the one executed, under its own name", () => {
+    const s = stdinOf("net2");
+    expect([s["marker"], s["name"], s["cniVersion"]]).toEqual(["other/remote", "remote", "0.4.0"]);
+  });
+
+  it("ips, mac, infiniband-guid and deviceID go to the plugin declaring them, canonical", () => {
+    expect(stdinOf("data0", 0)["runtimeConfig"]).toEqual({
+      ips: ["198.18.5.9/24"],
+      mac: "02:aa:bb:cc:dd:01",
+      infinibandGUID: "24:8a:07:03:00:8d:ae:2f",
+      deviceID: "0000:18:02.5",
+    });
+  });
+
+  it("portMappings and bandwidth go to the plugin declaring them; a rate gets the default burst", () => {
+    expect(stdinOf("data0", 1)["runtimeConfig"]).toEqual({
+      portMappings: [{ hostPort: 9090, containerPort: 90, protocol: "udp" }],
+      bandwidth: { ingressRate: 1000, ingressBurst: 2147483647 },
+    });
+  });
+
+  it("the runtime's own runtimeConfig reaches only the cluster network's delegates", () => {
+    expect(stdinOf("eth0")["runtimeConfig"]).toEqual({ portMappings: RUNTIME_PORTS });
+    expect(stdinOf("net2")).not.toHaveProperty("runtimeConfig");
+    expect(stdinOf("net3")).not.toHaveProperty("runtimeConfig");
+    expect(JSON.stringify(stdinOf("data0", 1)["runtimeConfig"])).not.toContain("8080");
+  });
+
+  it("cni-args merge over the NAD's args.cni in every plugin (the annotation wins); ipam-claim-reference joins them", () => {
+    expect(stdinOf("data0", 0)["args"]).toEqual({ cni: { a: "ann", keep: "nad", added: 1 } });
+    expect(stdinOf("data0", 1)["args"]).toEqual({ cni: { a: "ann", added: 1 } });
+    expect(stdinOf("net2")["args"]).toEqual({ cni: { from: "annotation", "ipam-claim-reference": "claim-1" } });
+    expect(stdinOf("net3")).not.toHaveProperty("args");
+  });
+
+  it("name and cniVersion are the list's in every plugin; a NAD's own name is kept; foreign keys are verbatim", () => {
+    expect([stdinOf("data0", 0)["name"], stdinOf("data0", 1)["name"], stdinOf("data0", 1)["cniVersion"]]).toEqual(["full", "full", "1.0.0"]);
+    expect(stdinOf("net3")["name"]).toBe("custom-net");
+    const second = stdinOf("data0", 1);
+    expect({ "x-vendor": second["x-vendor"], vlan: second["vlan"] }).toEqual(FOREIGN);
+    // The chained plugin got the first one's result as prevResult.
+    expect(second["prevResult"].ips[0].address).toBe("198.18.5.9/24");
+  });
+
+  it("CNI_ARGS: IgnoreUnknown=1 first, the pod's identity, the runtime's extra pairs, no key twice", () => {
+    for (const c of calls) {
+      const pairs = (c.env["CNI_ARGS"] ?? "").split(";");
+      const keys = pairs.map((p) => p.slice(0, p.indexOf("=")));
+      expect(pairs[0]).toBe("IgnoreUnknown=1");
+      expect(new Set(keys).size).toBe(keys.length);
+      expect(pairs).toEqual(
+        expect.arrayContaining(["K8S_POD_NAMESPACE=sel", "K8S_POD_NAME=web-0", `K8S_POD_UID=${pod.uid}`, `K8S_POD_INFRA_CONTAINER_ID=${pod.containerId}`, "FOO=bar=baz"]),
+      );
+      expect(pairs).toHaveLength(6);
+    }
+  });
+
+  it("network-status names every attachment by namespace/NAD", () => {
+    const status = JSON.parse(h.getPod(pod).metadata.annotations[NETWORK_STATUS]);
+    expect(status.map((s: any) => [s.name, s.interface])).toEqual([
+      ["cluster", "eth0"],
+      ["sel/full", "data0"],
+      ["other/remote", "net2"],
+      ["sel/named", "net3"],
+    ]);
+  });
+
+  it("DEL sends every delegate its cached config again, runtimeConfig and cni-args included", async () => {
+    await h.resetCalls();
+    const out = await h.call("DEL", pod, { conf: h.conf({ clusterNetwork: "", delegates: [clusterWithPortmap()] }) });
+    expect([out.code, out.stdout]).toEqual([0, ""]);
+    const dels = callsOf(h.calls(), "DEL");
+    expect(dels.map((c) => c.env["CNI_IFNAME"])).toEqual(["net3", "net2", "data0", "data0", "eth0"]);
+    expect(dels[2]?.stdin["runtimeConfig"]).toEqual(stdinOf("data0", 1)["runtimeConfig"]);
+    expect(dels[1]?.stdin["args"]).toEqual(stdinOf("net2")["args"]);
+  });
+});
+
+describe("a requested capability no plugin declares", () => {
+  let h: PlexusHarness;
+  beforeAll(async () => {
+    h = await startPlexusHarness();
+    h.createNad("sel", "plain", { cniVersion: "1.0.0", type: "recorder" });
+  });
+  afterAll(async () => {
+    await h?.cleanup();
+  });
+
+  const cases: [string, Record<string, unknown>, string][] = [
+    ["mac", { mac: "02:00:00:00:00:09" }, "mac"],
+    ["ips", { ips: ["198.18.9.9"] }, "ips"],
+    ["portMappings", { portMappings: [{ hostPort: 1, containerPort: 2 }] }, "portMappings"],
+    ["bandwidth", { bandwidth: { egressRate: 5, egressBurst: 5 } }, "bandwidth"],
+    ["infiniband-guid", { "infiniband-guid": "00:11:22:33:44:55:66:77" }, "infinibandGUID"],
+  ];
+  it.each(cases)("%s: ADD fails naming the field and the capability, and runs no delegate", async (key, extra, capability) => {
+    const pod = h.createPod("sel", `cap-${key.toLowerCase()}`, { [NETWORKS]: JSON.stringify([{ name: "plain", ...extra }]) });
+    await h.resetCalls();
+    const err = wireError(await h.call("ADD", pod));
+    expect(err.code).toBe(7);
+    expect(err.msg).toContain(`pod sel/${pod.name}: network sel/plain: the selection requests ${key},`);
+    expect(err.msg).toContain(`"capabilities": {"${capability}": true}`);
+    expect(callsOf(h.calls(), "ADD")).toEqual([]);
+  });
+});
+
+function clusterWithPortmap(): Record<string, unknown> {
+  return { cniVersion: "1.0.0", name: "cluster", plugins: [{ type: "recorder", capabilities: { portMappings: true }, result: CLUSTER_RESULT }] };
+}
