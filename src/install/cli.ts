@@ -2,6 +2,7 @@
 // environment, signals, stdout/stderr and the exit code; everything below gets them as values.
 
 import { readFile } from "node:fs/promises";
+import { isSea } from "node:sea";
 import { CniError, ErrorCode, toCniError } from "../cni/error.js";
 import { parseInstallFlags, resolveInstallOptions, type InstallOptions } from "../config/install-options.js";
 import { PlexusNetConfSchema } from "../config/netconf.js";
@@ -182,7 +183,7 @@ async function withProcessIo(run: (io: CommandIo) => Promise<number>): Promise<n
       env: process.env,
       stdout: (text) => void process.stdout.write(text),
       stderr: (text) => void process.stderr.write(text),
-      ownExecutable: await ownExecutable(),
+      ownExecutable: ownExecutable(),
       signal: controller.signal,
     });
   } finally {
@@ -191,8 +192,10 @@ async function withProcessIo(run: (io: CommandIo) => Promise<number>): Promise<n
   }
 }
 
-/** process.execPath is the plexus executable only in the single-executable build. */
-async function ownExecutable(): Promise<string | undefined> {
-  const sea = await import("node:sea").catch(() => undefined);
-  return sea?.isSea() ? process.execPath : undefined;
+/**
+ * process.execPath is the plexus executable only in the single-executable build. (node:sea is
+ * imported statically: a Node 20 single executable has no dynamic import() of built-ins.)
+ */
+function ownExecutable(): string | undefined {
+  return isSea() ? process.execPath : undefined;
 }

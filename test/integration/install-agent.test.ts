@@ -251,11 +251,12 @@ describe("probes", () => {
     agent(h, ["--status-file", status]);
     await installed(h, "/etc/cni/net.d/10-flannel.conflist");
     expect((await runAgent(bundle, ["--alive", "--status-file", status], {})).code).toBe(0);
-    await writeFile(status, JSON.stringify({ time: new Date(Date.now() - 3_600_000).toISOString(), phase: "installed", message: "x" }));
     for (const a of agents.splice(0)) {
       a.child.kill("SIGKILL");
       await a.exited;
     }
+    // The heartbeat of an agent whose loop stopped an hour ago.
+    await writeFile(status, JSON.stringify({ time: new Date(Date.now() - 3_600_000).toISOString(), phase: "installed", message: "x" }));
     const dead = await runAgent(bundle, ["--alive", "--status-file", status], {});
     expect(dead.code).toBe(1);
     expect(dead.stderr).toContain("last pass was");
