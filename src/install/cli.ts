@@ -63,6 +63,17 @@ Flags:
   -h, --help                               this text
 `;
 
+/** How the Kubernetes client module is loaded (the CLI passes src/cli/k8s-loader.ts's importKubeClient). */
+export type ImportKubeClient = () => Promise<Pick<typeof import("../k8s/client.js"), "createKubeClient">>;
+
+export interface InstallCommandOptions {
+  /**
+   * Default: `import("../k8s/client.js")`, right for sources and tests. The plexus executable
+   * carries the client as a separate asset, so its entry point must pass its own loader.
+   */
+  readonly importKubeClient?: ImportKubeClient;
+}
+
 export interface CommandIo {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly stdout: (text: string) => void;
@@ -71,14 +82,15 @@ export interface CommandIo {
   readonly ownExecutable: string | undefined;
   /** Aborted on SIGTERM/SIGINT. */
   readonly signal: AbortSignal;
+  readonly importKubeClient: ImportKubeClient;
 }
 
-export function runInstallCommand(argv: readonly string[]): Promise<number> {
-  return withProcessIo((io) => installCommand(argv, io));
+export function runInstallCommand(argv: readonly string[], options: InstallCommandOptions = {}): Promise<number> {
+  return withProcessIo(options, (io) => installCommand(argv, io));
 }
 
-export function runUninstallCommand(argv: readonly string[]): Promise<number> {
-  return withProcessIo((io) => uninstallCommand(argv, io));
+export function runUninstallCommand(argv: readonly string[], options: InstallCommandOptions = {}): Promise<number> {
+  return withProcessIo(options, (io) => uninstallCommand(argv, io));
 }
 
 export async function installCommand(argv: readonly string[], io: CommandIo): Promise<number> {
@@ -100,7 +112,7 @@ export async function installCommand(argv: readonly string[], io: CommandIo): Pr
       env: io.env,
       reader: nodeConfDirReader,
       log,
-      events: createInstallEvents(agentPodFromEnv(io.env), kubeClientLoader(options, io.env, log), log),
+      events: createInstallEvents(agentPodFromEnv(io.env), kubeClientLoader(options, io, log), log),
       now: () => Date.now(),
     };
     return runAgent(ctx, io.signal);
@@ -135,11 +147,12 @@ function binarySource(options: InstallOptions, io: CommandIo): string | undefine
 }
 
 /** The in-cluster client, loaded on the first event (the library is slow to import). */
-function kubeClientLoader(options: InstallOptions, env: CommandIo["env"], log: Logger): () => Promise<KubeClient | undefined> {
+function kubeClientLoader(options: InstallOptions, io: CommandIo, log: Logger): () => Promise<KubeClient | undefined> {
+  const { env } = io;
   let client: Promise<KubeClient | undefined> | undefined;
   return () =>
     (client ??= (async () => {
-      const { createKubeClient } = await import("../k8s/client.js");
+      const { createKubeClient } = await io.importKubeClient();
       const settings = PlexusNetConfSchema.shape.kubernetes.parse(options.plugin.kubernetes);
       return createKubeClient({ inCluster: true, env, serviceAccountDir: options.serviceAccountDir, settings, log: log.child({ component: "k8s" }) });
     })());
@@ -173,7 +186,7 @@ async function reportErrors(io: CommandIo, run: () => Promise<number>): Promise<
   }
 }
 
-async function withProcessIo(run: (io: CommandIo) => Promise<number>): Promise<number> {
+async function withProcessIo(options: InstallCommandOptions, run: (io: CommandIo) => Promise<number>): Promise<number> {
   const controller = new AbortController();
   const stop = (): void => controller.abort();
   process.once("SIGTERM", stop);
@@ -185,6 +198,7 @@ async function withProcessIo(run: (io: CommandIo) => Promise<number>): Promise<n
       stderr: (text) => void process.stderr.write(text),
       ownExecutable: ownExecutable(),
       signal: controller.signal,
+      importKubeClient: options.importKubeClient ?? (() => import("../k8s/client.js")),
     });
   } finally {
     process.off("SIGTERM", stop);
