@@ -30,6 +30,8 @@ export const AttachmentRecordSchema = z.object({
   /** The delegate configuration list exactly as executed (foreign keys included). */
   config: z.record(z.string(), z.unknown()),
   defaultRoute: z.array(z.string()).optional(),
+  /** The CNIDeviceInfoFile of this attachment: removed on DEL (Device Information Specification §3.2). */
+  deviceInfoFile: z.string().optional(),
   /** "planned" until the delegate's ADD succeeded; DEL treats both the same. */
   state: z.enum(["planned", "added"]),
   /** The delegate's result (1.1.0 form, after default-route adjustment), once added. */

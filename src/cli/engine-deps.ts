@@ -1,10 +1,11 @@
 // The composition root of the plugin process: real adapters, built once per invocation.
 
-import { access } from "node:fs/promises";
+import { access, copyFile, mkdir, readFile, rm } from "node:fs/promises";
+import { dirname } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { createCacheStore } from "../cache/store.js";
 import type { PlexusNetConf } from "../config/netconf.js";
-import type { EngineDeps } from "../engine/deps.js";
+import type { DeviceInfoFiles, EngineDeps } from "../engine/deps.js";
 import { findApiAccess } from "../k8s/api-access.js";
 import { importKubeClient } from "./k8s-loader.js";
 import type { KubeClient } from "../k8s/port.js";
@@ -42,6 +43,7 @@ export function buildEngineDeps({ conf, env, log, signal }: EngineDepsInput): En
       await runInNetns(path, argv, s);
     },
     fileExists: (path) => access(path).then(() => true, () => false),
+    deviceInfo: deviceInfoFiles,
     sleep: (ms, s) => delay(ms, undefined, { signal: s }),
     log,
     now: () => new Date(),
@@ -56,3 +58,17 @@ async function loadKubeClient(conf: PlexusNetConf, env: Readonly<Record<string, 
   const { createKubeClient } = await importKubeClient();
   return createKubeClient({ ...access, settings: conf.kubernetes, log: log.child({ component: "k8s" }) });
 }
+
+const deviceInfoFiles: DeviceInfoFiles = {
+  async seed(from, to) {
+    if (!(await access(from).then(() => true, () => false))) return false;
+    await mkdir(dirname(to), { recursive: true });
+    await copyFile(from, to);
+    return true;
+  },
+  read: (path) => readFile(path, "utf8").catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT") return undefined;
+    throw err;
+  }),
+  remove: (path) => rm(path, { force: true }),
+};

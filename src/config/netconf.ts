@@ -48,6 +48,8 @@ export const PlexusNetConfSchema = z.looseObject({
   logFile: z.string().default(""),
   logLevel: z.string().toLowerCase().pipe(z.enum(LOG_LEVELS)).default("warn"),
   logToStderr: z.boolean().default(true),
+  /** Device Information Specification files (dp/ from device plugins, cni/ per attachment). */
+  deviceInfoDir: z.string().default("/var/run/k8s.cni.cncf.io/devinfo"),
   /** Deadline of one delegate plugin execution. Multus has none. */
   delegateTimeoutSeconds: z.number().positive().max(3600).default(120),
   kubernetes: KubernetesSettingsSchema.default(KubernetesSettingsSchema.parse({})),

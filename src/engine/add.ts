@@ -7,6 +7,8 @@ import type { IfName } from "../cni/ids.js";
 import type { Result100 } from "../cni/result.js";
 import { versionAtLeast } from "../cni/version.js";
 import type { AttachmentRecord } from "../cache/record.js";
+import type { JsonObject } from "../cni/conf.js";
+import { parseDeviceInfo } from "../networks/device-info.js";
 import { describeAttachment, listOf, newRecord, runtimeConfOf, withResult } from "./attachments.js";
 import { applyDefaultRoutes } from "./default-routes.js";
 import type { EngineDeps, PluginRequest } from "./deps.js";
@@ -23,7 +25,10 @@ export async function cmdAdd(req: PluginRequest, deps: EngineDeps): Promise<Resu
   const records = await persistPlan(plan, req, deps);
   const added: AttachmentRecord[] = [];
   try {
-    for (const record of records) added.push(await addAttachment(record, req, deps));
+    for (const [i, record] of records.entries()) {
+      await seedDeviceInfo(plan.attachments[i], deps);
+      added.push(await addAttachment(record, req, deps));
+    }
     const results = await applyDefaultRoutes(req.env.netns, added.map(routedView), deps, { pod: describePod(plan.pod) });
     const final = await saveResults(added, results, deps);
     if (plan.podFound && plan.pod) await publish(plan, final, results, deps);
@@ -46,6 +51,13 @@ export async function cmdAdd(req: PluginRequest, deps: EngineDeps): Promise<Resu
  */
 function resultFor(version: string, attachments: readonly AttachmentResult[]): Result100 {
   return mergeResults(versionAtLeast(version, "0.3.0") ? attachments : attachments.slice(0, 1));
+}
+
+/** The attachment's CNIDeviceInfoFile starts as the device plugin's file, when there is one. */
+async function seedDeviceInfo(a: Plan["attachments"][number] | undefined, deps: EngineDeps): Promise<void> {
+  if (!a?.deviceInfo?.seed) return;
+  const seeded = await deps.deviceInfo.seed(a.deviceInfo.seed, a.deviceInfo.file);
+  if (!seeded) deps.log.debug({ file: a.deviceInfo.seed }, "no device plugin file for this device");
 }
 
 /** Steps 1-2. When they fail nothing was done, and the tombstone tells the next DEL so. */
@@ -103,13 +115,18 @@ async function saveResults(added: readonly AttachmentRecord[], results: readonly
 async function publish(plan: Plan, records: readonly AttachmentRecord[], results: readonly Result100[], deps: EngineDeps): Promise<void> {
   const kube = await deps.kube();
   if (!kube || !plan.pod) return;
-  const attachments = records.map((r, i) => ({
-    networkRef: r.networkRef,
-    ifName: r.ifName as IfName,
-    isCluster: r.role === "cluster",
-    result: results[i] as Result100,
-  }));
+  const attachments = [];
+  for (const [i, r] of records.entries()) {
+    const deviceInfo = r.deviceInfoFile ? await readDeviceInfo(r.deviceInfoFile, deps) : undefined;
+    attachments.push({ networkRef: r.networkRef, ifName: r.ifName as IfName, isCluster: r.role === "cluster", result: results[i] as Result100, ...(deviceInfo ? { deviceInfo } : {}) });
+  }
   await publishNetworkStatus(kube, plan.pod, attachments, deps);
+}
+
+/** The attachment's device-info file as the plugin left it, for network-status (DIS §3.4); absent is fine. */
+async function readDeviceInfo(path: string, deps: EngineDeps): Promise<JsonObject | undefined> {
+  const text = await deps.deviceInfo.read(path);
+  return text === undefined ? undefined : parseDeviceInfo(text, path);
 }
 
 /**

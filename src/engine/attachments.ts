@@ -39,6 +39,7 @@ export function newRecord(a: PlannedAttachment, req: PluginRequest, pod: PodRef 
     capabilityArgs: { ...a.capabilityArgs },
     config: { ...a.list.raw },
     ...(a.defaultRoute ? { defaultRoute: [...a.defaultRoute] } : {}),
+    ...(a.deviceInfo ? { deviceInfoFile: a.deviceInfo.file } : {}),
     state: "planned",
     createdAt: at.toISOString(),
     updatedAt: at.toISOString(),

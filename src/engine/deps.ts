@@ -22,10 +22,21 @@ export interface EngineDeps {
   /** Runs a command inside the network namespace at `netnsPath` (default-route changes). */
   readonly runInNetns: (netnsPath: string, argv: readonly string[], signal: AbortSignal) => Promise<void>;
   readonly fileExists: (path: string) => Promise<boolean>;
+  /** Device Information Specification files (outside Plexus's state dir). */
+  readonly deviceInfo: DeviceInfoFiles;
   readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   readonly log: Logger;
   readonly now: () => Date;
   readonly signal: AbortSignal;
+}
+
+export interface DeviceInfoFiles {
+  /** Copies the device plugin's file to the attachment's (creating its directory); false when there is none. */
+  seed(from: string, to: string): Promise<boolean>;
+  /** The file's text, or undefined when it does not exist. */
+  read(path: string): Promise<string | undefined>;
+  /** Removes the file; a missing file is fine. */
+  remove(path: string): Promise<void>;
 }
 
 /** One CNI invocation of Plexus, parsed at the edge. */

@@ -13,6 +13,12 @@ import { deleteAttachments } from "./teardown.js";
 
 export async function cmdGc(req: PluginRequest, deps: EngineDeps): Promise<void> {
   const valid = validAttachments(req);
+  if (valid === undefined) {
+    // Without the list every attachment would look stale, and delegates' GC would free every
+    // address they hold: a GC that says nothing about what is valid does nothing.
+    deps.log.warn({}, "GC without cni.dev/valid-attachments: nothing is collected");
+    return;
+  }
   const isValid = (cid: string, ifName: string) => valid.some((v) => v.containerID === cid && v.ifname === ifName);
   const errors: string[] = [];
   const kept: AttachmentRecord[] = [];
@@ -42,8 +48,9 @@ export async function cmdGc(req: PluginRequest, deps: EngineDeps): Promise<void>
   if (errors.length > 0) throw new CniError(ErrorCode.Internal, `GC failed: ${errors.join("; ")}`);
 }
 
-function validAttachments(req: PluginRequest): ValidAttachment[] {
-  const raw = req.raw["cni.dev/valid-attachments"] ?? req.raw["cni.dev/attachments"] ?? [];
+function validAttachments(req: PluginRequest): ValidAttachment[] | undefined {
+  const raw = req.raw["cni.dev/valid-attachments"] ?? req.raw["cni.dev/attachments"];
+  if (raw === undefined) return undefined;
   if (!Array.isArray(raw)) throw new CniError(ErrorCode.InvalidNetworkConfig, "cni.dev/valid-attachments must be a list");
   return raw.map((v, i) => {
     const o = (v ?? {}) as Record<string, unknown>;

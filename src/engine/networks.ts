@@ -6,6 +6,7 @@ import { parseNetworkConfig, type JsonObject, type NetworkConfigList } from "../
 import { CniError, ErrorCode } from "../cni/error.js";
 import type { PlexusNetConf } from "../config/netconf.js";
 import { isKubeError, type KubeClient, type NetworkAttachmentDefinition } from "../k8s/port.js";
+import { RESOURCE_NAME_ANNOTATION } from "../networks/annotations.js";
 import { delegateConfigFromNad, findConfByName, loadNetworkFromPath } from "../networks/nad-config.js";
 import type { EngineDeps } from "./deps.js";
 import { kubeFailure } from "./pod.js";
@@ -14,6 +15,8 @@ export interface ResolvedNetwork {
   readonly list: NetworkConfigList;
   /** What network-status and events call it: "namespace/name" for NADs, else the CNI name. */
   readonly networkRef: string;
+  /** The NAD's k8s.v1.cni.cncf.io/resourceName (a device plugin's resource), if any. */
+  readonly resourceName?: string;
 }
 
 /**
@@ -65,5 +68,6 @@ export async function getNad(kube: KubeClient, namespace: string, name: string, 
 
 export async function fromNad(nad: NetworkAttachmentDefinition, conf: PlexusNetConf, deps: EngineDeps, pod: string): Promise<ResolvedNetwork> {
   const list = await delegateConfigFromNad(nad, { dir: conf.confDir, reader: deps.confFiles }, { pod });
-  return { list, networkRef: `${nad.metadata.namespace}/${nad.metadata.name}` };
+  const resourceName = nad.metadata.annotations?.[RESOURCE_NAME_ANNOTATION];
+  return { list, networkRef: `${nad.metadata.namespace}/${nad.metadata.name}`, ...(resourceName ? { resourceName } : {}) };
 }

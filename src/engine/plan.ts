@@ -8,6 +8,7 @@ import type { AttachmentRole } from "../cache/record.js";
 import type { KubeClient, Pod, PodRef } from "../k8s/port.js";
 import { DEFAULT_NETWORK_ANNOTATION, NETWORKS_ANNOTATION } from "../networks/annotations.js";
 import { capabilityArgsFor, injectCniArgs } from "../networks/delegate-config.js";
+import { cniDeviceInfoPath, dpDeviceInfoPath } from "../networks/device-info.js";
 import { assignInterfaceNames } from "../networks/interface-names.js";
 import { checkNamespaceIsolation, isSystemNamespace } from "../networks/isolation.js";
 import { parseDefaultNetworkSelection, parseNetworkSelections, type NetworkSelection } from "../networks/selection.js";
@@ -23,6 +24,8 @@ export interface PlannedAttachment {
   readonly list: NetworkConfigList;
   readonly capabilityArgs: Readonly<Record<string, unknown>>;
   readonly defaultRoute?: readonly string[];
+  /** The per-attachment device-info file (CNIDeviceInfoFile) and the device plugin's file to seed it. */
+  readonly deviceInfo?: { readonly file: string; readonly seed?: string };
 }
 
 export interface Plan {
@@ -57,17 +60,20 @@ export async function resolvePlan(req: PluginRequest, deps: EngineDeps, options:
     primary,
     { pod: describePod(ref), labels: entries.map((e) => `network "${e.network.networkRef}"`) },
   );
-  const attachments = entries.map((e, index) => planAttachment(e, index, names[index] as IfName, req, describePod(ref)));
+  const attachments = entries.map((e, index) => planAttachment(e, { index, ifName: names[index] as IfName }, req, describePod(ref)));
   return { pod: ref, podFound: pod !== undefined, attachments };
 }
 
-function planAttachment(e: Entry, index: number, ifName: IfName, req: PluginRequest, pod: string): PlannedAttachment {
+function planAttachment(e: Entry, at: { index: number; ifName: IfName }, req: PluginRequest, pod: string): PlannedAttachment {
+  const { index, ifName } = at;
   const sel = e.selection;
   const network = e.network.networkRef;
-  const list = injectCniArgs(e.network.list, selectionArgs(sel), { pod, network });
+  const device = deviceOf(e, req, ifName);
+  const withArgs = injectCniArgs(e.network.list, selectionArgs(sel), { pod, network });
+  const list = device ? injectDeviceId(withArgs, device.deviceId) : withArgs;
   // Capability values from Kubernetes (portMappings, bandwidth, ...) belong to the cluster
   // network only (multi-net spec §7.5); a selection brings its own, gated by capabilities.
-  const fromSelection = sel ? capabilityArgsFor(sel, list, { pod, network }) : {};
+  const fromSelection = sel ? capabilityArgsFor(sel, list, { pod, network }, device?.info ? { deviceInfoFile: device.info.file } : {}) : {};
   const capabilityArgs = e.role === "cluster" ? { ...req.conf.runtimeConfig, ...fromSelection } : fromSelection;
   return {
     index,
@@ -77,7 +83,31 @@ function planAttachment(e: Entry, index: number, ifName: IfName, req: PluginRequ
     list,
     capabilityArgs,
     ...(sel?.defaultRoute !== undefined ? { defaultRoute: sel.defaultRoute } : {}),
+    ...(device?.info ? { deviceInfo: device.info } : {}),
   };
+}
+
+/**
+ * A selection's deviceID (Multus; the kubelet's device allocation is not read: there is no
+ * kubelet pod-resources API on a plain node). With it, a plugin declaring CNIDeviceInfoFile gets
+ * a per-attachment file, seeded from the device plugin's file for the NAD's resourceName
+ * (Device Information Specification §3.2), read into network-status device-info after ADD.
+ */
+function deviceOf(e: Entry, req: PluginRequest, ifName: IfName): { deviceId: string; info?: { file: string; seed?: string } } | undefined {
+  const deviceId = e.selection?.deviceId;
+  if (!deviceId) return undefined;
+  const wantsFile = e.network.list.plugins.some((p) => p.capabilities.includes("CNIDeviceInfoFile"));
+  if (!wantsFile) return { deviceId };
+  const root = req.conf.deviceInfoDir;
+  const file = cniDeviceInfoPath(e.network.networkRef, req.env.containerId as string, ifName, root);
+  const seed = e.network.resourceName ? dpDeviceInfoPath(e.network.resourceName, deviceId, root) : undefined;
+  return { deviceId, info: { file, ...(seed ? { seed } : {}) } };
+}
+
+/** Multus writes the device into every plugin's config too (`deviceID`, `pciBusID`): SR-IOV CNI reads it there. */
+function injectDeviceId(list: NetworkConfigList, deviceId: string): NetworkConfigList {
+  const plugins = list.plugins.map((p) => ({ ...p, raw: { ...p.raw, deviceID: deviceId, pciBusID: deviceId } }));
+  return { ...list, plugins, raw: { ...list.raw, plugins: plugins.map((p) => p.raw) } };
 }
 
 /**

@@ -2,6 +2,7 @@
 // interface, written the way the NAD client library and Multus write them (reference/multus.md
 // §2.3, §2.5). Events are best effort; the status is not.
 
+import type { JsonObject } from "../cni/conf.js";
 import type { IfName } from "../cni/ids.js";
 import type { Result100 } from "../cni/result.js";
 import { isKubeError, type KubeClient, type PodRef } from "../k8s/port.js";
@@ -14,10 +15,11 @@ export interface PublishedAttachment {
   readonly ifName: IfName;
   readonly isCluster: boolean;
   readonly result: Result100;
+  readonly deviceInfo?: JsonObject;
 }
 
 export async function publishNetworkStatus(kube: KubeClient, pod: PodRef, attachments: readonly PublishedAttachment[], deps: EngineDeps): Promise<void> {
-  const statuses = attachments.map((a) => buildNetworkStatus({ name: a.networkRef, ifName: a.ifName, isDefault: a.isCluster, result: a.result }));
+  const statuses = attachments.map((a) => buildNetworkStatus({ name: a.networkRef, ifName: a.ifName, isDefault: a.isCluster, result: a.result, ...(a.deviceInfo ? { deviceInfo: a.deviceInfo } : {}) }));
   const events = attachments.map((a) =>
     kube.emitEvent(
       {

@@ -16,6 +16,8 @@ export async function deleteAttachments(records: readonly AttachmentRecord[], ne
   for (const record of [...records].sort((a, b) => b.index - a.index)) {
     try {
       await deps.runtime.delNetworkList(listOf(record), runtimeConfOf(record, netns), resultOf(record), deps.signal);
+      // DIS §3.2: the per-attachment device-info file goes with the attachment.
+      if (record.deviceInfoFile) await deps.deviceInfo.remove(record.deviceInfoFile);
     } catch (err) {
       failures.push({ record, error: toCniError(err).withContext(describeAttachment(record)) });
     }
