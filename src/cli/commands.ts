@@ -5,6 +5,7 @@ import { SUPPORTED_VERSIONS } from "../cni/version.js";
 import { runInstallCommand, runUninstallCommand } from "../install/cli.js";
 import { parseEndpoint, startForwarder } from "../local/forward.js";
 import { runInspect } from "./inspect-command.js";
+import { importKubeClient } from "./k8s-loader.js";
 import { LOCAL_USAGE, runLocalNode } from "./local-command.js";
 
 export const PLEXUS_VERSION = "0.1.0";
@@ -40,9 +41,9 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
       process.stdout.write(USAGE);
       return 0;
     case "install":
-      return runInstallCommand(argv.slice(1));
+      return runInstallCommand(argv.slice(1), { importKubeClient });
     case "uninstall":
-      return runUninstallCommand(argv.slice(1));
+      return runUninstallCommand(argv.slice(1), { importKubeClient });
     case "inspect":
       return runInspect(argv.slice(1));
     case "local":

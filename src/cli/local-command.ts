@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createLogger } from "../log/logger.js";
 import { findCrdDir, startLocalNode } from "../local/local-node.js";
+import { importKubeClient } from "./k8s-loader.js";
 
 export const LOCAL_USAGE = `Usage: plexus local [flags]
 
@@ -67,6 +68,7 @@ export async function runLocalNode(argv: readonly string[], self: { executable: 
     referencePluginDir: reference,
     crdDir: await findCrdDir(self.argv.at(-1) ?? process.execPath, values["crd-dir"]),
     self,
+    importKubeClient,
     log,
   });
   const ready = join(stateDir, "ready");

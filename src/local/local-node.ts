@@ -7,7 +7,7 @@
 import { access, mkdir, readdir, symlink, writeFile } from "node:fs/promises";
 import { spawn, type ChildProcess } from "node:child_process";
 import { dirname, join, resolve } from "node:path";
-import { installCommand } from "../install/cli.js";
+import { installCommand, type ImportKubeClient } from "../install/cli.js";
 import type { Logger } from "../log/logger.js";
 import { createRuntime } from "../runtime/runtime.js";
 import { startLocalApiServer, type LocalApiServer } from "./api-server.js";
@@ -27,6 +27,8 @@ export interface LocalNodeOptions {
   readonly crdDir: string;
   /** The plexus executable and the argv prefix that runs it (SEA: [execPath]; dev: [node, plexus.cjs]). */
   readonly self: { readonly executable: string | undefined; readonly argv: readonly string[] };
+  /** How the installer loads the Kubernetes client (the executable carries it as an asset). */
+  readonly importKubeClient: ImportKubeClient;
   readonly log: Logger;
 }
 
@@ -161,6 +163,7 @@ async function installPlexus(o: LocalNodeOptions, api: LocalApiServer, dirs: { c
       stderr: (t) => out.push(t),
       ownExecutable: o.self.executable,
       signal: new AbortController().signal,
+      importKubeClient: o.importKubeClient,
     },
   );
   if (code !== 0) throw new Error(`installing Plexus into ${dirs.confDir} failed:\n${out.join("")}`);
