@@ -82,7 +82,7 @@ export async function startLocalNode(o: LocalNodeOptions): Promise<LocalNode> {
     const socket = join(stateDir, "api.sock");
     const hostSide: Forwarder = await startForwarder({ path: socket }, { host: "127.0.0.1", port: api.port });
     cleanups.push(() => hostSide.close());
-    const nodeSide = await startNodeForwarder(o, nodeNetns, api.port, socket);
+    const nodeSide = await startNetnsForwarder({ netns: nodeNetns, self: o.self.argv, port: api.port, socket });
     cleanups.push(async () => void nodeSide.kill("SIGTERM"));
     await prepareBinDir(binDir, o.referencePluginDir);
     await prepareConfDir(confDir, stateDir);
@@ -103,8 +103,12 @@ export async function startLocalNode(o: LocalNodeOptions): Promise<LocalNode> {
   }
 }
 
-async function startNodeForwarder(o: LocalNodeOptions, netns: string, port: number, socket: string): Promise<ChildProcess> {
-  const argv = ["netns", "exec", netns, ...o.self.argv, "local", "forward", "--listen", `127.0.0.1:${port}`, "--to", socket];
+/**
+ * `plexus local forward` inside a network namespace: 127.0.0.1:port there reaches the unix
+ * socket (and through it the API server listening here). Resolves once it listens.
+ */
+export async function startNetnsForwarder(o: { netns: string; self: readonly string[]; port: number; socket: string }): Promise<ChildProcess> {
+  const argv = ["netns", "exec", o.netns, ...o.self, "local", "forward", "--listen", `127.0.0.1:${o.port}`, "--to", o.socket];
   const child = spawn("ip", argv, { stdio: ["ignore", "pipe", "inherit"] });
   await new Promise<void>((ok, fail) => {
     const timer = setTimeout(() => fail(new Error("the node namespace's API forwarder did not start in 10 s")), 10_000);

@@ -10,7 +10,7 @@
 //   const out = await n.add(pod);                   // CNI ADD through dist/plexus in the node ns
 //   await n.del(pod); await n.del(pod, { netns: "" });
 
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { connect, isIP } from "node:net";
@@ -18,8 +18,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startForwarder, type Forwarder } from "../../src/local/forward.js";
 import { startLocalApiServer, type LocalApiServer } from "../../src/local/api-server.js";
+import { startNetnsForwarder } from "../../src/local/local-node.js";
 import { referencePluginDir } from "./cni-plugins.js";
-import { createNetScope, execIn, type NetScope, type Netns } from "./netns.js";
+import { createNetScope, type NetScope, type Netns } from "./netns.js";
 import { callPlexus, plexusBin, podArgs, repoRoot, type PlexusOutcome } from "./plexus.js";
 
 const PODS = { resource: "pods" } as const;
@@ -106,7 +107,7 @@ export async function startTestNode(tag: string): Promise<TestNode> {
     api = await startLocalApiServer({ crdDir: `${repoRoot}crds` });
     await api.writeKubeconfig(kubeconfig);
     hostForwarder = await startForwarder({ path: socket }, { host: "127.0.0.1", port: api.port });
-    nodeForwarder = await startNodeForwarder(node, api.port, socket);
+    nodeForwarder = await startNetnsForwarder({ netns: node.name, self: [plexusBin], port: api.port, socket });
     await writeFile(join(dir, "cluster.conflist"), JSON.stringify(clusterConflist(`${net.prefix}c`.slice(0, 15), ipamDir)));
     const cniPath = [referencePluginDir()];
     const liveApi = api;
@@ -182,24 +183,6 @@ export async function startTestNode(tag: string): Promise<TestNode> {
     await cleanup();
     throw err;
   }
-}
-
-/** plexus local forward, inside the node namespace: 127.0.0.1:port there -> the unix socket. */
-async function startNodeForwarder(node: Netns, port: number, socket: string): Promise<ChildProcess> {
-  const child = spawn("ip", ["netns", "exec", node.name, plexusBin, "local", "forward", "--listen", `127.0.0.1:${port}`, "--to", socket], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("the node namespace's API forwarder did not start")), 10_000);
-    child.stdout?.once("data", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.once("exit", (code) => reject(new Error(`the API forwarder exited with ${code}`)));
-  });
-  // Proves the path works end to end from inside the node namespace.
-  await execIn(node, ["sh", "-c", `exec 3<>/dev/tcp/127.0.0.1/${port} || true`]).catch(() => undefined);
-  return child;
 }
 
 async function listLeases(ipamDir: string): Promise<string[]> {
