@@ -1,6 +1,7 @@
 // The plexus executable. With CNI_COMMAND set it is a CNI plugin (the runtime executed it);
 // otherwise it is a command-line tool.
 
+import { startupSnapshot } from "node:v8";
 import { runPlugin } from "./plugin.js";
 
 async function main(): Promise<number> {
@@ -26,12 +27,19 @@ async function readAll(): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`plexus: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+function start(): void {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`plexus: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
+
+// The executable is built from a V8 startup snapshot (src/cli/sea-build.mjs): the modules are
+// loaded and initialised once, at build time, and each invocation starts from that heap.
+if (startupSnapshot.isBuildingSnapshot()) startupSnapshot.setDeserializeMainFunction(start);
+else start();
