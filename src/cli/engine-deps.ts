@@ -55,8 +55,11 @@ export function buildEngineDeps({ conf, env, log, signal }: EngineDepsInput): En
 async function loadKubeClient(conf: PlexusNetConf, env: Readonly<Record<string, string | undefined>>, log: Logger): Promise<KubeClient | undefined> {
   const access = { kubeconfigPath: conf.kubeconfig || undefined, inCluster: conf.kubeconfig === "", env };
   if (!findApiAccess(access)) return undefined;
+  const started = performance.now();
   const { createKubeClient } = await importKubeClient();
-  return createKubeClient({ ...access, settings: conf.kubernetes, log: log.child({ component: "k8s" }) });
+  const client = createKubeClient({ ...access, settings: conf.kubernetes, log: log.child({ component: "k8s" }) });
+  log.debug({ ms: Math.round(performance.now() - started) }, "Kubernetes client loaded");
+  return client;
 }
 
 const deviceInfoFiles: DeviceInfoFiles = {
