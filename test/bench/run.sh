@@ -7,6 +7,6 @@ cd "$(dirname "$0")/../.."
 bash .ci/e2e-prereqs.sh >/dev/null
 command -v /usr/bin/time >/dev/null 2>&1 || { apt-get install -y -qq time >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq time; }; }
 [ -d node_modules ] || npm ci --no-audit --no-fund
-[ -x dist/plexus ] || npm run build
+npm run --silent build
 npx esbuild test/bench/bench.ts --bundle --platform=node --target=node20 --format=cjs --outfile=dist/bench.cjs --log-level=warning
 exec node dist/bench.cjs "$@"
