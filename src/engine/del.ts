@@ -4,6 +4,7 @@
 // API; with neither pod nor API, from the configuration alone. A corrupt cache file is never a
 // silent no-op (Multus #1087): it is re-resolved around, set aside, and reported.
 
+import { basename } from "node:path";
 import { CniError, ErrorCode } from "../cni/error.js";
 import type { AttachmentRecord } from "../cache/record.js";
 import type { CorruptFile } from "../cache/store.js";
@@ -34,8 +35,18 @@ export async function cmdDel(req: PluginRequest, deps: EngineDeps): Promise<void
     throw new CniError(first.error.code, `pod ${describePod(podRefFromArgs(req.env.args))}: DEL failed for ${failures.length} attachment(s): ${failures.map((f) => f.error.message).join("; ")}`, { cause: first.error });
   }
   await deps.cache.forgetContainer(containerId, "deleted");
-  if (state.corrupt.length > 0) {
-    deps.log.warn({ files: state.corrupt }, "DEL found unreadable state files; they were set aside (.corrupt) and the attachments re-resolved");
+  // A file the cache could not read names its interface; re-resolution may no longer know it
+  // (the pod or its network is gone). Then that attachment could not be torn down: say so
+  // once, as an error; the file stays aside (.corrupt) and the runtime's next DEL succeeds.
+  const covered = new Set(records.map((r) => r.ifName));
+  const lost = state.corrupt.filter((c) => !covered.has(basename(c.path, ".json")));
+  if (state.corrupt.length > lost.length) deps.log.warn({ files: state.corrupt.map((c) => c.path) }, "DEL re-resolved attachments whose state files were unreadable; the files were set aside (.corrupt)");
+  if (lost.length > 0) {
+    throw new CniError(
+      ErrorCode.DecodingFailure,
+      `pod ${describePod(podRefFromArgs(req.env.args))}: DEL could not tear down ${lost.map((c) => basename(c.path, ".json")).join(", ")}: ` +
+        `the state file is unreadable and the pod's networks no longer name it; its resources may remain (${lost.map((c) => `${c.path}.corrupt: ${c.reason.split("\n")[0]}`).join("; ")})`,
+    );
   }
 }
 

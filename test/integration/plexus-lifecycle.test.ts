@@ -110,7 +110,7 @@ describe("plexus ADD/DEL lifecycle edge cases", () => {
       expect(h.calls()).toEqual([]);
     });
 
-    it("a truncated file and the pod gone: DEL tears down what is known, sets the file aside, and says so", async () => {
+    it("a truncated file and the pod gone: DEL tears down what is known, fails once naming what it could not, the next DEL succeeds", async () => {
       const pod = annotated("corrupt-gone");
       await addOk(pod);
       await truncate(join(h.stateDir, pod.containerId, "net2.json"), 0);
@@ -119,9 +119,14 @@ describe("plexus ADD/DEL lifecycle edge cases", () => {
       const out = await h.call("DEL", pod, { conf: h.conf({ logLevel: "warn" }) });
       // The cached attachments are torn down; the one nobody can describe any more is reported.
       expect(ifNames("DEL")).toEqual(["net1", "eth0"]);
-      expect([out.code, out.stdout]).toEqual([0, ""]);
-      expect(out.stderr).toContain("net2.json");
+      expect(out.code).toBe(1);
+      expect(out.json.code).toBe(6);
+      expect(out.json.msg).toMatch(/DEL could not tear down net2: the state file is unreadable.*net2\.json\.corrupt/);
       expect(existsSync(join(h.stateDir, pod.containerId, "net2.json.corrupt"))).toBe(true);
+      await h.resetCalls();
+      const again = await h.call("DEL", pod, { netns: "" });
+      expect([again.code, again.stdout]).toEqual([0, ""]);
+      expect(h.calls()).toEqual([]);
     });
 
     it("no cache at all, pod still in the API: DEL re-resolves and reaches every delegate", async () => {
