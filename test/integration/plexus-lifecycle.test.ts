@@ -96,7 +96,7 @@ describe("plexus ADD/DEL lifecycle edge cases", () => {
       await h.resetCalls();
       const out = await h.call("DEL", pod, { conf: h.conf({ logLevel: "warn" }) });
       expect([out.code, out.stdout]).toEqual([0, ""]);
-      expect(out.stderr).toMatch(/unreadable state files/);
+      expect(out.stderr).toMatch(/state files were unreadable; the files were set aside/);
       const dels = callsOf(h.calls(), "DEL");
       expect(dels.map((c) => [c.env["CNI_IFNAME"], c.stdin["name"], "prevResult" in c.stdin])).toEqual([
         ["net2", "net-b", true],
