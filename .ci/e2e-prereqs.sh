@@ -1,7 +1,8 @@
 #!/bin/sh
-# Installs what the e2e tier (test/e2e) needs, when it is missing: containerd with its runc shim,
-# runc, the reference CNI plugins in /usr/lib/cni, and gcc with a static libc (the harness
-# compiles its pause image and its node init with `gcc -static`).
+# Installs what the root tiers (test/netns, test/e2e) need, when it is missing: containerd with
+# its runc shim, runc, the reference CNI plugins in /usr/lib/cni, iproute2, iptables, ping, and
+# gcc with a static libc (the harness compiles its pause image and its node init with
+# `gcc -static`). test/run.sh and npm run bench run it.
 #
 # Idempotent and non-interactive; runs as root (re-executes itself through `sudo -n` if it can).
 # Checks for the tools, not for package names: a CI image may already carry containerd from
@@ -51,6 +52,9 @@ check_all() {
   need libc6-dev "static libc (libc.a)" static_libc
   need iproute2 "ip" command -v ip
   need util-linux "unshare, nsenter, setpriv" sh -c 'command -v unshare && command -v nsenter && command -v setpriv'
+  # The netns tier: portmap writes iptables rules, pods ping each other.
+  need iptables "iptables" command -v iptables
+  need iputils-ping "ping" command -v ping
 }
 
 check_all
