@@ -2,28 +2,8 @@
 // returns selections or throws a CniError, never anything else, and always quickly.
 import { describe, expect, it } from "vitest";
 import { CniError, ErrorCode } from "../../src/cni/error.js";
-import type { Namespace } from "../../src/cni/ids.js";
 import { MAX_ANNOTATION_BYTES, MAX_SELECTIONS } from "../../src/networks/annotations.js";
-import { parseNetworkSelections } from "../../src/networks/selection.js";
-
-const POD = "team-a/web-0";
-const parse = (value: string, ns = "team-a") => parseNetworkSelections(value, { podNamespace: ns as Namespace, pod: POD });
-const one = (element: object) => {
-  const [s, ...rest] = parse(JSON.stringify([{ name: "net-a", ...element }]));
-  expect(rest).toHaveLength(0);
-  return s!;
-};
-
-function errorOf(fn: () => unknown): CniError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CniError);
-    return err as CniError;
-  }
-  throw new Error("expected an error");
-}
-const parseError = (value: string) => errorOf(() => parse(value));
+import { POD, parse, one, parseError } from "../support/selection.js";
 
 describe("bounds", () => {
   it("a 10 MB annotation fails fast, before parsing", () => {

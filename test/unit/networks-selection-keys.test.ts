@@ -1,29 +1,8 @@
 // Every NetworkSelectionElement key of the JSON form: its parse and its errors (§5.F F10-F18).
 import { describe, expect, it } from "vitest";
-import { CniError, ErrorCode } from "../../src/cni/error.js";
-import type { Namespace } from "../../src/cni/ids.js";
+import { ErrorCode } from "../../src/cni/error.js";
 import { DEFAULT_BANDWIDTH_BURST } from "../../src/networks/selection-schema.js";
-import { parseNetworkSelections } from "../../src/networks/selection.js";
-
-const POD = "team-a/web-0";
-const parse = (value: string, ns = "team-a") => parseNetworkSelections(value, { podNamespace: ns as Namespace, pod: POD });
-const one = (element: object) => {
-  const [s, ...rest] = parse(JSON.stringify([{ name: "net-a", ...element }]));
-  expect(rest).toHaveLength(0);
-  return s!;
-};
-
-function errorOf(fn: () => unknown): CniError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CniError);
-    return err as CniError;
-  }
-  throw new Error("expected an error");
-}
-const parseError = (value: string) => errorOf(() => parse(value));
-const elementError = (element: object) => parseError(JSON.stringify([{ name: "net-a", ...element }]));
+import { elementError, one } from "../support/selection.js";
 
 describe("every NetworkSelectionElement key", () => {
   it("ips: addresses with or without prefix, canonicalised (F16)", () => {

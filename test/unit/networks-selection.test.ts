@@ -1,30 +1,11 @@
 // The selection annotations: reference/specs.md §5.F (F1-F13), every NetworkSelectionElement
 // key, the size/depth bounds and interface-name injection attempts.
 import { describe, expect, it } from "vitest";
-import { CniError, ErrorCode } from "../../src/cni/error.js";
+import { ErrorCode } from "../../src/cni/error.js";
 import type { Namespace } from "../../src/cni/ids.js";
 import { MAX_SELECTIONS } from "../../src/networks/annotations.js";
-import { parseDefaultNetworkSelection, parseNetworkSelections } from "../../src/networks/selection.js";
-
-const POD = "team-a/web-0";
-const parse = (value: string, ns = "team-a") => parseNetworkSelections(value, { podNamespace: ns as Namespace, pod: POD });
-const one = (element: object) => {
-  const [s, ...rest] = parse(JSON.stringify([{ name: "net-a", ...element }]));
-  expect(rest).toHaveLength(0);
-  return s!;
-};
-
-function errorOf(fn: () => unknown): CniError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CniError);
-    return err as CniError;
-  }
-  throw new Error("expected an error");
-}
-const parseError = (value: string) => errorOf(() => parse(value));
-const elementError = (element: object) => parseError(JSON.stringify([{ name: "net-a", ...element }]));
+import { parseDefaultNetworkSelection } from "../../src/networks/selection.js";
+import { POD, parse, one, errorOf, parseError, elementError } from "../support/selection.js";
 
 describe("shorthand form", () => {
   it("F1: net-a,net-b,other-ns/net-c selects three networks in order", () => {
