@@ -5,6 +5,7 @@ import { expect } from "vitest";
 import { CniError } from "../../src/cni/error.js";
 import type { Namespace } from "../../src/cni/ids.js";
 import { parseNetworkSelections, type NetworkSelection } from "../../src/networks/selection.js";
+import { thrown } from "./cni-error.js";
 
 export const POD = "team-a/web-0";
 
@@ -18,15 +19,5 @@ export function one(element: object): NetworkSelection {
   return s as NetworkSelection;
 }
 
-export function errorOf(fn: () => unknown): CniError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CniError);
-    return err as CniError;
-  }
-  throw new Error("expected an error");
-}
-
-export const parseError = (value: string): CniError => errorOf(() => parse(value));
+export const parseError = (value: string): CniError => thrown(() => parse(value));
 export const elementError = (element: object): CniError => parseError(JSON.stringify([{ name: "net-a", ...element }]));

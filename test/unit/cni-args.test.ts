@@ -3,17 +3,8 @@
 
 import { describe, expect, it } from "vitest";
 import { formatCniArgs, parseCniArgs } from "../../src/cni/args.js";
-import { CniError, ErrorCode } from "../../src/cni/error.js";
-
-function thrown(fn: () => unknown): CniError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CniError);
-    return err as CniError;
-  }
-  throw new Error("expected a CniError, nothing was thrown");
-}
+import { ErrorCode } from "../../src/cni/error.js";
+import { thrown } from "../support/cni-error.js";
 
 describe("parseCniArgs: what runtimes send", () => {
   it("E3 the CRI-O form: known keys read, unknown FOO tolerated with IgnoreUnknown", () => {

@@ -3,17 +3,8 @@
 
 import { describe, expect, it } from "vitest";
 import { confToList, isConfList, parseConfList, parseJsonObject, parseNetworkConfig } from "../../src/cni/conf.js";
-import { CniError, ErrorCode } from "../../src/cni/error.js";
-
-function thrown(fn: () => unknown): CniError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CniError);
-    return err as CniError;
-  }
-  throw new Error("expected a CniError, nothing was thrown");
-}
+import { ErrorCode } from "../../src/cni/error.js";
+import { thrown } from "../support/cni-error.js";
 
 const list = (extra: Record<string, unknown>) => ({ cniVersion: "1.0.0", name: "x", plugins: [{ type: "a" }], ...extra });
 

@@ -5,9 +5,10 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { convertResult, toResult100 } from "../../src/cni/convert.js";
-import { CniError, ErrorCode } from "../../src/cni/error.js";
+import { ErrorCode } from "../../src/cni/error.js";
 import { formatResult, parseResult, type AnyResult } from "../../src/cni/result.js";
 import { SUPPORTED_VERSIONS, type CniVersion } from "../../src/cni/version.js";
+import { thrown } from "../support/cni-error.js";
 
 function fixture(version: CniVersion): unknown {
   return JSON.parse(readFileSync(new URL(`../fixtures/results/bridge-dual-stack-${version}.json`, import.meta.url), "utf8"));
@@ -20,16 +21,6 @@ function wire(r: AnyResult): unknown {
 
 function convertJson(input: unknown, to: string): unknown {
   return wire(convertResult(parseResult(input), to));
-}
-
-function thrown(fn: () => unknown): CniError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CniError);
-    return err as CniError;
-  }
-  throw new Error("expected a CniError, nothing was thrown");
 }
 
 const NETNS = "/var/run/netns/cni-5d7c0a3e-1b2f-4c9d-8e7f-0a1b2c3d4e5f";

@@ -3,17 +3,8 @@
 
 import { describe, expect, it } from "vitest";
 import { COMMANDS, isCniCommand, parseCniEnv, type CniCommand } from "../../src/cni/env.js";
-import { CniError, ErrorCode } from "../../src/cni/error.js";
-
-function thrown(fn: () => unknown): CniError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CniError);
-    return err as CniError;
-  }
-  throw new Error("expected a CniError, nothing was thrown");
-}
+import { ErrorCode } from "../../src/cni/error.js";
+import { thrown } from "../support/cni-error.js";
 
 const FULL = {
   CNI_CONTAINERID: "3f5d0b1c2a",

@@ -2,7 +2,7 @@
 // reference/specs.md §1.15 and skel validateConfig (A7); Kubernetes DNS-1123 names.
 
 import { describe, expect, it } from "vitest";
-import { CniError, ErrorCode } from "../../src/cni/error.js";
+import { ErrorCode } from "../../src/cni/error.js";
 import {
   MAX_IFNAME_BYTES,
   ifNameProblem,
@@ -16,16 +16,7 @@ import {
   parsePodName,
   parsePodUid,
 } from "../../src/cni/ids.js";
-
-function thrown(fn: () => unknown): CniError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CniError);
-    return err as CniError;
-  }
-  throw new Error("expected a CniError, nothing was thrown");
-}
+import { thrown } from "../support/cni-error.js";
 
 describe("container IDs", () => {
   it("an empty ID is an unknown container: code 3 `missing containerID`", () => {

@@ -3,22 +3,13 @@
 
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { CniError, ErrorCode } from "../../src/cni/error.js";
+import { ErrorCode } from "../../src/cni/error.js";
 import { formatResult, isResult020, isResult040, isResult100, parseResult } from "../../src/cni/result.js";
 import { SUPPORTED_VERSIONS, type CniVersion } from "../../src/cni/version.js";
+import { thrown } from "../support/cni-error.js";
 
 function fixture(version: CniVersion): Record<string, unknown> {
   return JSON.parse(readFileSync(new URL(`../fixtures/results/bridge-dual-stack-${version}.json`, import.meta.url), "utf8"));
-}
-
-function thrown(fn: () => unknown): CniError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CniError);
-    return err as CniError;
-  }
-  throw new Error("expected a CniError, nothing was thrown");
 }
 
 const json = (v: unknown): unknown => JSON.parse(JSON.stringify(v));

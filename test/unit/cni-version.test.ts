@@ -2,7 +2,7 @@
 // reference/specs.md §1.1, §1.4 (skel gates), §1.11, checks A1, A8-A10, B21, E1, E2.
 
 import { describe, expect, it } from "vitest";
-import { CniError, ErrorCode } from "../../src/cni/error.js";
+import { ErrorCode } from "../../src/cni/error.js";
 import { checkVersionSupported, decodeVersionInfo, pluginVersionInfo } from "../../src/cni/version-info.js";
 import {
   CURRENT_VERSION,
@@ -13,16 +13,7 @@ import {
   versionAllows,
   versionAtLeast,
 } from "../../src/cni/version.js";
-
-function thrown(fn: () => unknown): CniError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CniError);
-    return err as CniError;
-  }
-  throw new Error("expected a CniError, nothing was thrown");
-}
+import { thrown } from "../support/cni-error.js";
 
 const ALL = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"];
 

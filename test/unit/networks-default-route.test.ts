@@ -1,9 +1,10 @@
 // default-route planning per family (spec v1.1 §4.1.2.1; Multus §3.4 with quirks §9.4/§9.5 fixed).
 import { describe, expect, it } from "vitest";
-import { CniError, ErrorCode } from "../../src/cni/error.js";
+import { ErrorCode } from "../../src/cni/error.js";
 import type { IfName } from "../../src/cni/ids.js";
 import type { Result100 } from "../../src/cni/result.js";
 import { planDefaultRoutes, type RoutedAttachment } from "../../src/networks/default-route.js";
+import { thrown } from "../support/cni-error.js";
 
 const n = (v: string) => v as IfName;
 /** eth0: dual-stack cluster network with default routes in both families. */
@@ -25,16 +26,6 @@ const net1Result: Result100 = {
 };
 const cluster = (extra: Partial<RoutedAttachment> = {}): RoutedAttachment => ({ ifName: n("eth0"), isCluster: true, result: eth0Result, ...extra });
 const net1 = (extra: Partial<RoutedAttachment> = {}): RoutedAttachment => ({ ifName: n("net1"), isCluster: false, result: net1Result, ...extra });
-
-function errorOf(fn: () => unknown): CniError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CniError);
-    return err as CniError;
-  }
-  throw new Error("expected an error");
-}
 
 describe("planDefaultRoutes", () => {
   it("no default-route anywhere: results untouched, no actions", () => {
@@ -99,7 +90,7 @@ describe("planDefaultRoutes", () => {
     ["two claims of one family (ECMP)", [cluster({ defaultRoute: ["198.18.0.1"] }), net1({ defaultRoute: ["198.18.1.1"] })], "ECMP"],
     ["a gateway that is not an IP", [cluster(), net1({ defaultRoute: ["x"] })], 'gateway "x" is not an IP address'],
   ])("%s is an error", (_, attachments, text) => {
-    const err = errorOf(() => planDefaultRoutes(attachments, { pod: "team-a/web-0" }));
+    const err = thrown(() => planDefaultRoutes(attachments, { pod: "team-a/web-0" }));
     expect(err.code).toBe(ErrorCode.InvalidNetworkConfig);
     expect(err.msg).toMatch(/^pod team-a\/web-0: default-route of /);
     expect(err.msg).toContain(text);

@@ -1,25 +1,16 @@
 // cni-args injection (F19) and capability args per selection (F14-F17, spec §4.1.2.1, §2.4).
 import { describe, expect, it } from "vitest";
 import { parseNetworkConfig, type JsonObject } from "../../src/cni/conf.js";
-import { CniError, ErrorCode } from "../../src/cni/error.js";
+import { ErrorCode } from "../../src/cni/error.js";
 import type { Namespace } from "../../src/cni/ids.js";
 import { capabilityArgsFor, injectCniArgs } from "../../src/networks/delegate-config.js";
 import type { NetworkSelection } from "../../src/networks/selection.js";
+import { thrown } from "../support/cni-error.js";
 
 const ctx = { pod: "team-a/web-0", network: "team-a/net-b" };
 const sel = (extra: Partial<NetworkSelection> = {}): NetworkSelection => ({ name: "net-b", namespace: "team-a" as Namespace, ...extra });
 const conflist = (...plugins: JsonObject[]) => parseNetworkConfig({ cniVersion: "1.0.0", name: "net-b", plugins });
 const macvlan = { type: "macvlan", master: "eth1", ipam: { type: "host-local", subnet: "198.18.0.0/24" } };
-
-function errorOf(fn: () => unknown): CniError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CniError);
-    return err as CniError;
-  }
-  throw new Error("expected an error");
-}
 
 describe("injectCniArgs", () => {
   it("F19: the annotation wins over the NAD's args.cni, other keys kept", () => {
@@ -50,10 +41,10 @@ describe("injectCniArgs", () => {
   });
 
   it("an args that is not an object is an error naming the plugin", () => {
-    const err = errorOf(() => injectCniArgs(conflist({ type: "tuning", args: "x" }), { a: 1 }, ctx));
+    const err = thrown(() => injectCniArgs(conflist({ type: "tuning", args: "x" }), { a: 1 }, ctx));
     expect(err.code).toBe(ErrorCode.InvalidNetworkConfig);
     expect(err.msg).toContain('pod team-a/web-0: network team-a/net-b: cannot apply cni-args: plugin 0 (type "tuning")');
-    expect(errorOf(() => injectCniArgs(conflist({ type: "tuning", args: { cni: [] } }), { a: 1 })).msg).toContain('"args.cni"');
+    expect(thrown(() => injectCniArgs(conflist({ type: "tuning", args: { cni: [] } }), { a: 1 })).msg).toContain('"args.cni"');
   });
 });
 
@@ -63,7 +54,7 @@ describe("capabilityArgsFor", () => {
   });
 
   it("F14: mac with no plugin declaring capabilities.mac fails the attachment", () => {
-    const err = errorOf(() => capabilityArgsFor(sel({ mac: "02:23:45:67:89:01" }), conflist(macvlan, { type: "tuning" }), ctx));
+    const err = thrown(() => capabilityArgsFor(sel({ mac: "02:23:45:67:89:01" }), conflist(macvlan, { type: "tuning" }), ctx));
     expect(err.code).toBe(ErrorCode.InvalidNetworkConfig);
     expect(err.msg).toBe(
       'pod team-a/web-0: network team-a/net-b: the selection requests mac, but no plugin in CNI config "net-b" would apply it: ' +
@@ -104,7 +95,7 @@ describe("capabilityArgsFor", () => {
 
   it("every missing capability is named at once", () => {
     const s = sel({ ips: ["10.0.0.1"], portMappings: [{ hostPort: 1, containerPort: 1, protocol: "udp" }], infinibandGuid: "24:8a:07:03:00:8d:ae:2f" });
-    const msg = errorOf(() => capabilityArgsFor(s, conflist(macvlan), ctx)).msg;
+    const msg = thrown(() => capabilityArgsFor(s, conflist(macvlan), ctx)).msg;
     expect(msg).toContain("requests ips, portMappings, infiniband-guid");
     expect(msg).toContain('{"infinibandGUID": true}');
   });

@@ -14,6 +14,7 @@ import {
   nodeConfDirReader,
   type ConfDirReader,
 } from "../../src/networks/nad-config.js";
+import { cniFailure } from "../support/cni-plugins.js";
 
 /** A conf dir held in memory: file name -> content. */
 function memoryDir(files: Record<string, string>): ConfDirReader {
@@ -33,16 +34,6 @@ const nad = (name: string, config?: string, namespace = "team-a"): NetworkAttach
 });
 const ctx = { pod: "team-a/web-0" };
 const emptyDir = { dir: "/etc/cni/multus/net.d", reader: memoryDir({}) };
-
-async function errorOf(p: Promise<unknown>): Promise<CniError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(CniError);
-    return err as CniError;
-  }
-  throw new Error("expected an error");
-}
 
 describe("delegateConfigFromNad with spec.config", () => {
   it("F20: a conf without name gets the NAD name; foreign keys kept", async () => {
@@ -73,7 +64,7 @@ describe("delegateConfigFromNad with spec.config", () => {
     ["a deeply nested config", `{"type":"bridge","x":${"[".repeat(100)}${"]".repeat(100)}}`, "nested deeper than 64"],
     ["a huge config", `{"type":"bridge","x":"${"a".repeat(MAX_CONF_BYTES)}"}`, "larger than"],
   ])("%s is InvalidNetworkConfig naming the NAD", async (_, config, text) => {
-    const err = await errorOf(delegateConfigFromNad(nad("net-a", config), emptyDir, ctx));
+    const err = await cniFailure(delegateConfigFromNad(nad("net-a", config), emptyDir, ctx));
     expect(err.code).toBe(ErrorCode.InvalidNetworkConfig);
     expect(err.msg).toContain("pod team-a/web-0: NetworkAttachmentDefinition team-a/net-a");
     expect(err.msg).toContain(text);
@@ -107,13 +98,13 @@ describe("delegateConfigFromNad without spec.config: the conf dir", () => {
 
   it("Plexus's own file and other extensions are never matched", async () => {
     for (const name of ["net-d", "net-e"]) {
-      const err = await errorOf(delegateConfigFromNad(nad(name), dir, ctx));
+      const err = await cniFailure(delegateConfigFromNad(nad(name), dir, ctx));
       expect(err.code).toBe(ErrorCode.NotFound);
     }
   });
 
   it("F21: no match is NotFound naming the NAD, the conf dir and the skipped broken file", async () => {
-    const err = await errorOf(delegateConfigFromNad(nad("missing"), dir, ctx));
+    const err = await cniFailure(delegateConfigFromNad(nad("missing"), dir, ctx));
     expect(err.code).toBe(ErrorCode.NotFound);
     expect(err.msg).toMatch(
       /^pod team-a\/web-0: NetworkAttachmentDefinition team-a\/missing has no spec.config: no CNI config named "missing" in \/etc\/cni\/multus\/net.d; skipped unreadable files: 05-broken.conf \(invalid JSON: .+\)$/,
@@ -121,7 +112,7 @@ describe("delegateConfigFromNad without spec.config: the conf dir", () => {
   });
 
   it("a matching file that is not a valid config is that file's error", async () => {
-    const err = await errorOf(delegateConfigFromNad(nad("net-f"), dir, ctx));
+    const err = await cniFailure(delegateConfigFromNad(nad("net-f"), dir, ctx));
     expect(err.code).toBe(ErrorCode.InvalidNetworkConfig);
     expect(err.msg).toContain("/etc/cni/multus/net.d/60-bad-match.conf");
   });
@@ -152,8 +143,8 @@ describe("on the node's file system", () => {
   });
 
   it("reads refuse oversized files and report missing ones as NotFound", async () => {
-    expect((await errorOf(nodeConfDirReader.read(join(root, "net.d", "05-big.conf")))).msg).toContain("larger than");
-    expect((await errorOf(nodeConfDirReader.read(join(root, "nope.conf")))).code).toBe(ErrorCode.NotFound);
+    expect((await cniFailure(nodeConfDirReader.read(join(root, "net.d", "05-big.conf")))).msg).toContain("larger than");
+    expect((await cniFailure(nodeConfDirReader.read(join(root, "nope.conf")))).code).toBe(ErrorCode.NotFound);
   });
 
   it("loadNetworkFromPath: a directory gives its first config in lexical order, skipping 00-plexus*", async () => {
@@ -162,14 +153,14 @@ describe("on the node's file system", () => {
 
   it("loadNetworkFromPath: a file, a conf file, a missing path, an empty directory", async () => {
     expect((await loadNetworkFromPath(join(root, "net.d", "99-loopback.conf"), nodeConfDirReader)).plugins[0]!.type).toBe("loopback");
-    expect((await errorOf(loadNetworkFromPath(join(root, "missing.conflist"), nodeConfDirReader))).code).toBe(ErrorCode.NotFound);
-    const empty = await errorOf(loadNetworkFromPath(join(root, "net.d", "multus.d.conf"), nodeConfDirReader));
+    expect((await cniFailure(loadNetworkFromPath(join(root, "missing.conflist"), nodeConfDirReader))).code).toBe(ErrorCode.NotFound);
+    const empty = await cniFailure(loadNetworkFromPath(join(root, "net.d", "multus.d.conf"), nodeConfDirReader));
     expect(empty.code).toBe(ErrorCode.NotFound);
     expect(empty.msg).toContain("no CNI config file");
   });
 
   it("loadNetworkFromPath: a broken first file is an error, not a silent pick of the next one", async () => {
-    const err = await errorOf(loadNetworkFromPath(join(root, "broken"), nodeConfDirReader));
+    const err = await cniFailure(loadNetworkFromPath(join(root, "broken"), nodeConfDirReader));
     expect(err.code).toBe(ErrorCode.InvalidNetworkConfig);
     expect(err.msg).toContain("01-broken.conf");
   });
@@ -177,7 +168,7 @@ describe("on the node's file system", () => {
   it("findConfByName finds a config by its CNI name, through symlinks", async () => {
     expect((await findConfByName(join(root, "net.d"), "lo", nodeConfDirReader)).plugins[0]!.type).toBe("loopback");
     expect((await findConfByName(join(root, "broken"), "ok", nodeConfDirReader)).name).toBe("ok");
-    expect((await errorOf(findConfByName(join(root, "net.d"), "plexus", nodeConfDirReader))).code).toBe(ErrorCode.NotFound);
+    expect((await cniFailure(findConfByName(join(root, "net.d"), "plexus", nodeConfDirReader))).code).toBe(ErrorCode.NotFound);
   });
 
   it("without kind(), a path with a config extension is a file and anything else a directory", async () => {

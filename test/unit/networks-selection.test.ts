@@ -5,7 +5,8 @@ import { ErrorCode } from "../../src/cni/error.js";
 import type { Namespace } from "../../src/cni/ids.js";
 import { MAX_SELECTIONS } from "../../src/networks/annotations.js";
 import { parseDefaultNetworkSelection } from "../../src/networks/selection.js";
-import { POD, parse, one, errorOf, parseError, elementError } from "../support/selection.js";
+import { thrown } from "../support/cni-error.js";
+import { POD, parse, one, parseError, elementError } from "../support/selection.js";
 
 describe("shorthand form", () => {
   it("F1: net-a,net-b,other-ns/net-c selects three networks in order", () => {
@@ -185,10 +186,10 @@ describe("v1.multus-cni.io/default-network", () => {
 
   it("an empty value or more than one network is an error naming this annotation", () => {
     for (const value of ["", "  ", "a,b", "[]"]) {
-      const err = errorOf(() => parseDefault(value));
+      const err = thrown(() => parseDefault(value));
       expect(err.code).toBe(ErrorCode.InvalidNetworkConfig);
       expect(err.msg).toContain(`pod ${POD}: annotation v1.multus-cni.io/default-network`);
     }
-    expect(errorOf(() => parseDefault("Bad")).msg).toContain("v1.multus-cni.io/default-network, item 1");
+    expect(thrown(() => parseDefault("Bad")).msg).toContain("v1.multus-cni.io/default-network, item 1");
   });
 });
