@@ -13,12 +13,10 @@ import type { Logger } from "../log/logger.js";
 import { nodeConfDirReader } from "../networks/nad-config.js";
 import { createRuntime } from "../runtime/runtime.js";
 import { runInNetns } from "../runtime/run-in-netns.js";
-import type { CniEnv } from "../cni/env.js";
 
 export interface EngineDepsInput {
   readonly conf: PlexusNetConf;
   readonly env: Readonly<Record<string, string | undefined>>;
-  readonly cniEnv?: CniEnv;
   readonly log: Logger;
   readonly signal: AbortSignal;
 }
