@@ -8,6 +8,7 @@ import { access, mkdir, readdir, symlink, writeFile } from "node:fs/promises";
 import { spawn, type ChildProcess } from "node:child_process";
 import { dirname, join, resolve } from "node:path";
 import { installCommand, type ImportKubeClient } from "../install/cli.js";
+import { primaryCandidates } from "../install/primary-conf.js";
 import type { Logger } from "../log/logger.js";
 import { createRuntime } from "../runtime/runtime.js";
 import { startLocalApiServer, type LocalApiServer } from "./api-server.js";
@@ -132,8 +133,7 @@ async function prepareBinDir(binDir: string, referenceDir: string): Promise<void
 
 async function prepareConfDir(confDir: string, stateDir: string): Promise<void> {
   await mkdir(confDir, { recursive: true });
-  const files = (await readdir(confDir)).filter((f) => /\.(conf|conflist|json)$/.test(f) && !f.startsWith("00-plexus"));
-  if (files.length === 0) await writeFile(join(confDir, "10-local-bridge.conflist"), `${JSON.stringify(defaultPrimary(stateDir), null, 2)}\n`);
+  if (primaryCandidates(await readdir(confDir)).length === 0) await writeFile(join(confDir, "10-local-bridge.conflist"), `${JSON.stringify(defaultPrimary(stateDir), null, 2)}\n`);
 }
 
 /**

@@ -6,13 +6,14 @@
 
 import { randomBytes } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
-import { extname, join } from "node:path";
+import { join } from "node:path";
 import { parseJsonObject, parseNetworkConfig, type NetworkConfigList } from "../cni/conf.js";
 import { toResult100 } from "../cni/convert.js";
 import { CniError, ErrorCode } from "../cni/error.js";
 import type { ContainerId, IfName } from "../cni/ids.js";
 import { addressFamily, addressIp } from "../cni/ip.js";
 import type { Result100 } from "../cni/result.js";
+import { runtimeConfFiles } from "../install/primary-conf.js";
 import type { CniRuntime, RuntimeConf } from "../runtime/types.js";
 
 export interface PodIdentity {
@@ -32,12 +33,10 @@ export interface Sandbox {
 }
 
 const IFNAME = "eth0" as IfName;
-const CONF_EXTENSIONS = new Set([".conf", ".conflist", ".json"]);
 
 /** The network configuration a runtime would use now: the lexically first file (go-cni). */
 export async function loadRuntimeNetwork(confDir: string): Promise<NetworkConfigList> {
-  const names = (await readdir(confDir).catch(() => [] as string[])).filter((n) => CONF_EXTENSIONS.has(extname(n))).sort();
-  const first = names[0];
+  const first = runtimeConfFiles(await readdir(confDir).catch(() => [] as string[]))[0];
   if (!first) throw new CniError(ErrorCode.TryAgainLater, `no network config found in ${confDir}: cni plugin not initialized`);
   const path = join(confDir, first);
   return parseNetworkConfig(parseJsonObject(await readFile(path, "utf8"), path));
