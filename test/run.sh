@@ -24,6 +24,9 @@ fi
 step "typecheck"
 npm run --silent typecheck || exit 1
 
+step "format"
+npm run --silent format:check || exit 1
+
 step "build"
 npm run --silent build || exit 1
 

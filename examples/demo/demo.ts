@@ -25,7 +25,11 @@ function say(text: string): void {
 function sh(argv: string[], options: { quiet?: boolean } = {}): string {
   // kubectl's discovery cache goes with the demo's state, not into ~/.kube.
   if (argv[0] === "kubectl") argv = [...argv, "--cache-dir", join(STATE, "kube-cache")];
-  const out = execFileSync(argv[0] as string, argv.slice(1), { env: { ...process.env, KUBECONFIG }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  const out = execFileSync(argv[0] as string, argv.slice(1), {
+    env: { ...process.env, KUBECONFIG },
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   if (!options.quiet) process.stdout.write(out);
   return out;
 }
@@ -34,9 +38,16 @@ function prepareNode(): void {
   rmSync(STATE, { recursive: true, force: true });
   for (const dir of ["net.d", "bin", "ipam", "flannel"]) mkdirSync(join(STATE, dir), { recursive: true, mode: 0o700 });
   // What flanneld would have written, and flannel's own conflist, pointed at the demo's dirs.
-  writeFileSync(join(STATE, "subnet.env"), "FLANNEL_NETWORK=198.18.0.0/16\nFLANNEL_SUBNET=198.18.7.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n");
+  writeFileSync(
+    join(STATE, "subnet.env"),
+    "FLANNEL_NETWORK=198.18.0.0/16\nFLANNEL_SUBNET=198.18.7.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n",
+  );
   const flannel = JSON.parse(readFileSync(join(REPO, "test/fixtures/primaries/10-flannel.conflist"), "utf8"));
-  Object.assign(flannel.plugins[0], { subnetFile: join(STATE, "subnet.env"), dataDir: join(STATE, "flannel"), ipam: { dataDir: join(STATE, "ipam") } });
+  Object.assign(flannel.plugins[0], {
+    subnetFile: join(STATE, "subnet.env"),
+    dataDir: join(STATE, "flannel"),
+    ipam: { dataDir: join(STATE, "ipam") },
+  });
   writeFileSync(join(STATE, "net.d/10-flannel.conflist"), JSON.stringify(flannel, null, 2));
   copyFileSync(join(REPO, "test/fixtures/standins/flannel"), join(STATE, "bin/flannel"));
   execFileSync("chmod", ["0755", join(STATE, "bin/flannel")]);
@@ -64,21 +75,41 @@ interface Row {
 }
 
 function table(rows: Row[]): void {
-  const head: Row = { pod: "POD", iface: "INTERFACE", network: "NETWORK (network-status)", status: "IPS (network-status)", kernel: "IPS (kernel)" };
+  const head: Row = {
+    pod: "POD",
+    iface: "INTERFACE",
+    network: "NETWORK (network-status)",
+    status: "IPS (network-status)",
+    kernel: "IPS (kernel)",
+  };
   const keys = Object.keys(head) as (keyof Row)[];
   const width = keys.map((k) => Math.max(...[head, ...rows].map((r) => r[k].length)));
-  for (const r of [head, ...rows]) process.stdout.write(`  ${keys.map((k, i) => r[k].padEnd(width[i] ?? 0)).join("   ")}\n`);
+  for (const r of [head, ...rows])
+    process.stdout.write(`  ${keys.map((k, i) => r[k].padEnd(width[i] ?? 0)).join("   ")}\n`);
 }
 
 function kernelAddresses(netns: string): Map<string, string[]> {
-  const links = JSON.parse(sh(["ip", "-j", "-n", netns, "addr"], { quiet: true })) as { ifname: string; addr_info: { family: string; local: string; prefixlen: number; scope: string }[] }[];
-  return new Map(links.map((l) => [l.ifname, l.addr_info.filter((a) => a.scope === "global").map((a) => `${a.local}/${a.prefixlen}`)]));
+  const links = JSON.parse(sh(["ip", "-j", "-n", netns, "addr"], { quiet: true })) as {
+    ifname: string;
+    addr_info: { family: string; local: string; prefixlen: number; scope: string }[];
+  }[];
+  return new Map(
+    links.map((l) => [
+      l.ifname,
+      l.addr_info.filter((a) => a.scope === "global").map((a) => `${a.local}/${a.prefixlen}`),
+    ]),
+  );
 }
 
 function podView(name: string): { rows: Row[]; netns: string; ips: Map<string, string[]> } {
   const pod = JSON.parse(sh(["kubectl", "get", "pod", name, "-o", "json"], { quiet: true }));
   const netns = String(pod.metadata.annotations["local.plexus.dev/netns"]).replace("/run/netns/", "");
-  const statuses = JSON.parse(pod.metadata.annotations["k8s.v1.cni.cncf.io/network-status"]) as { name: string; interface: string; ips?: string[]; default?: boolean }[];
+  const statuses = JSON.parse(pod.metadata.annotations["k8s.v1.cni.cncf.io/network-status"]) as {
+    name: string;
+    interface: string;
+    ips?: string[];
+    default?: boolean;
+  }[];
   const kernel = kernelAddresses(netns);
   const rows = statuses.map((s) => ({
     pod: name,
@@ -105,8 +136,21 @@ async function main(): Promise<void> {
     say("each pod's interfaces: network-status (what Plexus published) beside the kernel");
     const views = ["web-0", "web-1"].map(podView);
     table(views.flatMap((v) => v.rows));
-    const mismatches = views.flatMap((v) => v.rows).filter((r) => r.status !== r.kernel.split(", ").map((a) => a.split("/")[0]).join(", "));
-    process.stdout.write(mismatches.length === 0 ? "  network-status and the kernel agree\n" : `  MISMATCH: ${JSON.stringify(mismatches)}\n`);
+    const mismatches = views
+      .flatMap((v) => v.rows)
+      .filter(
+        (r) =>
+          r.status !==
+          r.kernel
+            .split(", ")
+            .map((a) => a.split("/")[0])
+            .join(", "),
+      );
+    process.stdout.write(
+      mismatches.length === 0
+        ? "  network-status and the kernel agree\n"
+        : `  MISMATCH: ${JSON.stringify(mismatches)}\n`,
+    );
     say("web-0 pings web-1 over the macvlan network (net1)");
     const target = views[1]?.ips.get("net1")?.[0] as string;
     sh(["ip", "netns", "exec", views[0]?.netns as string, "ping", "-c", "3", "-W", "2", "-I", "net1", target]);
@@ -118,15 +162,23 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 200));
       left = views.filter((v) => sh(["ip", "netns", "list"], { quiet: true }).includes(v.netns));
     }
-    process.stdout.write(left.length === 0 ? "  the pods' network namespaces are gone\n" : `  still there: ${left.map((v) => v.netns).join(", ")}\n`);
+    process.stdout.write(
+      left.length === 0
+        ? "  the pods' network namespaces are gone\n"
+        : `  still there: ${left.map((v) => v.netns).join(", ")}\n`,
+    );
     if (mismatches.length > 0 || left.length > 0) process.exitCode = 1;
   } finally {
     say("tearing down: plexus local stops, the node namespace and the demo's files go");
     node.kill("SIGINT");
     await new Promise((r) => node.once("exit", r));
     rmSync(STATE, { recursive: true, force: true });
-    const leftovers = sh(["ip", "netns", "list"], { quiet: true }).split("\n").filter((l) => l.startsWith("plexus-local"));
-    process.stdout.write(leftovers.length === 0 ? "  nothing left behind\n" : `  left behind: ${leftovers.join(", ")}\n`);
+    const leftovers = sh(["ip", "netns", "list"], { quiet: true })
+      .split("\n")
+      .filter((l) => l.startsWith("plexus-local"));
+    process.stdout.write(
+      leftovers.length === 0 ? "  nothing left behind\n" : `  left behind: ${leftovers.join(", ")}\n`,
+    );
   }
 }
 

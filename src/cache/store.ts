@@ -47,7 +47,8 @@ const SAFE_SEGMENT = /^[a-zA-Z0-9][a-zA-Z0-9_.\-@]*$/;
 
 function segment(v: string, what: string): string {
   // Container IDs and interface names are validated upstream; this guards the filesystem anyway.
-  if (!SAFE_SEGMENT.test(v) || v.includes("..")) throw new Error(`unsafe ${what} for a state file name: ${JSON.stringify(v)}`);
+  if (!SAFE_SEGMENT.test(v) || v.includes(".."))
+    throw new Error(`unsafe ${what} for a state file name: ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -76,7 +77,10 @@ export function createCacheStore(dir: string, now: () => Date = () => new Date()
       const cdir = containerDir(record.containerId);
       await ensureDir(cdir);
       await rm(join(cdir, TOMBSTONE), { force: true });
-      await writeAtomic(join(cdir, `${segment(record.ifName, "interface name")}.json`), AttachmentRecordSchema.parse(record));
+      await writeAtomic(
+        join(cdir, `${segment(record.ifName, "interface name")}.json`),
+        AttachmentRecordSchema.parse(record),
+      );
     },
     async loadContainer(containerId) {
       const cdir = containerDir(containerId);
@@ -103,7 +107,8 @@ export function createCacheStore(dir: string, now: () => Date = () => new Date()
       const stone: Tombstone = { kind: "plexus.tombstone", version: 1, containerId, reason, at: now().toISOString() };
       await writeAtomic(join(cdir, TOMBSTONE), stone);
       for (const name of await readdir(cdir)) {
-        if (name !== TOMBSTONE && (name.endsWith(".json") || name.endsWith(".tmp"))) await rm(join(cdir, name), { force: true });
+        if (name !== TOMBSTONE && (name.endsWith(".json") || name.endsWith(".tmp")))
+          await rm(join(cdir, name), { force: true });
       }
     },
     async removeAttachment(containerId, ifName) {

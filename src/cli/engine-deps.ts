@@ -40,7 +40,11 @@ export function buildEngineDeps({ conf, env, log, signal }: EngineDepsInput): En
     runInNetns: async (path, argv, s) => {
       await runInNetns(path, argv, s);
     },
-    fileExists: (path) => access(path).then(() => true, () => false),
+    fileExists: (path) =>
+      access(path).then(
+        () => true,
+        () => false,
+      ),
     deviceInfo: deviceInfoFiles,
     sleep: (ms, s) => delay(ms, undefined, { signal: s }),
     log,
@@ -50,7 +54,11 @@ export function buildEngineDeps({ conf, env, log, signal }: EngineDepsInput): En
 }
 
 /** Loaded only when a request needs the API: the client library costs ~100 ms to load. */
-async function loadKubeClient(conf: PlexusNetConf, env: Readonly<Record<string, string | undefined>>, log: Logger): Promise<KubeClient | undefined> {
+async function loadKubeClient(
+  conf: PlexusNetConf,
+  env: Readonly<Record<string, string | undefined>>,
+  log: Logger,
+): Promise<KubeClient | undefined> {
   const access = { kubeconfigPath: conf.kubeconfig || undefined, inCluster: conf.kubeconfig === "", env };
   if (!findApiAccess(access)) return undefined;
   const started = performance.now();
@@ -62,14 +70,21 @@ async function loadKubeClient(conf: PlexusNetConf, env: Readonly<Record<string, 
 
 const deviceInfoFiles: DeviceInfoFiles = {
   async seed(from, to) {
-    if (!(await access(from).then(() => true, () => false))) return false;
+    if (
+      !(await access(from).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return false;
     await mkdir(dirname(to), { recursive: true });
     await copyFile(from, to);
     return true;
   },
-  read: (path) => readFile(path, "utf8").catch((err: NodeJS.ErrnoException) => {
-    if (err.code === "ENOENT") return undefined;
-    throw err;
-  }),
+  read: (path) =>
+    readFile(path, "utf8").catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return undefined;
+      throw err;
+    }),
   remove: (path) => rm(path, { force: true }),
 };

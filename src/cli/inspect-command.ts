@@ -29,7 +29,12 @@ interface Row {
 export async function runInspect(argv: readonly string[]): Promise<number> {
   const { values } = parseArgs({
     args: [...argv],
-    options: { "state-dir": { type: "string", default: "/var/lib/cni/plexus" }, pod: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+    options: {
+      "state-dir": { type: "string", default: "/var/lib/cni/plexus" },
+      pod: { type: "string" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
   });
   if (values.help) {
     process.stdout.write(INSPECT_USAGE);
@@ -39,9 +44,17 @@ export async function runInspect(argv: readonly string[]): Promise<number> {
   const containers: { id: string; state: ContainerState }[] = [];
   for (const id of await store.listContainers()) containers.push({ id, state: await store.loadContainer(id) });
   const now = Date.now();
-  const rows = containers.flatMap(({ id, state }) => rowsOf(id, state, now)).filter((r) => !values.pod || r.pod === values.pod);
+  const rows = containers
+    .flatMap(({ id, state }) => rowsOf(id, state, now))
+    .filter((r) => !values.pod || r.pod === values.pod);
   if (values.json) {
-    process.stdout.write(`${JSON.stringify(containers.map(({ id, state }) => ({ containerId: id, ...state })), null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify(
+        containers.map(({ id, state }) => ({ containerId: id, ...state })),
+        null,
+        2,
+      )}\n`,
+    );
     return 0;
   }
   if (rows.length === 0) {
@@ -58,14 +71,37 @@ function rowsOf(id: string, state: ContainerState, now: number): Row[] {
     pod: r.pod ? `${r.pod.namespace}/${r.pod.name}` : "-",
     ifName: r.ifName,
     network: r.networkRef,
-    delegates: ((r.config["plugins"] as { type?: string }[] | undefined) ?? [r.config]).map((p) => p.type ?? "?").join("+"),
-    ips: ((r.result?.["ips"] as { address: string }[] | undefined) ?? []).map((ip) => addressIp(ip.address)).join(",") || "-",
+    delegates: ((r.config["plugins"] as { type?: string }[] | undefined) ?? [r.config])
+      .map((p) => p.type ?? "?")
+      .join("+"),
+    ips:
+      ((r.result?.["ips"] as { address: string }[] | undefined) ?? []).map((ip) => addressIp(ip.address)).join(",") ||
+      "-",
     state: r.state,
     age: age(now - Date.parse(r.createdAt)),
   }));
-  for (const c of state.corrupt) rows.push({ containerId: id.slice(0, 12), pod: "?", ifName: "?", network: "?", delegates: "?", ips: "-", state: `UNREADABLE ${c.path}: ${c.reason.split("\n")[0]}`, age: "-" });
+  for (const c of state.corrupt)
+    rows.push({
+      containerId: id.slice(0, 12),
+      pod: "?",
+      ifName: "?",
+      network: "?",
+      delegates: "?",
+      ips: "-",
+      state: `UNREADABLE ${c.path}: ${c.reason.split("\n")[0]}`,
+      age: "-",
+    });
   if (state.attachments.length === 0 && state.tombstone) {
-    rows.push({ containerId: id.slice(0, 12), pod: "-", ifName: "-", network: "-", delegates: "-", ips: "-", state: state.tombstone.reason, age: age(now - Date.parse(state.tombstone.at)) });
+    rows.push({
+      containerId: id.slice(0, 12),
+      pod: "-",
+      ifName: "-",
+      network: "-",
+      delegates: "-",
+      ips: "-",
+      state: state.tombstone.reason,
+      age: age(now - Date.parse(state.tombstone.at)),
+    });
   }
   return rows;
 }
@@ -79,8 +115,26 @@ function age(ms: number): string {
 }
 
 function table(rows: readonly Row[]): string {
-  const head: Row = { containerId: "CONTAINER", pod: "POD", ifName: "IF", network: "NETWORK", delegates: "DELEGATES", ips: "IPS", state: "STATE", age: "AGE" };
+  const head: Row = {
+    containerId: "CONTAINER",
+    pod: "POD",
+    ifName: "IF",
+    network: "NETWORK",
+    delegates: "DELEGATES",
+    ips: "IPS",
+    state: "STATE",
+    age: "AGE",
+  };
   const keys = Object.keys(head) as (keyof Row)[];
   const widths = keys.map((k) => Math.max(...[head, ...rows].map((r) => r[k].length)));
-  return [head, ...rows].map((r) => keys.map((k, i) => r[k].padEnd(widths[i] ?? 0)).join("  ").trimEnd()).join("\n") + "\n";
+  return (
+    [head, ...rows]
+      .map((r) =>
+        keys
+          .map((k, i) => r[k].padEnd(widths[i] ?? 0))
+          .join("  ")
+          .trimEnd(),
+      )
+      .join("\n") + "\n"
+  );
 }

@@ -22,8 +22,17 @@ export async function importKubeClient(): Promise<KubeClientModule> {
 function fromAsset(): KubeClientModule {
   const code = getAsset("k8s-client.cjs", "utf8");
   const wrapper = `(function (exports, require, module, __filename, __dirname) {${code}\n})`;
-  const script = new vm.Script(wrapper, { filename: "k8s-client.cjs", cachedData: Buffer.from(getRawAsset("k8s-client.cache") as ArrayBuffer) });
-  const fn = script.runInThisContext() as (e: object, r: NodeJS.Require, m: { exports: object }, f: string, d: string) => void;
+  const script = new vm.Script(wrapper, {
+    filename: "k8s-client.cjs",
+    cachedData: Buffer.from(getRawAsset("k8s-client.cache") as ArrayBuffer),
+  });
+  const fn = script.runInThisContext() as (
+    e: object,
+    r: NodeJS.Require,
+    m: { exports: object },
+    f: string,
+    d: string,
+  ) => void;
   const module = { exports: {} };
   // The bundle needs Node's built-in modules only; a single executable's require provides them.
   fn(module.exports, createRequire(process.execPath), module, "k8s-client.cjs", "/");

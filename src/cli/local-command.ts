@@ -29,7 +29,10 @@ Flags:
   -h, --help               this text
 `;
 
-export async function runLocalNode(argv: readonly string[], self: { executable: string | undefined; argv: readonly string[] }): Promise<number> {
+export async function runLocalNode(
+  argv: readonly string[],
+  self: { executable: string | undefined; argv: readonly string[] },
+): Promise<number> {
   const { values } = parseArgs({
     args: [...argv],
     options: {
@@ -54,9 +57,12 @@ export async function runLocalNode(argv: readonly string[], self: { executable: 
   }
   const log = createLogger({ level: "info", toStderr: true }).child({ component: "local" });
   const stateDir = values["state-dir"] as string;
-  const reference = values["reference-plugins"] ?? ["/usr/lib/cni", "/opt/cni/bin"].find((d) => existsSync(join(d, "bridge")));
+  const reference =
+    values["reference-plugins"] ?? ["/usr/lib/cni", "/opt/cni/bin"].find((d) => existsSync(join(d, "bridge")));
   if (!reference) {
-    process.stderr.write("plexus local: no reference CNI plugins found (install containernetworking-plugins or pass --reference-plugins)\n");
+    process.stderr.write(
+      "plexus local: no reference CNI plugins found (install containernetworking-plugins or pass --reference-plugins)\n",
+    );
     return 1;
   }
   const node = await startLocalNode({
@@ -73,7 +79,9 @@ export async function runLocalNode(argv: readonly string[], self: { executable: 
   });
   const ready = join(stateDir, "ready");
   await writeFile(ready, `${node.api.url}\n`);
-  process.stdout.write(`plexus local is running: API ${node.api.url}, node namespace ${node.nodeNetns}\n  export KUBECONFIG=${node.kubeconfig}\n`);
+  process.stdout.write(
+    `plexus local is running: API ${node.api.url}, node namespace ${node.nodeNetns}\n  export KUBECONFIG=${node.kubeconfig}\n`,
+  );
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);

@@ -66,7 +66,9 @@ function parseStdinConf(text: string): JsonObject {
   try {
     return parseJsonObject(text, "network configuration on stdin");
   } catch (err) {
-    throw new CniError(ErrorCode.DecodingFailure, `error unmarshall network config: ${(err as CniError).msg}`, { cause: err });
+    throw new CniError(ErrorCode.DecodingFailure, `error unmarshall network config: ${(err as CniError).msg}`, {
+      cause: err,
+    });
   }
 }
 
@@ -82,7 +84,10 @@ function openLogger(conf: PlexusNetConf): Logger {
     return createLogger({ ...options, file: conf.logFile });
   } catch (err) {
     const log = createLogger({ ...options, toStderr: true });
-    log.error({ logFile: conf.logFile, reason: (err as Error).message }, "cannot open the log file: logging to stderr instead");
+    log.error(
+      { logFile: conf.logFile, reason: (err as Error).message },
+      "cannot open the log file: logging to stderr instead",
+    );
     return log;
   }
 }

@@ -14,7 +14,14 @@ import { copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSyn
 import vm from "node:vm";
 import { build } from "esbuild";
 
-const common = { bundle: true, platform: "node", target: "node20", format: "cjs", legalComments: "none", logLevel: "warning" };
+const common = {
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  format: "cjs",
+  legalComments: "none",
+  logLevel: "warning",
+};
 mkdirSync("dist", { recursive: true });
 
 await build({
@@ -45,16 +52,22 @@ writeFileSync("dist/sea-config.json", JSON.stringify(seaConfig));
 // The snapshot builder warns about built-in modules it has not "fully verified"; the test
 // suite runs against this executable, so its output is kept only for a failure.
 try {
-  execFileSync(process.execPath, ["--experimental-sea-config", "dist/sea-config.json"], { stdio: ["ignore", "pipe", "pipe"] });
+  execFileSync(process.execPath, ["--experimental-sea-config", "dist/sea-config.json"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
 } catch (err) {
   process.stderr.write(String(err.stderr ?? err));
   throw err;
 }
 const tmp = `dist/plexus.${process.pid}.tmp`;
 copyFileSync(process.execPath, tmp);
-execFileSync("node_modules/.bin/postject", [tmp, "NODE_SEA_BLOB", "dist/plexus.blob", "--sentinel-fuse", "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2"], {
-  stdio: ["ignore", "ignore", "pipe"],
-});
+execFileSync(
+  "node_modules/.bin/postject",
+  [tmp, "NODE_SEA_BLOB", "dist/plexus.blob", "--sentinel-fuse", "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2"],
+  {
+    stdio: ["ignore", "ignore", "pipe"],
+  },
+);
 renameSync(tmp, "dist/plexus");
 rmSync("dist/plexus.blob", { force: true });
 rmSync("dist/sea-config.json", { force: true });

@@ -15,7 +15,15 @@ export interface CniArgs {
   readonly pairs: readonly (readonly [string, string])[];
 }
 
-const KNOWN = new Set(["IgnoreUnknown", "K8S_POD_NAMESPACE", "K8S_POD_NAME", "K8S_POD_UID", "K8S_POD_INFRA_CONTAINER_ID", "IP", "MAC"]);
+const KNOWN = new Set([
+  "IgnoreUnknown",
+  "K8S_POD_NAMESPACE",
+  "K8S_POD_NAME",
+  "K8S_POD_UID",
+  "K8S_POD_INFRA_CONTAINER_ID",
+  "IP",
+  "MAC",
+]);
 
 function invalid(msg: string, details?: string): never {
   throw new CniError(ErrorCode.InvalidEnvironment, `CNI_ARGS: ${msg}`, { details });
@@ -38,7 +46,11 @@ export function parseCniArgs(text: string): CniArgs {
   return withFields(pairs, ignoreUnknown, get);
 }
 
-function withFields(pairs: [string, string][], ignoreUnknown: boolean, get: (k: string) => string | undefined): CniArgs {
+function withFields(
+  pairs: [string, string][],
+  ignoreUnknown: boolean,
+  get: (k: string) => string | undefined,
+): CniArgs {
   const field = <T>(key: string, parse: (v: string) => T): T | undefined => {
     const v = get(key);
     if (v === undefined) return undefined;

@@ -99,7 +99,9 @@ function parsePlugin(p: unknown, index: number): PluginConf {
   const entries = Object.entries((caps ?? {}) as JsonObject);
   const notBool = entries.find(([, on]) => typeof on !== "boolean");
   if (notBool) {
-    fail(`failed to parse plugin config ${index} (type ${JSON.stringify(type)}): capability ${JSON.stringify(notBool[0])} must be true or false`);
+    fail(
+      `failed to parse plugin config ${index} (type ${JSON.stringify(type)}): capability ${JSON.stringify(notBool[0])} must be true or false`,
+    );
   }
   return { type, capabilities: entries.filter(([, on]) => on === true).map(([k]) => k), raw };
 }
@@ -110,7 +112,8 @@ function parsePlugin(p: unknown, index: number): PluginConf {
  */
 function selectVersion(o: JsonObject): string {
   const single = o["cniVersion"];
-  if (single !== undefined && typeof single !== "string") fail("error parsing configuration list: invalid cniVersion type");
+  if (single !== undefined && typeof single !== "string")
+    fail("error parsing configuration list: invalid cniVersion type");
   const many = o["cniVersions"];
   if (many === undefined) return single ?? "";
   if (!Array.isArray(many)) fail("error parsing configuration list: cniVersions must be a list");
@@ -123,7 +126,8 @@ function selectVersion(o: JsonObject): string {
   };
   const candidates: string[] = [];
   many.forEach((v, i) => {
-    if (typeof v !== "string") fail(`error parsing configuration list: invalid cniVersions entry ${JSON.stringify(v)} at index ${i}`);
+    if (typeof v !== "string")
+      fail(`error parsing configuration list: invalid cniVersions entry ${JSON.stringify(v)} at index ${i}`);
     if (supported(v, `cniVersions entry ${v} at index ${i}`)) candidates.push(v);
   });
   if (single !== undefined && single !== "" && supported(single, `cniVersion ${single}`)) candidates.push(single);

@@ -29,7 +29,10 @@ export function convertResult(result: AnyResult, to: string): AnyResult {
   const target = to === "" ? "0.1.0" : to;
   if (result.cniVersion === target) return result;
   if (!isSupportedVersion(target)) {
-    throw new CniError(ErrorCode.IncompatibleVersion, `no converter for CNI result version ${result.cniVersion} to ${to}`);
+    throw new CniError(
+      ErrorCode.IncompatibleVersion,
+      `no converter for CNI result version ${result.cniVersion} to ${to}`,
+    );
   }
   switch (familyOf(target)) {
     case "100":

@@ -75,6 +75,7 @@ export function parsePodName(v: string): PodName {
 }
 
 export function parsePodUid(v: string): PodUid {
-  if (!/^[A-Za-z0-9-]{1,64}$/.test(v)) throw new CniError(ErrorCode.InvalidEnvironment, `invalid pod UID ${JSON.stringify(v)}`);
+  if (!/^[A-Za-z0-9-]{1,64}$/.test(v))
+    throw new CniError(ErrorCode.InvalidEnvironment, `invalid pod UID ${JSON.stringify(v)}`);
   return v as PodUid;
 }

@@ -61,7 +61,7 @@ function formatIpv6(g: readonly number[]): string {
   // RFC 5952 / Go: compress the first longest run of at least two zero groups.
   let best = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     let j = i;
     while (j < 8 && g[j] === 0) j++;
     if (j - i > bestLen) [best, bestLen] = [i, j - i];

@@ -196,6 +196,8 @@ function keepDefined(v: object): Record<string, unknown> {
 /** Go's omitempty for the field kinds a result has: "", 0, empty list, absent. */
 function dropEmpty(v: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(
-    Object.entries(v).filter(([, x]) => x !== undefined && x !== "" && x !== 0 && !(Array.isArray(x) && x.length === 0)),
+    Object.entries(v).filter(
+      ([, x]) => x !== undefined && x !== "" && x !== 0 && !(Array.isArray(x) && x.length === 0),
+    ),
   );
 }

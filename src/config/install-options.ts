@@ -46,7 +46,10 @@ export const InstallFileSchema = z.strictObject({
   stateDir: absolutePath.optional(),
   plexusBinary: optionalPath.optional(),
   skipBinaryCopy: z.boolean().optional(),
-  primaryConfFile: z.string().regex(/^[^/]*$/, "must be a file name in the conf dir").optional(),
+  primaryConfFile: z
+    .string()
+    .regex(/^[^/]*$/, "must be a file name in the conf dir")
+    .optional(),
   networkName: z.string().refine(isValidNetworkName, "must match ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$").optional(),
   kubeconfig: optionalPath.optional(),
   skipKubeconfig: z.boolean().optional(),
@@ -140,7 +143,8 @@ function seconds(flag: string, text: string | undefined): number | undefined {
 
 /** The flags written as file keys, so one schema checks both sources. */
 function flagsAsFile(flags: InstallFlags): Record<string, unknown> {
-  if (flags["cleanup-on-exit"] && flags["no-cleanup-on-exit"]) fail("--cleanup-on-exit and --no-cleanup-on-exit contradict each other");
+  if (flags["cleanup-on-exit"] && flags["no-cleanup-on-exit"])
+    fail("--cleanup-on-exit and --no-cleanup-on-exit contradict each other");
   const cleanup = flags["cleanup-on-exit"] ? true : flags["no-cleanup-on-exit"] ? false : undefined;
   const entries: [string, unknown][] = [
     ["hostRoot", flags["host-root"]],

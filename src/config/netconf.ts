@@ -60,7 +60,13 @@ export type PlexusNetConf = z.infer<typeof PlexusNetConfSchema>;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** Keys Multus reads or documents that Plexus accepts and deliberately ignores. */
-const IGNORED_MULTUS_KEYS = new Set(["logOptions", "retryDeleteOnError", "cniConf", "defaultnetworkfile", "defaultnetworkwaitseconds"]);
+const IGNORED_MULTUS_KEYS = new Set([
+  "logOptions",
+  "retryDeleteOnError",
+  "cniConf",
+  "defaultnetworkfile",
+  "defaultnetworkwaitseconds",
+]);
 /** Keys a runtime adds to every plugin config (CNI SPEC §3). */
 const RUNTIME_KEYS = new Set(["prevResult", "args", "cni.dev/valid-attachments", "cni.dev/attachments"]);
 
@@ -75,18 +81,30 @@ export function parsePlexusNetConf(raw: unknown): LoadedNetConf {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = issue?.path.join(".") || "(config)";
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `invalid Plexus network configuration: field "${field}": ${issue?.message}`, {
-      details: z.prettifyError(parsed.error),
-    });
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `invalid Plexus network configuration: field "${field}": ${issue?.message}`,
+      {
+        details: z.prettifyError(parsed.error),
+      },
+    );
   }
   const conf = parsed.data;
   if (conf.auxiliaryCNIChainName) {
-    throw new CniError(ErrorCode.UnsupportedField, `unsupported field "auxiliaryCNIChainName": ${JSON.stringify(conf.auxiliaryCNIChainName)}`);
+    throw new CniError(
+      ErrorCode.UnsupportedField,
+      `unsupported field "auxiliaryCNIChainName": ${JSON.stringify(conf.auxiliaryCNIChainName)}`,
+    );
   }
   if (conf.clusterNetwork === "" && conf.delegates.length === 0) {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, "invalid Plexus network configuration: set clusterNetwork or delegates");
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      "invalid Plexus network configuration: set clusterNetwork or delegates",
+    );
   }
   const known = new Set(Object.keys(PlexusNetConfSchema.shape));
-  const unknownKeys = Object.keys(raw as object).filter((k) => !known.has(k) && !IGNORED_MULTUS_KEYS.has(k) && !RUNTIME_KEYS.has(k));
+  const unknownKeys = Object.keys(raw as object).filter(
+    (k) => !known.has(k) && !IGNORED_MULTUS_KEYS.has(k) && !RUNTIME_KEYS.has(k),
+  );
   return { conf, unknownKeys };
 }

@@ -21,7 +21,10 @@ import { deleteAttachments } from "./teardown.js";
 
 export async function cmdAdd(req: PluginRequest, deps: EngineDeps): Promise<Result100> {
   const plan = await planOrGiveUp(req, deps);
-  deps.log.debug({ attachments: plan.attachments.map((a) => `${a.ifName}=${a.networkRef}`), uptimeMs: uptimeMs() }, "plan resolved");
+  deps.log.debug(
+    { attachments: plan.attachments.map((a) => `${a.ifName}=${a.networkRef}`), uptimeMs: uptimeMs() },
+    "plan resolved",
+  );
   const records = await persistPlan(plan, req, deps);
   const added: AttachmentRecord[] = [];
   try {
@@ -29,12 +32,17 @@ export async function cmdAdd(req: PluginRequest, deps: EngineDeps): Promise<Resu
       await seedDeviceInfo(plan.attachments[i], deps);
       added.push(await addAttachment(record, req, deps));
     }
-    const results = await applyDefaultRoutes(req.env.netns, added.map(routedView), deps, { pod: describePod(plan.pod) });
+    const results = await applyDefaultRoutes(req.env.netns, added.map(routedView), deps, {
+      pod: describePod(plan.pod),
+    });
     const final = await saveResults(added, results, deps);
     if (plan.podFound && plan.pod) await publish(plan, final, results, deps);
     await pruneOldTombstones(deps);
     deps.log.debug({ uptimeMs: uptimeMs() }, "ADD done");
-    return resultFor(req.conf.cniVersion, final.map((r, i) => ({ ifName: r.ifName as IfName, netns: req.env.netns, result: results[i] as Result100 })));
+    return resultFor(
+      req.conf.cniVersion,
+      final.map((r, i) => ({ ifName: r.ifName as IfName, netns: req.env.netns, result: results[i] as Result100 })),
+    );
   } catch (err) {
     // Undo in reverse, including the attachment that failed: its plugin may have half-built it.
     const attempted = records.slice(0, Math.min(added.length + 1, records.length));
@@ -79,16 +87,25 @@ async function persistPlan(plan: Plan, req: PluginRequest, deps: EngineDeps): Pr
   return records;
 }
 
-async function addAttachment(record: AttachmentRecord, req: PluginRequest, deps: EngineDeps): Promise<AttachmentRecord> {
+async function addAttachment(
+  record: AttachmentRecord,
+  req: PluginRequest,
+  deps: EngineDeps,
+): Promise<AttachmentRecord> {
   try {
     const started = performance.now();
     const raw = await deps.runtime.addNetworkList(listOf(record), runtimeConfOf(record, req.env.netns), deps.signal);
-    deps.log.debug({ ifName: record.ifName, network: record.networkRef, ms: Math.round(performance.now() - started) }, "attachment added");
+    deps.log.debug(
+      { ifName: record.ifName, network: record.networkRef, ms: Math.round(performance.now() - started) },
+      "attachment added",
+    );
     const done = withResult(record, toResult100(raw), deps.now());
     await deps.cache.saveAttachment(done);
     return done;
   } catch (err) {
-    throw toCniError(err).withContext(`${record.pod ? `pod ${record.pod.namespace}/${record.pod.name}` : `container ${record.containerId}`}: ${describeAttachment(record)}`);
+    throw toCniError(err).withContext(
+      `${record.pod ? `pod ${record.pod.namespace}/${record.pod.name}` : `container ${record.containerId}`}: ${describeAttachment(record)}`,
+    );
   }
 }
 
@@ -101,7 +118,11 @@ function routedView(r: AttachmentRecord) {
   };
 }
 
-async function saveResults(added: readonly AttachmentRecord[], results: readonly Result100[], deps: EngineDeps): Promise<AttachmentRecord[]> {
+async function saveResults(
+  added: readonly AttachmentRecord[],
+  results: readonly Result100[],
+  deps: EngineDeps,
+): Promise<AttachmentRecord[]> {
   const out: AttachmentRecord[] = [];
   for (const [i, r] of added.entries()) {
     const result = results[i] as Result100;
@@ -112,13 +133,24 @@ async function saveResults(added: readonly AttachmentRecord[], results: readonly
   return out;
 }
 
-async function publish(plan: Plan, records: readonly AttachmentRecord[], results: readonly Result100[], deps: EngineDeps): Promise<void> {
+async function publish(
+  plan: Plan,
+  records: readonly AttachmentRecord[],
+  results: readonly Result100[],
+  deps: EngineDeps,
+): Promise<void> {
   const kube = await deps.kube();
   if (!kube || !plan.pod) return;
   const attachments = [];
   for (const [i, r] of records.entries()) {
     const deviceInfo = r.deviceInfoFile ? await readDeviceInfo(r.deviceInfoFile, deps) : undefined;
-    attachments.push({ networkRef: r.networkRef, ifName: r.ifName as IfName, isCluster: r.role === "cluster", result: results[i] as Result100, ...(deviceInfo ? { deviceInfo } : {}) });
+    attachments.push({
+      networkRef: r.networkRef,
+      ifName: r.ifName as IfName,
+      isCluster: r.role === "cluster",
+      result: results[i] as Result100,
+      ...(deviceInfo ? { deviceInfo } : {}),
+    });
   }
   await publishNetworkStatus(kube, plan.pod, attachments, deps);
 }
@@ -135,22 +167,37 @@ async function readDeviceInfo(path: string, deps: EngineDeps): Promise<JsonObjec
  * ADD (CNI SPEC §4), and keeping it would make the runtime's next DEL fail forever. Attachments
  * that were added and could not be undone are kept for that next DEL to retry.
  */
-async function rollback(attempted: readonly AttachmentRecord[], added: readonly AttachmentRecord[], req: PluginRequest, deps: EngineDeps): Promise<void> {
+async function rollback(
+  attempted: readonly AttachmentRecord[],
+  added: readonly AttachmentRecord[],
+  req: PluginRequest,
+  deps: EngineDeps,
+): Promise<void> {
   const containerId = req.env.containerId as string;
   const withResults = attempted.map((r) => added.find((a) => a.ifName === r.ifName) ?? r);
-  const failures = (await deleteAttachments(withResults, req.env.netns, deps)).filter((f) => f.record.state === "added");
+  const failures = (await deleteAttachments(withResults, req.env.netns, deps)).filter(
+    (f) => f.record.state === "added",
+  );
   if (failures.length === 0) {
     await deps.cache.forgetContainer(containerId, "rolled-back");
     return;
   }
-  deps.log.error({ failures: failures.map((f) => f.error.message) }, "rollback after a failed ADD left attachments behind");
+  deps.log.error(
+    { failures: failures.map((f) => f.error.message) },
+    "rollback after a failed ADD left attachments behind",
+  );
   const keep = new Set(failures.map((f) => f.record.ifName));
   for (const r of (await deps.cache.loadContainer(containerId)).attachments) {
     if (!keep.has(r.ifName)) await deps.cache.removeAttachment(containerId, r.ifName);
   }
 }
 
-async function reportFailure(req: PluginRequest, deps: EngineDeps, plan: Plan | undefined, err: unknown): Promise<void> {
+async function reportFailure(
+  req: PluginRequest,
+  deps: EngineDeps,
+  plan: Plan | undefined,
+  err: unknown,
+): Promise<void> {
   const kube = req.env.args.podName ? await deps.kube().catch(() => undefined) : undefined;
   // With the UID: `kubectl describe pod` selects the pod's events by involvedObject.uid.
   const pod = plan?.pod ?? podRefFromArgs(req.env.args);
@@ -167,5 +214,7 @@ const TOMBSTONE_MAX_AGE_MS = 24 * 3600 * 1000;
 
 /** Housekeeping after a successful ADD; never fails the ADD. */
 async function pruneOldTombstones(deps: EngineDeps): Promise<void> {
-  await deps.cache.pruneTombstones(TOMBSTONE_MAX_AGE_MS, 32).catch((err: unknown) => deps.log.warn({ err: String(err) }, "pruning old tombstones failed"));
+  await deps.cache
+    .pruneTombstones(TOMBSTONE_MAX_AGE_MS, 32)
+    .catch((err: unknown) => deps.log.warn({ err: String(err) }, "pruning old tombstones failed"));
 }

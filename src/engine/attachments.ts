@@ -23,7 +23,12 @@ export function delegateArgs(req: PluginRequest, pod: PodRef | undefined): [stri
   return [...own, ...a.pairs.filter(([k]) => k !== "IgnoreUnknown").map(([k, v]) => [k, v] as [string, string])];
 }
 
-export function newRecord(a: PlannedAttachment, req: PluginRequest, pod: PodRef | undefined, at: Date): AttachmentRecord {
+export function newRecord(
+  a: PlannedAttachment,
+  req: PluginRequest,
+  pod: PodRef | undefined,
+  at: Date,
+): AttachmentRecord {
   return {
     kind: ATTACHMENT_RECORD_KIND,
     version: ATTACHMENT_RECORD_VERSION,

@@ -11,7 +11,10 @@ export async function cmdCheck(req: PluginRequest, deps: EngineDeps): Promise<vo
   const containerId = req.env.containerId as string;
   const state = await deps.cache.loadContainer(containerId);
   if (state.corrupt.length > 0) {
-    throw new CniError(ErrorCode.DecodingFailure, `container ${containerId}: unreadable state file ${state.corrupt[0]?.path}: ${state.corrupt[0]?.reason}`);
+    throw new CniError(
+      ErrorCode.DecodingFailure,
+      `container ${containerId}: unreadable state file ${state.corrupt[0]?.path}: ${state.corrupt[0]?.reason}`,
+    );
   }
   const added = state.attachments.filter((r) => r.state === "added");
   if (added.length === 0) {
@@ -20,7 +23,10 @@ export async function cmdCheck(req: PluginRequest, deps: EngineDeps): Promise<vo
   for (const record of added) {
     const list = listOf(record);
     if (!versionAllows("CHECK", list.cniVersion)) {
-      deps.log.debug({ network: record.networkRef, version: list.cniVersion }, "CHECK skipped: the delegate's version has no CHECK");
+      deps.log.debug(
+        { network: record.networkRef, version: list.cniVersion },
+        "CHECK skipped: the delegate's version has no CHECK",
+      );
       continue;
     }
     try {

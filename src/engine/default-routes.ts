@@ -36,6 +36,10 @@ async function applyAction(netns: string, action: RouteAction, deps: EngineDeps)
   try {
     await deps.runInNetns(netns, argv, deps.signal);
   } catch (err) {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `default-route: cannot run "${argv.join(" ")}" in ${netns}: ${(err as Error).message}`, { cause: err });
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `default-route: cannot run "${argv.join(" ")}" in ${netns}: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
 }

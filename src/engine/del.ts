@@ -29,10 +29,15 @@ export async function cmdDel(req: PluginRequest, deps: EngineDeps): Promise<void
   for (const file of state.corrupt) await deps.cache.quarantine(file.path);
   if (failures.length > 0) {
     const keep = new Set(failures.map((f) => f.record.ifName));
-    for (const r of state.attachments) if (!keep.has(r.ifName)) await deps.cache.removeAttachment(containerId, r.ifName);
+    for (const r of state.attachments)
+      if (!keep.has(r.ifName)) await deps.cache.removeAttachment(containerId, r.ifName);
     for (const f of failures) if (!state.attachments.includes(f.record)) await deps.cache.saveAttachment(f.record);
     const first = failures[0] as (typeof failures)[number];
-    throw new CniError(first.error.code, `pod ${describePod(podRefFromArgs(req.env.args))}: DEL failed for ${failures.length} attachment(s): ${failures.map((f) => f.error.message).join("; ")}`, { cause: first.error });
+    throw new CniError(
+      first.error.code,
+      `pod ${describePod(podRefFromArgs(req.env.args))}: DEL failed for ${failures.length} attachment(s): ${failures.map((f) => f.error.message).join("; ")}`,
+      { cause: first.error },
+    );
   }
   await deps.cache.forgetContainer(containerId, "deleted");
   // A file the cache could not read names its interface; re-resolution may no longer know it
@@ -40,7 +45,11 @@ export async function cmdDel(req: PluginRequest, deps: EngineDeps): Promise<void
   // once, as an error; the file stays aside (.corrupt) and the runtime's next DEL succeeds.
   const covered = new Set(records.map((r) => r.ifName));
   const lost = state.corrupt.filter((c) => !covered.has(basename(c.path, ".json")));
-  if (state.corrupt.length > lost.length) deps.log.warn({ files: state.corrupt.map((c) => c.path) }, "DEL re-resolved attachments whose state files were unreadable; the files were set aside (.corrupt)");
+  if (state.corrupt.length > lost.length)
+    deps.log.warn(
+      { files: state.corrupt.map((c) => c.path) },
+      "DEL re-resolved attachments whose state files were unreadable; the files were set aside (.corrupt)",
+    );
   if (lost.length > 0) {
     throw new CniError(
       ErrorCode.DecodingFailure,
@@ -51,7 +60,11 @@ export async function cmdDel(req: PluginRequest, deps: EngineDeps): Promise<void
 }
 
 /** What the API and the configuration say the container had, as records (never saved unless a DEL fails). */
-async function reresolve(req: PluginRequest, deps: EngineDeps, corrupt: readonly CorruptFile[]): Promise<AttachmentRecord[]> {
+async function reresolve(
+  req: PluginRequest,
+  deps: EngineDeps,
+  corrupt: readonly CorruptFile[],
+): Promise<AttachmentRecord[]> {
   try {
     const plan = await resolvePlan(req, deps, { lenient: true });
     return plan.attachments.map((a) => newRecord(a, req, plan.pod, deps.now()));
@@ -59,13 +72,22 @@ async function reresolve(req: PluginRequest, deps: EngineDeps, corrupt: readonly
     // Best effort is not silence: say what could not be done and why, then fail so the
     // runtime retries (a transient API outage) rather than leak addresses for good.
     const why = err instanceof Error ? err.message : String(err);
-    const files = corrupt.length ? ` (unreadable state: ${corrupt.map((c) => `${c.path}: ${c.reason}`).join("; ")})` : "";
-    throw new CniError(err instanceof CniError ? err.code : ErrorCode.TryAgainLater, `pod ${describePod(podRefFromArgs(req.env.args))}: no usable state for container ${req.env.containerId} and the networks cannot be re-resolved: ${why}${files}`, { cause: err });
+    const files = corrupt.length
+      ? ` (unreadable state: ${corrupt.map((c) => `${c.path}: ${c.reason}`).join("; ")})`
+      : "";
+    throw new CniError(
+      err instanceof CniError ? err.code : ErrorCode.TryAgainLater,
+      `pod ${describePod(podRefFromArgs(req.env.args))}: no usable state for container ${req.env.containerId} and the networks cannot be re-resolved: ${why}${files}`,
+      { cause: err },
+    );
   }
 }
 
 /** Cached records win; re-resolved ones fill the interfaces the cache lost. */
-function mergeByInterface(cached: readonly AttachmentRecord[], resolved: readonly AttachmentRecord[]): AttachmentRecord[] {
+function mergeByInterface(
+  cached: readonly AttachmentRecord[],
+  resolved: readonly AttachmentRecord[],
+): AttachmentRecord[] {
   const have = new Set(cached.map((r) => r.ifName));
   return [...cached, ...resolved.filter((r) => !have.has(r.ifName))];
 }

@@ -42,7 +42,10 @@ export async function cmdGc(req: PluginRequest, deps: EngineDeps): Promise<void>
   // (multus.md §3.12, PR #1273); Plexus does the same whenever its knowledge is incomplete.
   const unknown = [...new Set(valid.map((v) => v.containerID))].filter((id) => !known.has(id));
   if (unknown.length > 0) {
-    deps.log.warn({ containers: unknown }, "GC of secondary networks skipped: no complete Plexus state for these valid containers");
+    deps.log.warn(
+      { containers: unknown },
+      "GC of secondary networks skipped: no complete Plexus state for these valid containers",
+    );
   }
   errors.push(...(await gcDelegates(req, deps, valid, kept, unknown.length === 0)));
   if (errors.length > 0) throw new CniError(ErrorCode.Internal, `GC failed: ${errors.join("; ")}`);
@@ -51,11 +54,15 @@ export async function cmdGc(req: PluginRequest, deps: EngineDeps): Promise<void>
 function validAttachments(req: PluginRequest): ValidAttachment[] | undefined {
   const raw = req.raw["cni.dev/valid-attachments"] ?? req.raw["cni.dev/attachments"];
   if (raw === undefined) return undefined;
-  if (!Array.isArray(raw)) throw new CniError(ErrorCode.InvalidNetworkConfig, "cni.dev/valid-attachments must be a list");
+  if (!Array.isArray(raw))
+    throw new CniError(ErrorCode.InvalidNetworkConfig, "cni.dev/valid-attachments must be a list");
   return raw.map((v, i) => {
     const o = (v ?? {}) as Record<string, unknown>;
     if (typeof o["containerID"] !== "string" || typeof o["ifname"] !== "string") {
-      throw new CniError(ErrorCode.InvalidNetworkConfig, `cni.dev/valid-attachments[${i}] needs string containerID and ifname`);
+      throw new CniError(
+        ErrorCode.InvalidNetworkConfig,
+        `cni.dev/valid-attachments[${i}] needs string containerID and ifname`,
+      );
     }
     return { containerID: o["containerID"], ifname: o["ifname"] };
   });
@@ -67,7 +74,13 @@ function validAttachments(req: PluginRequest): ValidAttachment[] | undefined {
  * cluster network keeps every attachment the runtime calls valid (they are the runtime's own
  * (containerID, CNI_IFNAME) pairs), whether or not Plexus has state for it.
  */
-async function gcDelegates(req: PluginRequest, deps: EngineDeps, valid: readonly ValidAttachment[], kept: readonly AttachmentRecord[], secondaries: boolean): Promise<string[]> {
+async function gcDelegates(
+  req: PluginRequest,
+  deps: EngineDeps,
+  valid: readonly ValidAttachment[],
+  kept: readonly AttachmentRecord[],
+  secondaries: boolean,
+): Promise<string[]> {
   const networks = new Map<string, { list: NetworkConfigList; valid: ValidAttachment[] }>();
   const add = (ref: string, list: NetworkConfigList, attachments: readonly ValidAttachment[]) => {
     const entry = networks.get(ref) ?? { list, valid: [] };
@@ -78,17 +91,22 @@ async function gcDelegates(req: PluginRequest, deps: EngineDeps, valid: readonly
   };
   try {
     const { conf } = req;
-    const cluster = conf.clusterNetwork ? await resolveConfiguredNetwork(conf.clusterNetwork, conf, deps, "(GC)") : resolveInlineDelegate(conf.delegates[0] ?? {}, 0);
+    const cluster = conf.clusterNetwork
+      ? await resolveConfiguredNetwork(conf.clusterNetwork, conf, deps, "(GC)")
+      : resolveInlineDelegate(conf.delegates[0] ?? {}, 0);
     add(cluster.networkRef, cluster.list, valid);
   } catch (err) {
     return [`cluster network: ${toCniError(err).message}`];
   }
   for (const r of kept) {
-    if (r.role === "cluster" || secondaries) add(r.networkRef, listOf(r), [{ containerID: r.containerId, ifname: r.ifName }]);
+    if (r.role === "cluster" || secondaries)
+      add(r.networkRef, listOf(r), [{ containerID: r.containerId, ifname: r.ifName }]);
   }
   const errors: string[] = [];
   for (const { list, valid: mine } of networks.values()) {
-    await deps.runtime.gcNetworkList(list, mine, deps.signal).catch((err: unknown) => errors.push(`network ${list.name}: ${toCniError(err).message}`));
+    await deps.runtime
+      .gcNetworkList(list, mine, deps.signal)
+      .catch((err: unknown) => errors.push(`network ${list.name}: ${toCniError(err).message}`));
   }
   return errors;
 }

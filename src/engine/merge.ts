@@ -38,7 +38,9 @@ export function mergeResults(attachments: readonly AttachmentResult[]): Result10
     const r = indexAddresses(a);
     const base = interfaces.length;
     interfaces.push(...(r.interfaces ?? []));
-    ips.push(...(r.ips ?? []).map((ip) => (ip.interface === undefined ? ip : { ...ip, interface: ip.interface + base })));
+    ips.push(
+      ...(r.ips ?? []).map((ip) => (ip.interface === undefined ? ip : { ...ip, interface: ip.interface + base })),
+    );
     routes.push(...(r.routes ?? []));
   }
   const dns: Dns | undefined = attachments[0]?.result.dns;

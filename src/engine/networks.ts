@@ -24,7 +24,12 @@ export interface ResolvedNetwork {
  * "namespace/name" NAD, or a bare name: the NAD of that name in multusNamespace, else the CNI
  * config of that name in confDir (so a node without API access still finds file-based ones).
  */
-export async function resolveConfiguredNetwork(ref: string, conf: PlexusNetConf, deps: EngineDeps, pod: string): Promise<ResolvedNetwork> {
+export async function resolveConfiguredNetwork(
+  ref: string,
+  conf: PlexusNetConf,
+  deps: EngineDeps,
+  pod: string,
+): Promise<ResolvedNetwork> {
   if (ref.startsWith("/")) {
     const list = await loadNetworkFromPath(ref, deps.confFiles);
     return { list, networkRef: list.name };
@@ -39,7 +44,10 @@ export async function resolveConfiguredNetwork(ref: string, conf: PlexusNetConf,
     if (nad) return fromNad(nad, conf, deps, pod);
   }
   if (ref.includes("/")) {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `network ${ref}: a namespace/name reference needs Kubernetes API access (set kubeconfig)`);
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `network ${ref}: a namespace/name reference needs Kubernetes API access (set kubeconfig)`,
+    );
   }
   const list = await findConfByName(conf.confDir, name, deps.confFiles);
   return { list, networkRef: list.name };
@@ -55,19 +63,38 @@ export function resolveInlineDelegate(raw: JsonObject, index: number): ResolvedN
   }
 }
 
-export async function getNad(kube: KubeClient, namespace: string, name: string, deps: EngineDeps, pod: string): Promise<NetworkAttachmentDefinition> {
+export async function getNad(
+  kube: KubeClient,
+  namespace: string,
+  name: string,
+  deps: EngineDeps,
+  pod: string,
+): Promise<NetworkAttachmentDefinition> {
   try {
     return await kube.getNetworkAttachmentDefinition(namespace, name, deps.signal);
   } catch (err) {
     if (isKubeError(err, "not-found")) {
-      throw new CniError(ErrorCode.NotFound, `network-attachment-definition "${name}" not found in namespace "${namespace}" (pod ${pod})`, { cause: err });
+      throw new CniError(
+        ErrorCode.NotFound,
+        `network-attachment-definition "${name}" not found in namespace "${namespace}" (pod ${pod})`,
+        { cause: err },
+      );
     }
     throw kubeFailure(err, `pod ${pod}: cannot read network-attachment-definition ${namespace}/${name}`);
   }
 }
 
-export async function fromNad(nad: NetworkAttachmentDefinition, conf: PlexusNetConf, deps: EngineDeps, pod: string): Promise<ResolvedNetwork> {
+export async function fromNad(
+  nad: NetworkAttachmentDefinition,
+  conf: PlexusNetConf,
+  deps: EngineDeps,
+  pod: string,
+): Promise<ResolvedNetwork> {
   const list = await delegateConfigFromNad(nad, { dir: conf.confDir, reader: deps.confFiles }, { pod });
   const resourceName = nad.metadata.annotations?.[RESOURCE_NAME_ANNOTATION];
-  return { list, networkRef: `${nad.metadata.namespace}/${nad.metadata.name}`, ...(resourceName ? { resourceName } : {}) };
+  return {
+    list,
+    networkRef: `${nad.metadata.namespace}/${nad.metadata.name}`,
+    ...(resourceName ? { resourceName } : {}),
+  };
 }

@@ -52,19 +52,31 @@ export interface PlanOptions {
 export async function resolvePlan(req: PluginRequest, deps: EngineDeps, options: PlanOptions = {}): Promise<Plan> {
   const ref = podRefFromArgs(req.env.args);
   const kube = ref ? await deps.kube() : undefined;
-  const pod = kube && ref ? await fetchPod(kube, ref, deps, { uidMismatch: options.lenient ? "absent" : "error" }) : undefined;
-  const entries = [await clusterEntry(req, deps, pod, ref, options), ...(await defaultEntries(req, deps, ref)), ...(await selectedEntries(req, deps, pod, ref, options))];
+  const pod =
+    kube && ref ? await fetchPod(kube, ref, deps, { uidMismatch: options.lenient ? "absent" : "error" }) : undefined;
+  const entries = [
+    await clusterEntry(req, deps, pod, ref, options),
+    ...(await defaultEntries(req, deps, ref)),
+    ...(await selectedEntries(req, deps, pod, ref, options)),
+  ];
   const primary = req.env.ifName as IfName;
   const names = assignInterfaceNames(
     entries.map((e) => e.selection?.interface),
     primary,
     { pod: describePod(ref), labels: entries.map((e) => `network "${e.network.networkRef}"`) },
   );
-  const attachments = entries.map((e, index) => planAttachment(e, { index, ifName: names[index] as IfName }, req, describePod(ref)));
+  const attachments = entries.map((e, index) =>
+    planAttachment(e, { index, ifName: names[index] as IfName }, req, describePod(ref)),
+  );
   return { pod: ref, podFound: pod !== undefined, attachments };
 }
 
-function planAttachment(e: Entry, at: { index: number; ifName: IfName }, req: PluginRequest, pod: string): PlannedAttachment {
+function planAttachment(
+  e: Entry,
+  at: { index: number; ifName: IfName },
+  req: PluginRequest,
+  pod: string,
+): PlannedAttachment {
   const { index, ifName } = at;
   const sel = e.selection;
   const network = e.network.networkRef;
@@ -73,7 +85,9 @@ function planAttachment(e: Entry, at: { index: number; ifName: IfName }, req: Pl
   const list = device ? injectDeviceId(withArgs, device.deviceId) : withArgs;
   // Capability values from Kubernetes (portMappings, bandwidth, ...) belong to the cluster
   // network only (multi-net spec §7.5); a selection brings its own, gated by capabilities.
-  const fromSelection = sel ? capabilityArgsFor(sel, list, { pod, network }, device?.info ? { deviceInfoFile: device.info.file } : {}) : {};
+  const fromSelection = sel
+    ? capabilityArgsFor(sel, list, { pod, network }, device?.info ? { deviceInfoFile: device.info.file } : {})
+    : {};
   const capabilityArgs = e.role === "cluster" ? { ...req.conf.runtimeConfig, ...fromSelection } : fromSelection;
   return {
     index,
@@ -93,7 +107,11 @@ function planAttachment(e: Entry, at: { index: number; ifName: IfName }, req: Pl
  * a per-attachment file, seeded from the device plugin's file for the NAD's resourceName
  * (Device Information Specification §3.2), read into network-status device-info after ADD.
  */
-function deviceOf(e: Entry, req: PluginRequest, ifName: IfName): { deviceId: string; info?: { file: string; seed?: string } } | undefined {
+function deviceOf(
+  e: Entry,
+  req: PluginRequest,
+  ifName: IfName,
+): { deviceId: string; info?: { file: string; seed?: string } } | undefined {
   const deviceId = e.selection?.deviceId;
   if (!deviceId) return undefined;
   const wantsFile = e.network.list.plugins.some((p) => p.capabilities.includes("CNIDeviceInfoFile"));
@@ -117,27 +135,49 @@ function injectDeviceId(list: NetworkConfigList, deviceId: string): NetworkConfi
  */
 function selectionArgs(sel: NetworkSelection | undefined): JsonObject {
   if (!sel) return {};
-  return { ...(sel.cniArgs ?? {}), ...(sel.ipamClaimReference ? { "ipam-claim-reference": sel.ipamClaimReference } : {}) };
+  return {
+    ...(sel.cniArgs ?? {}),
+    ...(sel.ipamClaimReference ? { "ipam-claim-reference": sel.ipamClaimReference } : {}),
+  };
 }
 
-async function clusterEntry(req: PluginRequest, deps: EngineDeps, pod: Pod | undefined, ref: PodRef | undefined, options: PlanOptions): Promise<Entry> {
+async function clusterEntry(
+  req: PluginRequest,
+  deps: EngineDeps,
+  pod: Pod | undefined,
+  ref: PodRef | undefined,
+  options: PlanOptions,
+): Promise<Entry> {
   const { conf } = req;
   const override = pod?.metadata.annotations?.[DEFAULT_NETWORK_ANNOTATION];
   if (pod && override !== undefined && ref) {
     // v1.multus-cni.io/default-network replaces the cluster network for this pod (NAD only).
-    const sel = parseDefaultNetworkSelection(override, { defaultNamespace: parseNamespace(conf.multusNamespace), pod: describePod(ref) });
+    const sel = parseDefaultNetworkSelection(override, {
+      defaultNamespace: parseNamespace(conf.multusNamespace),
+      pod: describePod(ref),
+    });
     // The annotation is the pod author's choice, not the administrator's: under namespaceIsolation
     // it may name the pod's namespace, a global one, or multusNamespace (where cluster networks
     // live). Multus does not check it at all, so any pod could take any team's NAD as its eth0.
     // Tearing down (lenient) is no privilege: a DEL must not fail on a policy changed since ADD.
-    const policy = { namespaceIsolation: conf.namespaceIsolation, globalNamespaces: [...conf.globalNamespaces, conf.multusNamespace] };
-    if (!options.lenient) checkNamespaceIsolation(sel, ref.namespace, policy, { pod: describePod(ref), annotation: DEFAULT_NETWORK_ANNOTATION });
+    const policy = {
+      namespaceIsolation: conf.namespaceIsolation,
+      globalNamespaces: [...conf.globalNamespaces, conf.multusNamespace],
+    };
+    if (!options.lenient)
+      checkNamespaceIsolation(sel, ref.namespace, policy, {
+        pod: describePod(ref),
+        annotation: DEFAULT_NETWORK_ANNOTATION,
+      });
     const kube = (await deps.kube())!;
     const nad = await getNad(kube, sel.namespace, sel.name, deps, describePod(ref));
     return { role: "cluster", network: await fromNad(nad, conf, deps, describePod(ref)), selection: { ...sel } };
   }
   if (conf.clusterNetwork) {
-    return { role: "cluster", network: await resolveConfiguredNetwork(conf.clusterNetwork, conf, deps, describePod(ref)) };
+    return {
+      role: "cluster",
+      network: await resolveConfiguredNetwork(conf.clusterNetwork, conf, deps, describePod(ref)),
+    };
   }
   return { role: "cluster", network: resolveInlineDelegate(conf.delegates[0] ?? {}, 0) };
 }
@@ -146,11 +186,19 @@ async function defaultEntries(req: PluginRequest, deps: EngineDeps, ref: PodRef 
   const { conf } = req;
   if (ref && isSystemNamespace(ref.namespace, conf.systemNamespaces)) return [];
   const inline = conf.clusterNetwork ? [] : conf.delegates.slice(1).map((d, i) => resolveInlineDelegate(d, i + 1));
-  const named = await Promise.all(conf.defaultNetworks.map((n) => resolveConfiguredNetwork(n, conf, deps, describePod(ref))));
+  const named = await Promise.all(
+    conf.defaultNetworks.map((n) => resolveConfiguredNetwork(n, conf, deps, describePod(ref))),
+  );
   return [...inline, ...named].map((network) => ({ role: "default", network }));
 }
 
-async function selectedEntries(req: PluginRequest, deps: EngineDeps, pod: Pod | undefined, ref: PodRef | undefined, options: PlanOptions): Promise<Entry[]> {
+async function selectedEntries(
+  req: PluginRequest,
+  deps: EngineDeps,
+  pod: Pod | undefined,
+  ref: PodRef | undefined,
+  options: PlanOptions,
+): Promise<Entry[]> {
   const value = pod?.metadata.annotations?.[NETWORKS_ANNOTATION];
   if (!pod || !ref || value === undefined || value.trim() === "") return [];
   const podName = describePod(ref);
@@ -158,7 +206,8 @@ async function selectedEntries(req: PluginRequest, deps: EngineDeps, pod: Pod | 
   try {
     selections = parseNetworkSelections(value, { podNamespace: ref.namespace, pod: podName });
     // As for the default network: a DEL re-resolving tears down whatever the pod names.
-    if (!options.lenient) for (const sel of selections) checkNamespaceIsolation(sel, ref.namespace, req.conf, { pod: podName });
+    if (!options.lenient)
+      for (const sel of selections) checkNamespaceIsolation(sel, ref.namespace, req.conf, { pod: podName });
   } catch (err) {
     if (!options.lenient) throw err;
     deps.log.warn({ pod: podName, reason: (err as Error).message }, "ignoring the pod's network selections");
@@ -168,14 +217,19 @@ async function selectedEntries(req: PluginRequest, deps: EngineDeps, pod: Pod | 
   // NADs are fetched concurrently (Multus fetches one after another); the first failure in
   // annotation order is the one reported.
   const settled = await Promise.allSettled(
-    selections.map(async (sel) => fromNad(await getNad(kube, sel.namespace, sel.name, deps, podName), req.conf, deps, podName)),
+    selections.map(async (sel) =>
+      fromNad(await getNad(kube, sel.namespace, sel.name, deps, podName), req.conf, deps, podName),
+    ),
   );
   const entries: Entry[] = [];
   settled.forEach((s, i) => {
     const selection = selections[i] as NetworkSelection;
     if (s.status === "fulfilled") entries.push({ role: "selected", network: s.value, selection });
     else if (options.lenient && s.reason instanceof CniError && s.reason.code === ErrorCode.NotFound) {
-      deps.log.warn({ pod: podName, network: `${selection.namespace}/${selection.name}` }, "network gone: nothing to tear down for it");
+      deps.log.warn(
+        { pod: podName, network: `${selection.namespace}/${selection.name}` },
+        "network gone: nothing to tear down for it",
+      );
     } else throw s.reason;
   });
   return entries;

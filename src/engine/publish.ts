@@ -18,15 +18,32 @@ export interface PublishedAttachment {
   readonly deviceInfo?: JsonObject;
 }
 
-export async function publishNetworkStatus(kube: KubeClient, pod: PodRef, attachments: readonly PublishedAttachment[], deps: EngineDeps): Promise<void> {
-  const statuses = attachments.map((a) => buildNetworkStatus({ name: a.networkRef, ifName: a.ifName, isDefault: a.isCluster, result: a.result, ...(a.deviceInfo ? { deviceInfo: a.deviceInfo } : {}) }));
+export async function publishNetworkStatus(
+  kube: KubeClient,
+  pod: PodRef,
+  attachments: readonly PublishedAttachment[],
+  deps: EngineDeps,
+): Promise<void> {
+  const statuses = attachments.map((a) =>
+    buildNetworkStatus({
+      name: a.networkRef,
+      ifName: a.ifName,
+      isDefault: a.isCluster,
+      result: a.result,
+      ...(a.deviceInfo ? { deviceInfo: a.deviceInfo } : {}),
+    }),
+  );
   const events = attachments.map((a) =>
     kube.emitEvent(
       {
         pod,
         type: "Normal",
         reason: "AddedInterface",
-        message: eventMessage(a.ifName, (a.result.ips ?? []).filter((ip) => ownsIp(a, ip.interface)).map((ip) => ip.address), a.networkRef),
+        message: eventMessage(
+          a.ifName,
+          (a.result.ips ?? []).filter((ip) => ownsIp(a, ip.interface)).map((ip) => ip.address),
+          a.networkRef,
+        ),
       },
       deps.signal,
     ),
@@ -52,8 +69,15 @@ function ownsIp(a: PublishedAttachment, index: number | undefined): boolean {
 }
 
 /** A warning Event on the pod when ADD fails, so `kubectl describe pod` says why. */
-export async function emitFailureEvent(kube: KubeClient | undefined, pod: PodRef | undefined, reason: string, message: string, deps: EngineDeps): Promise<void> {
+export async function emitFailureEvent(
+  kube: KubeClient | undefined,
+  pod: PodRef | undefined,
+  reason: string,
+  message: string,
+  deps: EngineDeps,
+): Promise<void> {
   if (!kube || !pod) return;
-  await kube.emitEvent({ pod, type: "Warning", reason, message: message.slice(0, 1024) }, deps.signal).catch(() => undefined);
+  await kube
+    .emitEvent({ pod, type: "Warning", reason, message: message.slice(0, 1024) }, deps.signal)
+    .catch(() => undefined);
 }
-

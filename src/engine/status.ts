@@ -9,7 +9,10 @@ import { isReady } from "./readiness.js";
 export async function cmdStatus(req: PluginRequest, deps: EngineDeps): Promise<void> {
   const { conf } = req;
   if (!(await isReady(conf, deps))) {
-    throw new CniError(ErrorCode.PluginNotAvailable, `the cluster network is not ready: readiness indicator file ${conf.readinessindicatorfile} does not exist`);
+    throw new CniError(
+      ErrorCode.PluginNotAvailable,
+      `the cluster network is not ready: readiness indicator file ${conf.readinessindicatorfile} does not exist`,
+    );
   }
   let network;
   try {
@@ -17,7 +20,11 @@ export async function cmdStatus(req: PluginRequest, deps: EngineDeps): Promise<v
       ? await resolveConfiguredNetwork(conf.clusterNetwork, conf, deps, "(STATUS)")
       : resolveInlineDelegate(conf.delegates[0] ?? {}, 0);
   } catch (err) {
-    throw new CniError(ErrorCode.PluginNotAvailable, `the cluster network cannot be loaded: ${toCniError(err).message}`, { cause: err });
+    throw new CniError(
+      ErrorCode.PluginNotAvailable,
+      `the cluster network cannot be loaded: ${toCniError(err).message}`,
+      { cause: err },
+    );
   }
   // A delegate's own STATUS error (50/51) is passed on unchanged, as Multus does.
   await deps.runtime.statusNetworkList(network.list, deps.signal);

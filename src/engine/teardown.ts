@@ -11,7 +11,11 @@ export interface TeardownFailure {
   readonly error: CniError;
 }
 
-export async function deleteAttachments(records: readonly AttachmentRecord[], netns: string, deps: EngineDeps): Promise<TeardownFailure[]> {
+export async function deleteAttachments(
+  records: readonly AttachmentRecord[],
+  netns: string,
+  deps: EngineDeps,
+): Promise<TeardownFailure[]> {
   const failures: TeardownFailure[] = [];
   for (const record of [...records].sort((a, b) => b.index - a.index)) {
     try {

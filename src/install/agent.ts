@@ -26,13 +26,20 @@ export async function runAgent(ctx: ReconcileContext, signal: AbortSignal): Prom
   if (layout.kubeconfig) apiServerUrl(ctx.env);
   if (ctx.binarySource !== undefined) {
     const done = await installBinary(ctx.binarySource, layout.binary.agent);
-    log.info({ binary: layout.binary.host, source: ctx.binarySource }, done === "copied" ? "installed the plexus executable" : "the plexus executable is up to date");
+    log.info(
+      { binary: layout.binary.host, source: ctx.binarySource },
+      done === "copied" ? "installed the plexus executable" : "the plexus executable is up to date",
+    );
   }
   // The plugin's state dir: created here with its final mode, so the first ADD does not race to.
   await mkdir(layout.stateDir.agent, { recursive: true, mode: 0o700 });
 
   const trigger = createChangeTrigger({
-    dirs: [layout.confDir.agent, options.serviceAccountDir, ...(layout.readinessFile ? [dirname(layout.readinessFile.agent)] : [])],
+    dirs: [
+      layout.confDir.agent,
+      options.serviceAccountDir,
+      ...(layout.readinessFile ? [dirname(layout.readinessFile.agent)] : []),
+    ],
     pollMs: options.pollIntervalSeconds * 1000,
     debounceMs: DEBOUNCE_MS,
     signal,

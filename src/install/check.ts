@@ -32,7 +32,8 @@ export async function checkInstallation(ctx: CheckContext): Promise<string[]> {
   if (layout.kubeconfig && layout.token) {
     try {
       const sa = await readServiceAccount(options.serviceAccountDir);
-      if ((await read(layout.token.agent)) !== sa.token) problems.push(`${layout.token.host} is not the current service account token`);
+      if ((await read(layout.token.agent)) !== sa.token)
+        problems.push(`${layout.token.host} is not the current service account token`);
       if ((await read(layout.kubeconfig.agent)) !== buildKubeconfig(apiServerUrl(ctx.env), sa.ca, layout.token.host)) {
         problems.push(`${layout.kubeconfig.host} is missing or stale`);
       }
@@ -44,7 +45,8 @@ export async function checkInstallation(ctx: CheckContext): Promise<string[]> {
   if (primary.kind === "found") {
     try {
       const desired = buildPlexusConflist({ primaryFile: primary.file, primary: primary.list, layout, options });
-      if ((await read(layout.confFile.agent)) !== desired.text) problems.push(`${layout.confFile.host} is missing or does not match ${primary.file}`);
+      if ((await read(layout.confFile.agent)) !== desired.text)
+        problems.push(`${layout.confFile.host} is missing or does not match ${primary.file}`);
     } catch (err) {
       problems.push((err as Error).message);
     }
@@ -52,7 +54,8 @@ export async function checkInstallation(ctx: CheckContext): Promise<string[]> {
     problems.push(primary.kind === "missing" ? `no primary network config in ${layout.confDir.host}` : primary.problem);
   }
   const first = runtimeConfFiles(await ctx.reader.list(layout.confDir.agent))[0];
-  if (first !== undefined && first !== PLEXUS_CONF_FILE) problems.push(`${first} sorts before ${PLEXUS_CONF_FILE}: the runtime bypasses Plexus`);
+  if (first !== undefined && first !== PLEXUS_CONF_FILE)
+    problems.push(`${first} sorts before ${PLEXUS_CONF_FILE}: the runtime bypasses Plexus`);
   return problems;
 }
 
@@ -63,14 +66,18 @@ export async function checkAlive(statusFile: string, maxAgeMs: number, now: numb
   if (statusFile === "") return "no --status-file configured: the agent writes no heartbeat to check";
   const text = await read(statusFile);
   if (text === undefined) return `no status file at ${statusFile}`;
-  const parsed = StatusSchema.safeParse((() => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      return undefined;
-    }
-  })());
+  const parsed = StatusSchema.safeParse(
+    (() => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        return undefined;
+      }
+    })(),
+  );
   if (!parsed.success) return `unreadable status file ${statusFile}`;
   const age = now - Date.parse(parsed.data.time);
-  return age > maxAgeMs ? `the agent's last pass was ${Math.round(age / 1000)} s ago (${parsed.data.phase}: ${parsed.data.message})` : undefined;
+  return age > maxAgeMs
+    ? `the agent's last pass was ${Math.round(age / 1000)} s ago (${parsed.data.phase}: ${parsed.data.message})`
+    : undefined;
 }

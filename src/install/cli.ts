@@ -97,7 +97,8 @@ export async function installCommand(argv: readonly string[], io: CommandIo): Pr
   return reportErrors(io, async () => {
     const options = await loadOptions(argv);
     if (options.help) return usage(io, INSTALL_USAGE);
-    if (options.removeBinary) throw new CniError(ErrorCode.InvalidEnvironment, "--remove-binary is a flag of plexus uninstall");
+    if (options.removeBinary)
+      throw new CniError(ErrorCode.InvalidEnvironment, "--remove-binary is a flag of plexus uninstall");
     const layout = installLayout(options);
     if (options.alive) return probeResult(io, await checkAlive(options.statusFile, aliveMaxAgeMs(options), Date.now()));
     if (options.check) {
@@ -123,7 +124,8 @@ export async function uninstallCommand(argv: readonly string[], io: CommandIo): 
   return reportErrors(io, async () => {
     const options = await loadOptions(argv);
     if (options.help) return usage(io, UNINSTALL_USAGE);
-    if (options.once || options.check || options.alive) throw new CniError(ErrorCode.InvalidEnvironment, "--once, --check and --alive are flags of plexus install");
+    if (options.once || options.check || options.alive)
+      throw new CniError(ErrorCode.InvalidEnvironment, "--once, --check and --alive are flags of plexus install");
     const log = createLogger({ level: options.logLevel, toStderr: true }).child({ component: "uninstall" });
     await uninstall(installLayout(options), { removeBinary: options.removeBinary }, log);
     return 0;
@@ -132,9 +134,14 @@ export async function uninstallCommand(argv: readonly string[], io: CommandIo): 
 
 async function loadOptions(argv: readonly string[]): Promise<InstallOptions> {
   const flags = parseInstallFlags(argv);
-  const file = flags.config === undefined ? undefined : await readFile(flags.config, "utf8").catch((err: unknown) => {
-    throw new CniError(ErrorCode.InvalidEnvironment, `--config ${flags.config}: ${(err as Error).message}`, { cause: err });
-  });
+  const file =
+    flags.config === undefined
+      ? undefined
+      : await readFile(flags.config, "utf8").catch((err: unknown) => {
+          throw new CniError(ErrorCode.InvalidEnvironment, `--config ${flags.config}: ${(err as Error).message}`, {
+            cause: err,
+          });
+        });
   return resolveInstallOptions(flags, file);
 }
 
@@ -143,7 +150,10 @@ function binarySource(options: InstallOptions, io: CommandIo): string | undefine
   if (options.plexusBinary !== "") return options.plexusBinary;
   if (io.ownExecutable !== undefined) return io.ownExecutable;
   // node dist/plexus.cjs: process.execPath is node itself, which must never land in the bin dir.
-  throw new CniError(ErrorCode.InvalidEnvironment, "not running as the plexus executable: pass --plexus-binary FILE (or --skip-binary-copy)");
+  throw new CniError(
+    ErrorCode.InvalidEnvironment,
+    "not running as the plexus executable: pass --plexus-binary FILE (or --skip-binary-copy)",
+  );
 }
 
 /** The in-cluster client, loaded on the first event (the library is slow to import). */
@@ -154,7 +164,13 @@ function kubeClientLoader(options: InstallOptions, io: CommandIo, log: Logger): 
     (client ??= (async () => {
       const { createKubeClient } = await io.importKubeClient();
       const settings = PlexusNetConfSchema.shape.kubernetes.parse(options.plugin.kubernetes);
-      return createKubeClient({ inCluster: true, env, serviceAccountDir: options.serviceAccountDir, settings, log: log.child({ component: "k8s" }) });
+      return createKubeClient({
+        inCluster: true,
+        env,
+        serviceAccountDir: options.serviceAccountDir,
+        settings,
+        log: log.child({ component: "k8s" }),
+      });
     })());
 }
 

@@ -37,7 +37,11 @@ export function restoreBackoffMs(removals: number): number {
 }
 
 /** Writes `desired` if needed; returns an outcome when the pass must stop here. */
-export async function guardOurConf(ctx: ReconcileContext, state: GuardState, desired: string): Promise<Outcome | undefined> {
+export async function guardOurConf(
+  ctx: ReconcileContext,
+  state: GuardState,
+  desired: string,
+): Promise<Outcome | undefined> {
   const { layout, log } = ctx;
   const current = await readFile(layout.confFile.agent, "utf8").catch(() => undefined);
   if (state.installed !== undefined && current !== state.installed) {
@@ -45,8 +49,15 @@ export async function guardOurConf(ctx: ReconcileContext, state: GuardState, des
       const pending = await onRemoved(ctx, state, state.installed);
       if (pending) return pending;
     } else {
-      log.warn({ conf: layout.confFile.host }, `${PLEXUS_CONF_FILE} was changed by someone else; rewriting it (the agent owns this file)`);
-      ctx.events.emit("Warning", "PlexusConfigModified", `${layout.confFile.host} was modified by another process; Plexus rewrote it`);
+      log.warn(
+        { conf: layout.confFile.host },
+        `${PLEXUS_CONF_FILE} was changed by someone else; rewriting it (the agent owns this file)`,
+      );
+      ctx.events.emit(
+        "Warning",
+        "PlexusConfigModified",
+        `${layout.confFile.host} was modified by another process; Plexus rewrote it`,
+      );
     }
   }
   if (current !== desired) {
@@ -59,7 +70,8 @@ export async function guardOurConf(ctx: ReconcileContext, state: GuardState, des
     }
   }
   state.installed = desired;
-  if (state.removals > 0 && state.lastRestoreAt !== undefined && ctx.now() - state.lastRestoreAt > STABLE_MS) state.removals = 0;
+  if (state.removals > 0 && state.lastRestoreAt !== undefined && ctx.now() - state.lastRestoreAt > STABLE_MS)
+    state.removals = 0;
   return shadowedBy(ctx, state);
 }
 
@@ -73,14 +85,19 @@ async function onRemoved(ctx: ReconcileContext, state: GuardState, ours: string)
     const what = renamedTo
       ? `${PLEXUS_CONF_FILE} was renamed to ${renamedTo} by another process`
       : `${PLEXUS_CONF_FILE} was removed by another process`;
-    const hint = renamedTo?.endsWith(".cilium_bak") ? " (Cilium with cni.exclusive=true does this: set cni.exclusive=false)" : "";
+    const hint = renamedTo?.endsWith(".cilium_bak")
+      ? " (Cilium with cni.exclusive=true does this: set cni.exclusive=false)"
+      : "";
     const message = `${what}${hint}: new pods on this node would get only the primary network`;
     ctx.log.error({ conf: layout.confFile.host, renamedTo, removals: state.removals }, message);
     ctx.events.emit("Warning", "PlexusConfigRemoved", message);
   }
   const wait = (state.restoreAt ?? 0) - ctx.now();
   if (wait > 0) {
-    return { phase: "blocked", message: `${PLEXUS_CONF_FILE} keeps being removed (${state.removals} times in a row); restoring it in ${Math.ceil(wait / 1000)} s` };
+    return {
+      phase: "blocked",
+      message: `${PLEXUS_CONF_FILE} keeps being removed (${state.removals} times in a row); restoring it in ${Math.ceil(wait / 1000)} s`,
+    };
   }
   state.removalPending = false;
   state.lastRestoreAt = ctx.now();

@@ -45,7 +45,9 @@ export function createInstallEvents(
       const sent = (async () => {
         const kube = await client();
         await kube?.emitEvent({ pod, type, reason, message }, AbortSignal.timeout(EVENT_TIMEOUT_MS));
-      })().catch((err: unknown) => log.warn({ reason, err: (err as Error).message }, "could not write a Kubernetes Event"));
+      })().catch((err: unknown) =>
+        log.warn({ reason, err: (err as Error).message }, "could not write a Kubernetes Event"),
+      );
       pending.add(sent);
       void sent.finally(() => pending.delete(sent));
     },
@@ -54,4 +56,3 @@ export function createInstallEvents(
     },
   };
 }
-

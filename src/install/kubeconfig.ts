@@ -21,10 +21,15 @@ export async function readServiceAccount(dir: string): Promise<ServiceAccountFil
     try {
       return await readFile(join(dir, name));
     } catch (err) {
-      throw new CniError(ErrorCode.IoFailure, `cannot read the service account ${name} in ${dir}: ${(err as Error).message}`, {
-        details: "the DaemonSet must mount the service account token (automountServiceAccountToken), or pass --skip-kubeconfig",
-        cause: err,
-      });
+      throw new CniError(
+        ErrorCode.IoFailure,
+        `cannot read the service account ${name} in ${dir}: ${(err as Error).message}`,
+        {
+          details:
+            "the DaemonSet must mount the service account token (automountServiceAccountToken), or pass --skip-kubeconfig",
+          cause: err,
+        },
+      );
     }
   };
   const [token, ca] = await Promise.all([read("token"), read("ca.crt")]);
@@ -38,11 +43,17 @@ export function apiServerUrl(env: Readonly<Record<string, string | undefined>>):
   const host = env["KUBERNETES_SERVICE_HOST"] ?? "";
   const port = env["KUBERNETES_SERVICE_PORT"] ?? "";
   if (host === "" || port === "") {
-    throw new CniError(ErrorCode.InvalidEnvironment, "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set", {
-      details: "plexus install writes the plugin's kubeconfig from the pod's in-cluster environment; outside a pod pass --skip-kubeconfig",
-    });
+    throw new CniError(
+      ErrorCode.InvalidEnvironment,
+      "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set",
+      {
+        details:
+          "plexus install writes the plugin's kubeconfig from the pod's in-cluster environment; outside a pod pass --skip-kubeconfig",
+      },
+    );
   }
-  if (!/^\d{1,5}$/.test(port)) throw new CniError(ErrorCode.InvalidEnvironment, `KUBERNETES_SERVICE_PORT is not a port: ${JSON.stringify(port)}`);
+  if (!/^\d{1,5}$/.test(port))
+    throw new CniError(ErrorCode.InvalidEnvironment, `KUBERNETES_SERVICE_PORT is not a port: ${JSON.stringify(port)}`);
   // An IPv6 literal needs brackets in a URL (RFC 3986 §3.2.2).
   const hostPart = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
   return `https://${hostPart}:${port}`;

@@ -39,7 +39,9 @@ export function buildPlexusConflist({ primaryFile, primary, layout, options }: C
   try {
     checkVersionSupported(cniVersion);
   } catch (err) {
-    throw (err as CniError).withContext(`the primary network config ${primaryFile} has cniVersion ${JSON.stringify(cniVersion)}`);
+    throw (err as CniError).withContext(
+      `the primary network config ${primaryFile} has cniVersion ${JSON.stringify(cniVersion)}`,
+    );
   }
   const capabilities = unionCapabilities(primary);
   const plugin: Record<string, unknown> = {
@@ -58,11 +60,17 @@ export function buildPlexusConflist({ primaryFile, primary, layout, options }: C
 }
 
 /** What the runtime and the plugin will do with the file, done now: a file we cannot read back is a bug. */
-function checkReadable(conflist: { cniVersion: string; name: string; plugins: JsonObject[] }, plugin: JsonObject): void {
+function checkReadable(
+  conflist: { cniVersion: string; name: string; plugins: JsonObject[] },
+  plugin: JsonObject,
+): void {
   parseNetworkConfig(conflist);
   // The runtime injects name and cniVersion into each plugin's config (CNI SPEC §3).
   const { unknownKeys } = parsePlexusNetConf({ ...plugin, cniVersion: conflist.cniVersion, name: conflist.name });
   if (unknownKeys.length > 0) {
-    throw new CniError(ErrorCode.Internal, `generated Plexus config has keys the plugin ignores: ${unknownKeys.join(", ")}`);
+    throw new CniError(
+      ErrorCode.Internal,
+      `generated Plexus config has keys the plugin ignores: ${unknownKeys.join(", ")}`,
+    );
   }
 }

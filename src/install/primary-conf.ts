@@ -7,7 +7,14 @@
 import { join } from "node:path";
 import type { NetworkConfigList } from "../cni/conf.js";
 import { CniError } from "../cni/error.js";
-import { CONF_EXTENSIONS, MAX_CONF_BYTES, MAX_CONF_JSON_DEPTH, OWN_CONF_PREFIX, validateDelegateConfig, type ConfDirReader } from "../networks/nad-config.js";
+import {
+  CONF_EXTENSIONS,
+  MAX_CONF_BYTES,
+  MAX_CONF_JSON_DEPTH,
+  OWN_CONF_PREFIX,
+  validateDelegateConfig,
+  type ConfDirReader,
+} from "../networks/nad-config.js";
 import { parseBoundedJson } from "../networks/bounded-json.js";
 
 /** Meta-plugins that must never be wrapped: wrapping ourselves (or Multus) recurses on every ADD. */

@@ -74,7 +74,10 @@ async function reconcileSteps(ctx: ReconcileContext, state: AgentState): Promise
   await syncKubeconfig(ctx, state);
   if (ctx.binarySource !== undefined && !(await binaryPresent(layout.binary.agent))) {
     await installBinary(ctx.binarySource, layout.binary.agent);
-    ctx.log.warn({ binary: layout.binary.host }, "the plexus executable was missing from the CNI bin dir; reinstalled it");
+    ctx.log.warn(
+      { binary: layout.binary.host },
+      "the plexus executable was missing from the CNI bin dir; reinstalled it",
+    );
   }
   const readiness = await readinessState(ctx, state);
   if (readiness && state.installed === undefined) return readiness;
@@ -105,7 +108,10 @@ async function reconcileSteps(ctx: ReconcileContext, state: AgentState): Promise
   const guarded = await guardOurConf(ctx, state, desired.text);
   if (guarded) return guarded;
   if (state.primaryFile !== primary.file || firstInstall) {
-    ctx.log.info({ primary: primary.file, conf: layout.confFile.host }, `Plexus wraps the primary network ${primary.list.name} (${primary.file})`);
+    ctx.log.info(
+      { primary: primary.file, conf: layout.confFile.host },
+      `Plexus wraps the primary network ${primary.list.name} (${primary.file})`,
+    );
   }
   state.primaryFile = primary.file;
   return { phase: "installed", message: `${PLEXUS_CONF_FILE} wraps ${primary.file}` };
@@ -116,12 +122,18 @@ async function syncKubeconfig(ctx: ReconcileContext, state: AgentState): Promise
   if (!kubeconfig || !token) return;
   const sa = await readServiceAccount(ctx.options.serviceAccountDir);
   const tokenChanged = await writeIfChanged(token.agent, sa.token);
-  const configChanged = await writeIfChanged(kubeconfig.agent, buildKubeconfig(apiServerUrl(ctx.env), sa.ca, token.host));
+  const configChanged = await writeIfChanged(
+    kubeconfig.agent,
+    buildKubeconfig(apiServerUrl(ctx.env), sa.ca, token.host),
+  );
   if (!state.kubeconfigWritten) {
     ctx.log.info({ kubeconfig: kubeconfig.host }, "kubeconfig for the plugin in place");
     state.kubeconfigWritten = true;
   } else if (tokenChanged || configChanged) {
-    ctx.log.info({ kubeconfig: kubeconfig.host, tokenChanged, configChanged }, "service account credentials rotated; the plugin's copy is updated");
+    ctx.log.info(
+      { kubeconfig: kubeconfig.host, tokenChanged, configChanged },
+      "service account credentials rotated; the plugin's copy is updated",
+    );
   }
 }
 
@@ -137,7 +149,10 @@ async function writeIfChanged(path: string, text: string): Promise<boolean> {
 async function readinessState(ctx: ReconcileContext, state: AgentState): Promise<Outcome | undefined> {
   const file = ctx.layout.readinessFile;
   if (!file) return undefined;
-  const present = await readFile(file.agent).then(() => true, (err: NodeJS.ErrnoException) => err.code === "EISDIR");
+  const present = await readFile(file.agent).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => err.code === "EISDIR",
+  );
   if (present) {
     state.readinessMissingSaid = false;
     return undefined;
@@ -145,7 +160,10 @@ async function readinessState(ctx: ReconcileContext, state: AgentState): Promise
   if (state.installed !== undefined && !state.readinessMissingSaid) {
     // Once installed, ours stays: removing it would let the runtime attach new pods to the
     // primary alone (Multus #1387). The plugin itself holds ADDs until the file is back.
-    ctx.log.warn({ readinessIndicatorFile: file.host }, "the readiness indicator file disappeared; the plugin holds new pods until it is back");
+    ctx.log.warn(
+      { readinessIndicatorFile: file.host },
+      "the readiness indicator file disappeared; the plugin holds new pods until it is back",
+    );
     state.readinessMissingSaid = true;
   }
   return { phase: "waiting", message: `waiting for the readiness indicator file ${file.host}` };
@@ -159,8 +177,15 @@ async function readinessState(ctx: ReconcileContext, state: AgentState): Promise
 async function dropOursWithoutPrimary(ctx: ReconcileContext, state: AgentState): Promise<void> {
   if (state.installed === undefined) return;
   await rm(ctx.layout.confFile.agent, { force: true });
-  ctx.log.error({ conf: ctx.layout.confFile.host }, `the primary network config is gone from ${ctx.layout.confDir.host}; removed ${PLEXUS_CONF_FILE} until one is back`);
-  ctx.events.emit("Warning", "PrimaryNetworkRemoved", `no primary network config in ${ctx.layout.confDir.host}: removed ${PLEXUS_CONF_FILE} until one is back`);
+  ctx.log.error(
+    { conf: ctx.layout.confFile.host },
+    `the primary network config is gone from ${ctx.layout.confDir.host}; removed ${PLEXUS_CONF_FILE} until one is back`,
+  );
+  ctx.events.emit(
+    "Warning",
+    "PrimaryNetworkRemoved",
+    `no primary network config in ${ctx.layout.confDir.host}: removed ${PLEXUS_CONF_FILE} until one is back`,
+  );
   delete state.installed;
 }
 

@@ -15,7 +15,14 @@ import {
   withAnnotation,
   type ParsedPod,
 } from "./objects.js";
-import { KubeError, type KubeClient, type KubeEvent, type NetworkAttachmentDefinition, type Pod, type PodRef } from "./port.js";
+import {
+  KubeError,
+  type KubeClient,
+  type KubeEvent,
+  type NetworkAttachmentDefinition,
+  type Pod,
+  type PodRef,
+} from "./port.js";
 import { createRequester, type Requester } from "./request.js";
 import { CONFLICT_ATTEMPTS, conflictBackoffMs, defaultSleep, type KubeClientSettings, type Sleep } from "./retry.js";
 import { createTransport } from "./transport.js";
@@ -91,7 +98,12 @@ function checkUid(ref: PodRef, pod: Pod): void {
   );
 }
 
-async function readNad(ctx: Ctx, namespace: string, name: string, signal: AbortSignal): Promise<NetworkAttachmentDefinition> {
+async function readNad(
+  ctx: Ctx,
+  namespace: string,
+  name: string,
+  signal: AbortSignal,
+): Promise<NetworkAttachmentDefinition> {
   const subject = `network-attachment-definition ${namespace}/${name}`;
   const path = `/apis/k8s.cni.cncf.io/v1/namespaces/${seg(namespace)}/network-attachment-definitions/${seg(name)}`;
   const parsed = parseNetworkAttachmentDefinition(await ctx.request(subject, { method: "GET", path }, signal));
@@ -114,9 +126,16 @@ async function publishNetworkStatus(ctx: Ctx, ref: PodRef, value: string, signal
       return;
     } catch (err) {
       if (!(err instanceof KubeError) || err.kind !== "conflict" || attempt >= CONFLICT_ATTEMPTS) throw err;
-      ctx.log.debug({ pod: `${ref.namespace}/${ref.name}`, attempt }, "pod changed while writing network-status, retrying");
+      ctx.log.debug(
+        { pod: `${ref.namespace}/${ref.name}`, attempt },
+        "pod changed while writing network-status, retrying",
+      );
       await ctx.sleep(conflictBackoffMs(), signal).catch((cause: unknown) => {
-        throw new KubeError("timeout", `${podSubject(ref)}: gave up writing network-status: the caller's deadline passed`, { cause });
+        throw new KubeError(
+          "timeout",
+          `${podSubject(ref)}: gave up writing network-status: the caller's deadline passed`,
+          { cause },
+        );
       });
     }
   }

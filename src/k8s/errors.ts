@@ -36,21 +36,34 @@ export function failureFromStatus(status: number, body: unknown, retryAfter: str
     case 404:
       // A Status without details.name comes from a missing resource type, not a missing object.
       return s.success && s.data.details?.name === undefined && s.data.reason === "NotFound"
-        ? { ...base, kind: "not-found", detail: "not found: the API server does not serve this resource type (is its CRD installed?)" }
+        ? {
+            ...base,
+            kind: "not-found",
+            detail: "not found: the API server does not serve this resource type (is its CRD installed?)",
+          }
         : { ...base, kind: "not-found", detail: "not found" };
     case 409:
       return { ...base, kind: "conflict", detail: `conflict${said}` };
     case 403:
       return { ...base, kind: "forbidden", detail: `forbidden${said}` };
     case 401:
-      return { ...base, kind: "unauthorized", detail: "unauthorized: the API server rejected the credentials (expired or revoked token?)" };
+      return {
+        ...base,
+        kind: "unauthorized",
+        detail: "unauthorized: the API server rejected the credentials (expired or revoked token?)",
+      };
     case 400:
     case 422:
       return { ...base, kind: "invalid", detail: `invalid${said}` };
     case 429:
-      return { ...base, kind: "unavailable", detail: `unavailable: the API server is throttling requests (429)${said}` };
+      return {
+        ...base,
+        kind: "unavailable",
+        detail: `unavailable: the API server is throttling requests (429)${said}`,
+      };
     default:
-      if (status >= 500) return { ...base, kind: "unavailable", detail: `unavailable: the API server answered ${status}${said}` };
+      if (status >= 500)
+        return { ...base, kind: "unavailable", detail: `unavailable: the API server answered ${status}${said}` };
       return { ...base, kind: "invalid", detail: `the API server refused the request with HTTP ${status}${said}` };
   }
 }
@@ -84,14 +97,28 @@ export interface ErrorContext {
 
 export function failureFromError(err: unknown, ctx: ErrorContext): Failure {
   if (ctx.callerAborted) {
-    return { kind: "timeout", retryable: false, detail: `gave up waiting for the API server ${ctx.server}: the caller's deadline passed`, cause: err };
+    return {
+      kind: "timeout",
+      retryable: false,
+      detail: `gave up waiting for the API server ${ctx.server}: the caller's deadline passed`,
+      cause: err,
+    };
   }
   if (ctx.timedOut) {
-    return { kind: "timeout", retryable: true, detail: `no answer from the API server ${ctx.server} within ${ctx.timeoutMs} ms`, cause: err };
+    return {
+      kind: "timeout",
+      retryable: true,
+      detail: `no answer from the API server ${ctx.server} within ${ctx.timeoutMs} ms`,
+      cause: err,
+    };
   }
   if (err instanceof KubeError) return { kind: err.kind, retryable: false, detail: err.message, cause: err };
-  if (err instanceof Error && err.name === "CredentialsError") return { kind: "unauthorized", retryable: false, detail: err.message, cause: err };
-  const code = typeof (err as NodeJS.ErrnoException | undefined)?.code === "string" ? (err as NodeJS.ErrnoException).code ?? "" : "";
+  if (err instanceof Error && err.name === "CredentialsError")
+    return { kind: "unauthorized", retryable: false, detail: err.message, cause: err };
+  const code =
+    typeof (err as NodeJS.ErrnoException | undefined)?.code === "string"
+      ? ((err as NodeJS.ErrnoException).code ?? "")
+      : "";
   const message = err instanceof Error ? err.message : String(err);
   if (isTlsVerificationError(code)) {
     return {
@@ -101,7 +128,12 @@ export function failureFromError(err: unknown, ctx: ErrorContext): Failure {
       cause: err,
     };
   }
-  return { kind: "unavailable", retryable: RETRYABLE_CODES.has(code), detail: `API server ${ctx.server} unreachable: ${message}`, cause: err };
+  return {
+    kind: "unavailable",
+    retryable: RETRYABLE_CODES.has(code),
+    detail: `API server ${ctx.server} unreachable: ${message}`,
+    cause: err,
+  };
 }
 
 export function toKubeError(subject: string, failure: Failure, attempts: number): KubeError {

@@ -104,7 +104,10 @@ const tokenFileAuthenticator: Authenticator = {
     try {
       token = (await readFileAsync(path, "utf8")).trim();
     } catch (err) {
-      throw new CredentialsError(`cannot read the bearer token file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+      throw new CredentialsError(
+        `cannot read the bearer token file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        { cause: err },
+      );
     }
     if (token === "") throw new CredentialsError(`the bearer token file ${path} is empty`);
     opts.headers = { ...opts.headers, Authorization: `Bearer ${token}` };
@@ -113,7 +116,9 @@ const tokenFileAuthenticator: Authenticator = {
 
 function tokenFileOf(user: User): string | undefined {
   const provider: unknown = user.authProvider;
-  const parsed = z.object({ name: z.literal(TOKEN_FILE_PROVIDER), config: z.object({ path: z.string() }) }).safeParse(provider);
+  const parsed = z
+    .object({ name: z.literal(TOKEN_FILE_PROVIDER), config: z.object({ path: z.string() }) })
+    .safeParse(provider);
   return parsed.success ? parsed.data.config.path : undefined;
 }
 
@@ -124,11 +129,18 @@ function checkUsable(kc: KubeConfig, access: ApiAccess): void {
   try {
     url = new URL(cluster.server);
   } catch (err) {
-    throw new KubeError("invalid", `${describeApiAccess(access)}: cluster server ${JSON.stringify(cluster.server)} is not a URL`, { cause: err });
+    throw new KubeError(
+      "invalid",
+      `${describeApiAccess(access)}: cluster server ${JSON.stringify(cluster.server)} is not a URL`,
+      { cause: err },
+    );
   }
   if (url.protocol === "http:" && !cluster.skipTLSVerify) {
     // The same rule as client-node (reference/kubectl.md): plain http only when asked for.
-    throw new KubeError("invalid", `${describeApiAccess(access)}: server ${cluster.server} is plain http; set insecure-skip-tls-verify: true to allow it`);
+    throw new KubeError(
+      "invalid",
+      `${describeApiAccess(access)}: server ${cluster.server} is plain http; set insecure-skip-tls-verify: true to allow it`,
+    );
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new KubeError("invalid", `${describeApiAccess(access)}: server ${cluster.server} is neither http nor https`);

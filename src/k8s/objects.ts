@@ -37,7 +37,8 @@ export interface ParsedPod {
 /** Why the body is not a pod, or the pod. */
 export function parsePod(body: unknown): ParsedPod | string {
   const parsed = PodSchema.safeParse(body);
-  if (!parsed.success || !isJsonObject(body)) return `the API server answered with something that is not a Pod (${issueText(parsed.error)})`;
+  if (!parsed.success || !isJsonObject(body))
+    return `the API server answered with something that is not a Pod (${issueText(parsed.error)})`;
   const { metadata, spec } = parsed.data;
   const nodeName = spec?.nodeName;
   return { pod: { metadata: toMeta(metadata), ...(nodeName !== undefined ? { spec: { nodeName } } : {}) }, raw: body };
@@ -45,7 +46,8 @@ export function parsePod(body: unknown): ParsedPod | string {
 
 export function parseNetworkAttachmentDefinition(body: unknown): NetworkAttachmentDefinition | string {
   const parsed = NadSchema.safeParse(body);
-  if (!parsed.success) return `the API server answered with something that is not a NetworkAttachmentDefinition (${issueText(parsed.error)})`;
+  if (!parsed.success)
+    return `the API server answered with something that is not a NetworkAttachmentDefinition (${issueText(parsed.error)})`;
   const config = parsed.data.spec?.config;
   return { metadata: toMeta(parsed.data.metadata), ...(config !== undefined ? { spec: { config } } : {}) };
 }

@@ -38,7 +38,8 @@ export interface KubeEvent {
 }
 
 /** Error kinds the engine branches on (carried as `kind` on the thrown KubeError). */
-export type KubeErrorKind = "not-found" | "conflict" | "forbidden" | "unauthorized" | "unavailable" | "invalid" | "timeout";
+export type KubeErrorKind =
+  "not-found" | "conflict" | "forbidden" | "unauthorized" | "unavailable" | "invalid" | "timeout";
 
 export class KubeError extends Error {
   override readonly name = "KubeError";
@@ -65,7 +66,11 @@ export function isKubeError(err: unknown, kind?: KubeErrorKind): err is KubeErro
 
 export interface KubeClient {
   getPod(ref: PodRef, signal: AbortSignal): Promise<Pod>;
-  getNetworkAttachmentDefinition(namespace: string, name: string, signal: AbortSignal): Promise<NetworkAttachmentDefinition>;
+  getNetworkAttachmentDefinition(
+    namespace: string,
+    name: string,
+    signal: AbortSignal,
+  ): Promise<NetworkAttachmentDefinition>;
   /**
    * Writes the network-status annotation on the pod's status (GET + PUT pods/status, retried on
    * conflict), as the NAD client library does. The UID, when given, must match.

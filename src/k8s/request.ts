@@ -12,7 +12,12 @@ export interface RequestOptions {
 }
 
 /** Resolves to the response body of a 2xx answer; throws a KubeError otherwise. */
-export type Requester = (subject: string, request: ApiRequest, signal: AbortSignal, options?: RequestOptions) => Promise<unknown>;
+export type Requester = (
+  subject: string,
+  request: ApiRequest,
+  signal: AbortSignal,
+  options?: RequestOptions,
+) => Promise<unknown>;
 
 export interface RequesterDeps {
   readonly transport: Transport;
@@ -40,7 +45,11 @@ export function createRequester(deps: RequesterDeps): Requester {
         await deps.sleep(waitMs, signal);
       } catch (err) {
         const gaveUp = failureFromError(err, errorContext(deps, false, true));
-        throw toKubeError(subject, { ...gaveUp, detail: `${gaveUp.detail}; the last attempt failed with: ${failure.detail}` }, attempt);
+        throw toKubeError(
+          subject,
+          { ...gaveUp, detail: `${gaveUp.detail}; the last attempt failed with: ${failure.detail}` },
+          attempt,
+        );
       }
     }
   };
@@ -52,7 +61,12 @@ async function attemptOnce(deps: RequesterDeps, request: ApiRequest, signal: Abo
   try {
     const response = await deps.transport.send(request, deadline.signal);
     deps.log.debug(
-      { method: request.method, path: request.path, status: response.status, ms: Math.round(performance.now() - started) },
+      {
+        method: request.method,
+        path: request.path,
+        status: response.status,
+        ms: Math.round(performance.now() - started),
+      },
       "API request",
     );
     if (response.status >= 200 && response.status < 300) return { ok: true, body: response.body };

@@ -115,7 +115,10 @@ function exchange(
       });
       res.on("error", (err) => settle(err));
       res.on("close", () => {
-        if (!res.complete) settle(Object.assign(new Error("connection closed before the response was complete"), { code: "ECONNRESET" }));
+        if (!res.complete)
+          settle(
+            Object.assign(new Error("connection closed before the response was complete"), { code: "ECONNRESET" }),
+          );
       });
       res.on("end", () => {
         const retryAfter = res.headers["retry-after"];

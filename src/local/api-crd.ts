@@ -61,10 +61,18 @@ export function parseCrdSpec(crd: KubeObject): CrdSpec {
   const spec = parsed.data;
   const causes: StatusCause[] = [];
   if (name !== `${spec.names.plural}.${spec.group}`) {
-    causes.push({ reason: "FieldValueInvalid", field: "metadata.name", message: `Invalid value: "${name}": must be spec.names.plural+"."+spec.group` });
+    causes.push({
+      reason: "FieldValueInvalid",
+      field: "metadata.name",
+      message: `Invalid value: "${name}": must be spec.names.plural+"."+spec.group`,
+    });
   }
   if (spec.versions.filter((v) => v.storage).length !== 1) {
-    causes.push({ reason: "FieldValueInvalid", field: "spec.versions", message: "Invalid value: must have exactly one version marked as storage version" });
+    causes.push({
+      reason: "FieldValueInvalid",
+      field: "spec.versions",
+      message: "Invalid value: must have exactly one version marked as storage version",
+    });
   }
   if (causes.length > 0) throw invalid(CRD_TYPE, name, causes);
   return {
@@ -98,7 +106,8 @@ export function crdResources(crdName: string, spec: CrdSpec): ResourceDefinition
       statusSubresource: v.subresources?.status !== undefined,
       // The schema was checked to be an object; its keywords are read defensively.
       schema: isJsonObject(schema) ? (schema as JsonSchema) : undefined,
-      printerColumns: v.additionalPrinterColumns && v.additionalPrinterColumns.length > 0 ? v.additionalPrinterColumns : [AGE_COLUMN],
+      printerColumns:
+        v.additionalPrinterColumns && v.additionalPrinterColumns.length > 0 ? v.additionalPrinterColumns : [AGE_COLUMN],
       crdName,
     };
   });
@@ -109,8 +118,20 @@ export function crdStatus(spec: CrdSpec, now: string): Record<string, unknown> {
   const storage = spec.versions.find((v) => v.storage)?.name;
   return {
     conditions: [
-      { type: "NamesAccepted", status: "True", lastTransitionTime: now, reason: "NoConflicts", message: "no conflicts found" },
-      { type: "Established", status: "True", lastTransitionTime: now, reason: "InitialNamesAccepted", message: "the initial names have been accepted" },
+      {
+        type: "NamesAccepted",
+        status: "True",
+        lastTransitionTime: now,
+        reason: "NoConflicts",
+        message: "no conflicts found",
+      },
+      {
+        type: "Established",
+        status: "True",
+        lastTransitionTime: now,
+        reason: "InitialNamesAccepted",
+        message: "the initial names have been accepted",
+      },
     ],
     acceptedNames: spec.names,
     storedVersions: storage === undefined ? [] : [storage],

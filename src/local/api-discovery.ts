@@ -54,11 +54,21 @@ function resourceEntries(def: ResourceDefinition): Record<string, unknown>[] {
     ...(def.categories.length > 0 ? { categories: def.categories } : {}),
   };
   if (!def.statusSubresource) return [main];
-  const status = { name: `${def.plural}/status`, singularName: "", namespaced: def.namespaced, kind: def.kind, verbs: ["get", "patch", "update"] };
+  const status = {
+    name: `${def.plural}/status`,
+    singularName: "",
+    namespaced: def.namespaced,
+    kind: def.kind,
+    verbs: ["get", "patch", "update"],
+  };
   return [main, status];
 }
 
-export function resourceList(registry: ResourceRegistry, group: string, version: string): Record<string, unknown> | undefined {
+export function resourceList(
+  registry: ResourceRegistry,
+  group: string,
+  version: string,
+): Record<string, unknown> | undefined {
   const defs = registry.resourcesOf(group, version);
   if (defs.length === 0) return undefined;
   return {

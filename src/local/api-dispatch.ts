@@ -4,7 +4,13 @@ import { apiGroup, coreVersions, groupList, resourceList, versionInfo } from "./
 import { handleResource, isWatch } from "./api-handlers.js";
 import type { HandlerContext } from "./api-handlers.js";
 import { sendJson } from "./api-http.js";
-import { OPENAPI_V2_PROTOBUF, openApiV2Json, openApiV2Protobuf, openApiV3Document, openApiV3Index } from "./api-openapi.js";
+import {
+  OPENAPI_V2_PROTOBUF,
+  openApiV2Json,
+  openApiV2Protobuf,
+  openApiV3Document,
+  openApiV3Index,
+} from "./api-openapi.js";
 import type { Route } from "./api-routes.js";
 import { qualifiedResource } from "./api-types.js";
 
@@ -16,7 +22,8 @@ export interface DispatchContext extends HandlerContext {
 export async function dispatch(ctx: DispatchContext, route: Route): Promise<void> {
   const { res, store } = ctx;
   if (route.kind === "resource") return handleResource(ctx, route);
-  if (ctx.req.method !== "GET" && ctx.req.method !== "HEAD") throw methodNotAllowed(ctx.req.method ?? "", ctx.req.url ?? "");
+  if (ctx.req.method !== "GET" && ctx.req.method !== "HEAD")
+    throw methodNotAllowed(ctx.req.method ?? "", ctx.req.url ?? "");
   const found = (doc: unknown): void => (doc === undefined ? raise() : sendJson(res, 200, doc));
   switch (route.kind) {
     case "version":
@@ -55,7 +62,11 @@ function raise(): never {
 }
 
 /** The Kubernetes verb and resource of a request, for the request log. */
-export function describeRequest(method: string, route: Route, query: URLSearchParams): { verb: string; resource?: string } {
+export function describeRequest(
+  method: string,
+  route: Route,
+  query: URLSearchParams,
+): { verb: string; resource?: string } {
   if (route.kind !== "resource") return { verb: "nonresource" };
   const base = qualifiedResource({ group: route.group, plural: route.plural });
   const resource = route.subresource === undefined ? base : `${base}/${route.subresource}`;

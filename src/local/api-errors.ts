@@ -50,7 +50,13 @@ export class ApiError extends Error {
   override readonly name = "ApiError";
   readonly status: Status;
 
-  constructor(code: number, reason: StatusReason, message: string, details?: StatusDetails, options?: { cause?: unknown }) {
+  constructor(
+    code: number,
+    reason: StatusReason,
+    message: string,
+    details?: StatusDetails,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.status = {
       kind: "Status",
@@ -84,21 +90,41 @@ export function notFound(def: Resource, name: string): ApiError {
 }
 
 export function alreadyExists(def: Resource, name: string): ApiError {
-  return new ApiError(409, "AlreadyExists", `${qualifiedResource(def)} "${name}" already exists`, resourceDetails(def, name));
+  return new ApiError(
+    409,
+    "AlreadyExists",
+    `${qualifiedResource(def)} "${name}" already exists`,
+    resourceDetails(def, name),
+  );
 }
 
 export function conflict(def: Resource, name: string, why: string): ApiError {
-  return new ApiError(409, "Conflict", `Operation cannot be fulfilled on ${qualifiedResource(def)} "${name}": ${why}`, resourceDetails(def, name));
+  return new ApiError(
+    409,
+    "Conflict",
+    `Operation cannot be fulfilled on ${qualifiedResource(def)} "${name}": ${why}`,
+    resourceDetails(def, name),
+  );
 }
 
-export const STALE_OBJECT = "the object has been modified; please apply your changes to the latest version and try again";
+export const STALE_OBJECT =
+  "the object has been modified; please apply your changes to the latest version and try again";
 
 /** 422: validation failed; details.kind is the Kind (not the resource), as Kubernetes sends it. */
-export function invalid(def: Pick<ResourceDefinition, "group" | "kind">, name: string, causes: readonly StatusCause[]): ApiError {
+export function invalid(
+  def: Pick<ResourceDefinition, "group" | "kind">,
+  name: string,
+  causes: readonly StatusCause[],
+): ApiError {
   const qualifiedKind = def.group === "" ? def.kind : `${def.kind}.${def.group}`;
   const summary = causes.map((c) => (c.field ? `${c.field}: ${c.message ?? ""}` : (c.message ?? ""))).join(", ");
   const list = causes.length > 1 ? `[${summary}]` : summary;
-  return new ApiError(422, "Invalid", `${qualifiedKind} "${name}" is invalid: ${list}`, { name, group: def.group, kind: def.kind, causes });
+  return new ApiError(422, "Invalid", `${qualifiedKind} "${name}" is invalid: ${list}`, {
+    name,
+    group: def.group,
+    kind: def.kind,
+    causes,
+  });
 }
 
 export function badRequest(message: string): ApiError {
@@ -106,7 +132,12 @@ export function badRequest(message: string): ApiError {
 }
 
 export function forbidden(def: Resource, name: string, why: string): ApiError {
-  return new ApiError(403, "Forbidden", `${qualifiedResource(def)} "${name}" is forbidden: ${why}`, resourceDetails(def, name));
+  return new ApiError(
+    403,
+    "Forbidden",
+    `${qualifiedResource(def)} "${name}" is forbidden: ${why}`,
+    resourceDetails(def, name),
+  );
 }
 
 export function unauthorized(): ApiError {
@@ -114,7 +145,11 @@ export function unauthorized(): ApiError {
 }
 
 export function methodNotAllowed(method: string, what: string): ApiError {
-  return new ApiError(405, "MethodNotAllowed", `the server does not allow this method on the requested resource (${method} ${what})`);
+  return new ApiError(
+    405,
+    "MethodNotAllowed",
+    `the server does not allow this method on the requested resource (${method} ${what})`,
+  );
 }
 
 export function routeNotFound(): ApiError {
@@ -122,7 +157,11 @@ export function routeNotFound(): ApiError {
 }
 
 export function unsupportedMediaType(contentType: string): ApiError {
-  return new ApiError(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/json, application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (got "${contentType}")`);
+  return new ApiError(
+    415,
+    "UnsupportedMediaType",
+    `the body of the request was in an unknown format - accepted media types include: application/json, application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (got "${contentType}")`,
+  );
 }
 
 export function requestTooLarge(limit: number): ApiError {

@@ -2,7 +2,16 @@
 // ApiStore calls, with the response shapes of the real server (lists, tables, Status).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { badRequest, methodNotAllowed, routeNotFound, successStatus } from "./api-errors.js";
-import { acceptsPartialMetadata, acceptsTable, mediaType, parseBody, readBody, requirePatchType, sendJson, warningHeaders } from "./api-http.js";
+import {
+  acceptsPartialMetadata,
+  acceptsTable,
+  mediaType,
+  parseBody,
+  readBody,
+  requirePatchType,
+  sendJson,
+  warningHeaders,
+} from "./api-http.js";
 import { PatchType } from "./api-patch.js";
 import type { ResourceRoute } from "./api-routes.js";
 import type { ApiStore, FieldValidation, WriteOptions } from "./api-store.js";
@@ -52,7 +61,8 @@ export async function handleResource(ctx: HandlerContext, route: ResourceRoute):
   const def = ctx.store.registry.find(route.group, route.version, route.plural);
   if (!def) throw routeNotFound();
   if (route.namespace !== undefined && !def.namespaced) throw routeNotFound();
-  if (route.subresource !== undefined && (route.subresource !== "status" || !def.statusSubresource)) throw routeNotFound();
+  if (route.subresource !== undefined && (route.subresource !== "status" || !def.statusSubresource))
+    throw routeNotFound();
   if (ctx.query.has("dryRun")) throw badRequest("dryRun is not supported by the local API server");
   const method = ctx.req.method ?? "GET";
   if (route.name === undefined) return handleCollection(ctx, def, route, method);
@@ -60,7 +70,12 @@ export async function handleResource(ctx: HandlerContext, route: ResourceRoute):
   return handleItem(ctx, def, route, route.name, method);
 }
 
-async function handleCollection(ctx: HandlerContext, def: ResourceDefinition, route: ResourceRoute, method: string): Promise<void> {
+async function handleCollection(
+  ctx: HandlerContext,
+  def: ResourceDefinition,
+  route: ResourceRoute,
+  method: string,
+): Promise<void> {
   const { store, query, res } = ctx;
   const selection = {
     namespace: route.namespace,
@@ -70,20 +85,35 @@ async function handleCollection(ctx: HandlerContext, def: ResourceDefinition, ro
   switch (method) {
     case "GET": {
       if (isWatch(query)) {
-        serveWatch(store, def, res, {
-          ...selection,
-          resourceVersion: query.get("resourceVersion") ?? undefined,
-          sendInitialEvents: query.get("sendInitialEvents") === "true",
-          timeoutSeconds: optionalNumber(query, "timeoutSeconds"),
-          allowWatchBookmarks: query.get("allowWatchBookmarks") === "true",
-          bookmarkIntervalMs: ctx.bookmarkIntervalMs,
-          table: acceptsTable(ctx.req.headers.accept) ? { include: includeObject(query) } : undefined,
-        }, ctx.streams);
+        serveWatch(
+          store,
+          def,
+          res,
+          {
+            ...selection,
+            resourceVersion: query.get("resourceVersion") ?? undefined,
+            sendInitialEvents: query.get("sendInitialEvents") === "true",
+            timeoutSeconds: optionalNumber(query, "timeoutSeconds"),
+            allowWatchBookmarks: query.get("allowWatchBookmarks") === "true",
+            bookmarkIntervalMs: ctx.bookmarkIntervalMs,
+            table: acceptsTable(ctx.req.headers.accept) ? { include: includeObject(query) } : undefined,
+          },
+          ctx.streams,
+        );
         return;
       }
-      const result = store.list(refOf(def), { ...selection, limit: optionalNumber(query, "limit"), continue: query.get("continue") ?? undefined });
+      const result = store.list(refOf(def), {
+        ...selection,
+        limit: optionalNumber(query, "limit"),
+        continue: query.get("continue") ?? undefined,
+      });
       if (acceptsTable(ctx.req.headers.accept)) {
-        const options = { include: includeObject(query), now: new Date(), resourceVersion: result.resourceVersion, ...(result.continue !== undefined ? { continueToken: result.continue } : {}) };
+        const options = {
+          include: includeObject(query),
+          now: new Date(),
+          resourceVersion: result.resourceVersion,
+          ...(result.continue !== undefined ? { continueToken: result.continue } : {}),
+        };
         return sendJson(res, 200, toTable(def, result.items, options));
       }
       const partial = acceptsPartialMetadata(ctx.req.headers.accept);
@@ -92,7 +122,9 @@ async function handleCollection(ctx: HandlerContext, def: ResourceDefinition, ro
         apiVersion: partial ? "meta.k8s.io/v1" : apiVersionOf(def.group, def.version),
         metadata: {
           resourceVersion: result.resourceVersion,
-          ...(result.continue !== undefined ? { continue: result.continue, remainingItemCount: result.remainingItemCount } : {}),
+          ...(result.continue !== undefined
+            ? { continue: result.continue, remainingItemCount: result.remainingItemCount }
+            : {}),
         },
         items: partial ? result.items.map(partialMetadata) : result.items,
       });
@@ -101,30 +133,58 @@ async function handleCollection(ctx: HandlerContext, def: ResourceDefinition, ro
       if (def.namespaced && route.namespace === undefined) throw methodNotAllowed(method, def.plural);
       const warnings: string[] = [];
       const body = await readJson(ctx);
-      const created = store.create(refOf(def), body, { namespace: route.namespace, fieldValidation: fieldValidation(query), warnings });
+      const created = store.create(refOf(def), body, {
+        namespace: route.namespace,
+        fieldValidation: fieldValidation(query),
+        warnings,
+      });
       return sendJson(res, 201, created, warningHeaders(warnings));
     }
     case "DELETE": {
       const deleted = store.deleteCollection(refOf(def), selection);
-      return sendJson(res, 200, { kind: def.listKind, apiVersion: apiVersionOf(def.group, def.version), metadata: { resourceVersion: store.resourceVersion }, items: deleted });
+      return sendJson(res, 200, {
+        kind: def.listKind,
+        apiVersion: apiVersionOf(def.group, def.version),
+        metadata: { resourceVersion: store.resourceVersion },
+        items: deleted,
+      });
     }
     default:
       throw methodNotAllowed(method, def.plural);
   }
 }
 
-async function handleItem(ctx: HandlerContext, def: ResourceDefinition, route: ResourceRoute, name: string, method: string): Promise<void> {
+async function handleItem(
+  ctx: HandlerContext,
+  def: ResourceDefinition,
+  route: ResourceRoute,
+  name: string,
+  method: string,
+): Promise<void> {
   const { store, query, res } = ctx;
   const ref = refOf(def);
   const subresource = route.subresource === "status" ? "status" : undefined;
   const warnings: string[] = [];
-  const write: WriteOptions = { namespace: route.namespace, subresource, fieldValidation: fieldValidation(query), warnings };
+  const write: WriteOptions = {
+    namespace: route.namespace,
+    subresource,
+    fieldValidation: fieldValidation(query),
+    warnings,
+  };
   switch (method) {
     case "GET": {
       if (isWatch(query)) throw methodNotAllowed("WATCH", `${def.plural}/${name}`);
       const object = store.get(ref, route.namespace, name);
       if (acceptsTable(ctx.req.headers.accept)) {
-        return sendJson(res, 200, toTable(def, [object], { include: includeObject(query), now: new Date(), resourceVersion: object.metadata.resourceVersion ?? "" }));
+        return sendJson(
+          res,
+          200,
+          toTable(def, [object], {
+            include: includeObject(query),
+            now: new Date(),
+            resourceVersion: object.metadata.resourceVersion ?? "",
+          }),
+        );
       }
       return sendJson(res, 200, acceptsPartialMetadata(ctx.req.headers.accept) ? partialMetadata(object) : object);
     }
@@ -142,11 +202,13 @@ async function handleItem(ctx: HandlerContext, def: ResourceDefinition, route: R
     case "DELETE": {
       if (subresource !== undefined) throw methodNotAllowed(method, `${def.plural}/status`);
       const options = await readJson(ctx);
-      const preconditions = isJsonObject(options) && isJsonObject(options["preconditions"]) ? options["preconditions"] : undefined;
+      const preconditions =
+        isJsonObject(options) && isJsonObject(options["preconditions"]) ? options["preconditions"] : undefined;
       const removed = store.delete(ref, route.namespace, name, {
         preconditions: preconditions && {
           uid: typeof preconditions["uid"] === "string" ? preconditions["uid"] : undefined,
-          resourceVersion: typeof preconditions["resourceVersion"] === "string" ? preconditions["resourceVersion"] : undefined,
+          resourceVersion:
+            typeof preconditions["resourceVersion"] === "string" ? preconditions["resourceVersion"] : undefined,
         },
       });
       // Pods and namespaces answer with the object (graceful deletion on a real server); other

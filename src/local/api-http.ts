@@ -39,13 +39,19 @@ export function parseBody(contentType: string, body: Buffer): unknown {
       throw new ApiError(400, "BadRequest", `error decoding YAML: ${(cause as Error).message}`, undefined, { cause });
     }
   }
-  if (contentType !== "" && contentType !== "application/json" && !Object.values(PatchType).includes(contentType as PatchType)) {
+  if (
+    contentType !== "" &&
+    contentType !== "application/json" &&
+    !Object.values(PatchType).includes(contentType as PatchType)
+  ) {
     throw unsupportedMediaType(contentType);
   }
   try {
     return JSON.parse(text) as unknown;
   } catch (cause) {
-    throw new ApiError(400, "BadRequest", `error decoding request body: ${(cause as Error).message}`, undefined, { cause });
+    throw new ApiError(400, "BadRequest", `error decoding request body: ${(cause as Error).message}`, undefined, {
+      cause,
+    });
   }
 }
 
@@ -55,7 +61,12 @@ export function requirePatchType(contentType: string): PatchType {
   return contentType as PatchType;
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[]> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string | string[]> = {},
+): void {
   const payload = JSON.stringify(body);
   res.writeHead(status, {
     "Content-Type": "application/json",

@@ -11,7 +11,14 @@ import { apiVersionOf, isJsonObject } from "./api-types.js";
 export const ANNOTATIONS_LIMIT_BYTES = 256 * 1024;
 
 /** The metadata the server owns: whatever a client sends here is replaced. */
-const SERVER_OWNED = ["uid", "creationTimestamp", "deletionTimestamp", "generation", "managedFields", "selfLink"] as const;
+const SERVER_OWNED = [
+  "uid",
+  "creationTimestamp",
+  "deletionTimestamp",
+  "generation",
+  "managedFields",
+  "selfLink",
+] as const;
 
 /**
  * A request body as an object of this resource: apiVersion and kind filled in (and checked when
@@ -24,7 +31,9 @@ export function normalizeBody(def: ResourceDefinition, body: unknown, namespace:
   if (apiVersion !== undefined) {
     const group = typeof apiVersion === "string" && apiVersion.includes("/") ? apiVersion.split("/")[0] : "";
     if (typeof apiVersion !== "string" || group !== def.group) {
-      throw badRequest(`the API version in the data (${String(apiVersion)}) does not match the expected API version (${expected})`);
+      throw badRequest(
+        `the API version in the data (${String(apiVersion)}) does not match the expected API version (${expected})`,
+      );
     }
   }
   const kind = body["kind"];
@@ -33,7 +42,12 @@ export function normalizeBody(def: ResourceDefinition, body: unknown, namespace:
   }
   const metadata = body["metadata"] ?? {};
   if (!isJsonObject(metadata)) throw badRequest("metadata must be an object");
-  const object = { ...structuredClone(body), apiVersion: expected, kind: def.kind, metadata: structuredClone(metadata) } as KubeObject;
+  const object = {
+    ...structuredClone(body),
+    apiVersion: expected,
+    kind: def.kind,
+    metadata: structuredClone(metadata),
+  } as KubeObject;
   reconcileNamespace(def, object, namespace);
   checkStringMap(object, "labels");
   checkStringMap(object, "annotations");
@@ -88,11 +102,19 @@ export function validateMetadata(def: ResourceDefinition, object: KubeObject): S
   const nameOk = def.plural === "namespaces" ? isDns1123Label(name) : isDns1123Subdomain(name);
   if (!nameOk) {
     const rule = def.plural === "namespaces" ? "a lowercase RFC 1123 label" : "a lowercase RFC 1123 subdomain";
-    causes.push({ reason: "FieldValueInvalid", field: "metadata.name", message: `Invalid value: "${name}": must be ${rule}` });
+    causes.push({
+      reason: "FieldValueInvalid",
+      field: "metadata.name",
+      message: `Invalid value: "${name}": must be ${rule}`,
+    });
   }
   for (const [key, value] of Object.entries(object.metadata.labels ?? {})) {
     if (value.length > 63 || !LABEL_VALUE.test(value)) {
-      causes.push({ reason: "FieldValueInvalid", field: `metadata.labels`, message: `Invalid value: "${value}": a valid label value for ${key} must be 63 characters or less, alphanumeric, '-', '_' or '.'` });
+      causes.push({
+        reason: "FieldValueInvalid",
+        field: `metadata.labels`,
+        message: `Invalid value: "${value}": a valid label value for ${key} must be 63 characters or less, alphanumeric, '-', '_' or '.'`,
+      });
     }
   }
   const annotationBytes = Object.entries(object.metadata.annotations ?? {}).reduce(
@@ -100,7 +122,11 @@ export function validateMetadata(def: ResourceDefinition, object: KubeObject): S
     0,
   );
   if (annotationBytes > ANNOTATIONS_LIMIT_BYTES) {
-    causes.push({ reason: "FieldValueTooLong", field: "metadata.annotations", message: `Too long: must have at most ${ANNOTATIONS_LIMIT_BYTES} bytes` });
+    causes.push({
+      reason: "FieldValueTooLong",
+      field: "metadata.annotations",
+      message: `Too long: must have at most ${ANNOTATIONS_LIMIT_BYTES} bytes`,
+    });
   }
   return causes;
 }

@@ -15,7 +15,11 @@ function gvPath(group: string, version: string): string {
   return group === "" ? `api/${version}` : `apis/${group}/${version}`;
 }
 
-function operation(def: ResourceDefinition, action: string, extraParams: readonly string[] = []): Record<string, unknown> {
+function operation(
+  def: ResourceDefinition,
+  action: string,
+  extraParams: readonly string[] = [],
+): Record<string, unknown> {
   const gvk = { group: def.group, version: def.version, kind: def.kind };
   return {
     operationId: `${action}${def.kind}`,
@@ -40,7 +44,11 @@ function paths(def: ResourceDefinition): Record<string, unknown> {
     [`${base}/{name}`]: item,
   };
   if (def.statusSubresource) {
-    out[`${base}/{name}/status`] = { get: operation(def, "get"), put: operation(def, "put", writeParams), patch: operation(def, "patch", [...writeParams, "force"]) };
+    out[`${base}/{name}/status`] = {
+      get: operation(def, "get"),
+      put: operation(def, "put", writeParams),
+      patch: operation(def, "patch", [...writeParams, "force"]),
+    };
   }
   return out;
 }
@@ -50,7 +58,11 @@ function schemaName(def: ResourceDefinition): string {
   return `${reversed}.${def.version}.${def.kind}`;
 }
 
-export function openApiV3Document(registry: ResourceRegistry, group: string, version: string): Record<string, unknown> | undefined {
+export function openApiV3Document(
+  registry: ResourceRegistry,
+  group: string,
+  version: string,
+): Record<string, unknown> | undefined {
   const defs = registry.resourcesOf(group, version);
   if (defs.length === 0) return undefined;
   const schemas: Record<string, unknown> = {};
@@ -89,7 +101,12 @@ export function openApiV3Index(registry: ResourceRegistry): Record<string, unkno
 export const OPENAPI_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
 
 export function openApiV2Json(): Record<string, unknown> {
-  return { swagger: "2.0", info: { title: "Kubernetes", version: SERVER_VERSION.gitVersion }, paths: {}, definitions: {} };
+  return {
+    swagger: "2.0",
+    info: { title: "Kubernetes", version: SERVER_VERSION.gitVersion },
+    paths: {},
+    definitions: {},
+  };
 }
 
 /** gnostic openapi_v2.Document with only `swagger: "2.0"` (field 1, length-delimited). */
@@ -97,4 +114,3 @@ export function openApiV2Protobuf(): Buffer {
   const swagger = Buffer.from("2.0", "utf8");
   return Buffer.concat([Buffer.from([0x0a, swagger.length]), swagger]);
 }
-

@@ -104,7 +104,9 @@ function reorder(result: JsonObject, field: string, order: unknown): void {
   const key = MERGE_KEYS[field];
   if (!Array.isArray(list) || !Array.isArray(order)) return;
   const rank = (e: unknown): number => {
-    const i = order.findIndex((o) => (key !== undefined && isJsonObject(o) && isJsonObject(e) ? o[key] === e[key] : o === e));
+    const i = order.findIndex((o) =>
+      key !== undefined && isJsonObject(o) && isJsonObject(e) ? o[key] === e[key] : o === e,
+    );
     return i < 0 ? order.length : i;
   };
   result[field] = [...list].sort((a, b) => rank(a) - rank(b));
@@ -125,7 +127,11 @@ function failed(message: string): ApiError {
   return new ApiError(422, "Invalid", `the server rejected our request due to an error in our request: ${message}`);
 }
 
-function resolveParent(doc: unknown, path: readonly string[], pointer: string): { parent: JsonObject | unknown[]; last: string } {
+function resolveParent(
+  doc: unknown,
+  path: readonly string[],
+  pointer: string,
+): { parent: JsonObject | unknown[]; last: string } {
   let current: unknown = doc;
   for (const part of path.slice(0, -1)) {
     if (Array.isArray(current)) current = current[Number(part)];
@@ -162,7 +168,8 @@ function addAt(doc: unknown, pointer: string, value: unknown, replace: boolean):
   const { parent, last } = resolveParent(doc, path, pointer);
   if (Array.isArray(parent)) {
     const index = last === "-" ? parent.length : Number(last);
-    if (!Number.isInteger(index) || index < 0 || index > parent.length) throw failed(`index ${last} out of bounds in ${JSON.stringify(pointer)}`);
+    if (!Number.isInteger(index) || index < 0 || index > parent.length)
+      throw failed(`index ${last} out of bounds in ${JSON.stringify(pointer)}`);
     parent.splice(index, replace ? 1 : 0, value);
   } else {
     parent[last] = value;

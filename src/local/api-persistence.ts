@@ -9,7 +9,9 @@ import type { KubeObject } from "./api-types.js";
 
 const StateSchema = z.object({
   revision: z.number().int().nonnegative(),
-  objects: z.array(z.object({ key: z.string(), object: z.looseObject({ metadata: z.looseObject({ name: z.string() }) }) })),
+  objects: z.array(
+    z.object({ key: z.string(), object: z.looseObject({ metadata: z.looseObject({ name: z.string() }) }) }),
+  ),
 });
 
 /** The saved state, or undefined when the file does not exist yet. */
@@ -22,7 +24,10 @@ export async function readState(path: string): Promise<StorageDump | undefined> 
     throw error;
   }
   const parsed = StateSchema.parse(JSON.parse(text));
-  return { revision: parsed.revision, objects: parsed.objects.map((o) => ({ key: o.key, object: o.object as KubeObject })) };
+  return {
+    revision: parsed.revision,
+    objects: parsed.objects.map((o) => ({ key: o.key, object: o.object as KubeObject })),
+  };
 }
 
 async function writeState(path: string, dump: StorageDump): Promise<void> {
@@ -38,7 +43,12 @@ export interface StatePersister {
   close(): Promise<void>;
 }
 
-export function persistState(store: ApiStore, path: string, onError: (error: unknown) => void, debounceMs = 100): StatePersister {
+export function persistState(
+  store: ApiStore,
+  path: string,
+  onError: (error: unknown) => void,
+  debounceMs = 100,
+): StatePersister {
   let dirty = false;
   let timer: NodeJS.Timeout | undefined;
   let writing: Promise<void> = Promise.resolve();

@@ -9,14 +9,20 @@ import type { JsonObject } from "./api-types.js";
 export const PROTOBUF_MEDIA_TYPE = "application/vnd.kubernetes.protobuf";
 
 type Field =
-  | { readonly name: string; readonly type: "string" | "bytes" | "bool" | "int64" | "time" | "string-map" | "bytes-map" }
+  | {
+      readonly name: string;
+      readonly type: "string" | "bytes" | "bool" | "int64" | "time" | "string-map" | "bytes-map";
+    }
   | { readonly name: string; readonly type: "message"; readonly message: Message };
 interface Message {
   readonly [field: number]: Field & { readonly repeated?: boolean };
 }
 
 const TYPE_META: Message = { 1: { name: "apiVersion", type: "string" }, 2: { name: "kind", type: "string" } };
-const UNKNOWN: Message = { 1: { name: "typeMeta", type: "message", message: TYPE_META }, 2: { name: "raw", type: "bytes" } };
+const UNKNOWN: Message = {
+  1: { name: "typeMeta", type: "message", message: TYPE_META },
+  2: { name: "raw", type: "bytes" },
+};
 const OBJECT_REFERENCE: Message = {
   1: { name: "kind", type: "string" },
   2: { name: "namespace", type: "string" },
@@ -129,7 +135,10 @@ function decodeField(reader: Reader, field: Field): unknown {
     }
     case "string-map":
     case "bytes-map": {
-      const entry = decodeMessage(reader.bytes(), { 1: { name: "k", type: "string" }, 2: { name: "v", type: field.type === "string-map" ? "string" : "bytes" } });
+      const entry = decodeMessage(reader.bytes(), {
+        1: { name: "k", type: "string" },
+        2: { name: "v", type: field.type === "string-map" ? "string" : "bytes" },
+      });
       const v = entry["v"];
       return [entry["k"] ?? "", Buffer.isBuffer(v) ? v.toString("base64") : (v ?? "")];
     }
@@ -147,6 +156,7 @@ export function decodeKubernetesProtobuf(body: Buffer): JsonObject {
   const typeMeta = (unknown["typeMeta"] ?? {}) as JsonObject;
   const kind = String(typeMeta["kind"] ?? "");
   const message = KINDS[kind];
-  if (message === undefined || !Buffer.isBuffer(unknown["raw"])) throw unsupportedMediaType(`${PROTOBUF_MEDIA_TYPE} (${kind || "unknown kind"})`);
+  if (message === undefined || !Buffer.isBuffer(unknown["raw"]))
+    throw unsupportedMediaType(`${PROTOBUF_MEDIA_TYPE} (${kind || "unknown kind"})`);
   return { apiVersion: typeMeta["apiVersion"], kind, ...decodeMessage(unknown["raw"], message) };
 }

@@ -24,7 +24,10 @@ export class ResourceRegistry {
   resolve(ref: ResourceRef): ResourceDefinition | undefined {
     const group = ref.group ?? "";
     return this.defs.find(
-      (d) => d.group === group && (ref.version === undefined || d.version === ref.version) && (d.plural === ref.resource || d.kind === ref.resource),
+      (d) =>
+        d.group === group &&
+        (ref.version === undefined || d.version === ref.version) &&
+        (d.plural === ref.resource || d.kind === ref.resource),
     );
   }
 

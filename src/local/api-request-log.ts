@@ -26,7 +26,10 @@ export class RequestLog {
     this.records.push(entry);
     if (this.records.length > this.limit) this.records = this.records.slice(-Math.floor(this.limit / 2));
     bump(this.byRoute, `${entry.method} ${entry.path}`);
-    bump(this.byVerb, entry.resource === undefined ? `${entry.method} ${entry.path}` : `${entry.verb} ${entry.resource}`);
+    bump(
+      this.byVerb,
+      entry.resource === undefined ? `${entry.method} ${entry.path}` : `${entry.verb} ${entry.resource}`,
+    );
   }
 
   /** Requests since start or the last reset(). */

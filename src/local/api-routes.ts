@@ -35,10 +35,14 @@ export function parseRoute(pathname: string): Route {
   if (HEALTH.has(path) || [...HEALTH].some((h) => path.startsWith(`${h}/`))) return { kind: "health" };
   if (path === "/openapi/v2" || path === "/swagger-2.0.0.pb-v1") return { kind: "openapi-v2" };
   if (path === "/openapi/v3") return { kind: "openapi-v3-index" };
-  const parts = path.split("/").filter((p) => p !== "").map(decodeURIComponent);
+  const parts = path
+    .split("/")
+    .filter((p) => p !== "")
+    .map(decodeURIComponent);
   if (parts[0] === "openapi" && parts[1] === "v3") {
     if (parts[2] === "api" && parts.length === 4) return { kind: "openapi-v3", group: "", version: parts[3] ?? "" };
-    if (parts[2] === "apis" && parts.length === 5) return { kind: "openapi-v3", group: parts[3] ?? "", version: parts[4] ?? "" };
+    if (parts[2] === "apis" && parts.length === 5)
+      return { kind: "openapi-v3", group: parts[3] ?? "", version: parts[4] ?? "" };
     return { kind: "unknown" };
   }
   if (parts[0] === "api") {
@@ -63,7 +67,15 @@ function resourcePath(group: string, version: string, rest: readonly string[]): 
   }
   // /api/v1/namespaces/<name>[/status]: the namespace object itself.
   if (parts[0] === "namespaces" && namespace !== undefined && parts === rest) {
-    return { kind: "resource", group, version, namespace: undefined, plural: "namespaces", name: namespace, subresource: parts[2] };
+    return {
+      kind: "resource",
+      group,
+      version,
+      namespace: undefined,
+      plural: "namespaces",
+      name: namespace,
+      subresource: parts[2],
+    };
   }
   if (parts.length > 3) return { kind: "unknown" };
   return { kind: "resource", group, version, namespace, plural: parts[0] ?? "", name: parts[1], subresource: parts[2] };

@@ -43,7 +43,11 @@ function walk(schema: JsonSchema, value: unknown, path: string, report: SchemaRe
   }
   if (schema.enum !== undefined && !schema.enum.some((e) => JSON.stringify(e) === JSON.stringify(value))) {
     const allowed = schema.enum.map((e) => JSON.stringify(e)).join(", ");
-    report.causes.push({ reason: "FieldValueNotSupported", field: path, message: `Unsupported value: ${JSON.stringify(value)}: supported values: ${allowed}` });
+    report.causes.push({
+      reason: "FieldValueNotSupported",
+      field: path,
+      message: `Unsupported value: ${JSON.stringify(value)}: supported values: ${allowed}`,
+    });
   }
   if (Array.isArray(value) && schema.items) {
     value.forEach((item, i) => walk(schema.items as JsonSchema, item, `${path}[${i}]`, report));
@@ -53,7 +57,8 @@ function walk(schema: JsonSchema, value: unknown, path: string, report: SchemaRe
 
 function walkObject(schema: JsonSchema, value: JsonObject, path: string, report: SchemaReport): void {
   for (const key of schema.required ?? []) {
-    if (!(key in value)) report.causes.push({ reason: "FieldValueRequired", field: join(path, key), message: "Required value" });
+    if (!(key in value))
+      report.causes.push({ reason: "FieldValueRequired", field: join(path, key), message: "Required value" });
   }
   const properties = schema.properties;
   const additional = schema.additionalProperties;
@@ -77,9 +82,15 @@ export function validateAgainstSchema(schema: JsonSchema, object: JsonObject): S
   const report: SchemaReport = { causes: [], unknownFields: [] };
   const { apiVersion: _a, kind: _k, metadata: _m, ...rest } = schema.properties ?? {};
   const body: JsonObject = {};
-  for (const [key, value] of Object.entries(object)) if (!["apiVersion", "kind", "metadata"].includes(key)) body[key] = value;
+  for (const [key, value] of Object.entries(object))
+    if (!["apiVersion", "kind", "metadata"].includes(key)) body[key] = value;
   const required = (schema.required ?? []).filter((k) => !["apiVersion", "kind", "metadata"].includes(k));
-  walk(schema.properties === undefined ? { ...schema, required } : { ...schema, required, properties: rest }, body, "", report);
+  walk(
+    schema.properties === undefined ? { ...schema, required } : { ...schema, required, properties: rest },
+    body,
+    "",
+    report,
+  );
   for (const key of Object.keys(object)) {
     if (!["apiVersion", "kind", "metadata"].includes(key) && !(key in body)) delete object[key];
     else if (key in body) object[key] = body[key];

@@ -83,14 +83,30 @@ export async function startLocalApiServer(options: LocalApiServerOptions = {}): 
   if (options.crdDir !== undefined) {
     for (const crd of await readCrdManifests(options.crdDir)) applyCrd(store, crd);
   }
-  const tls = options.tls === false ? undefined : generateTlsMaterial({ dnsNames: ["localhost"], ipAddresses: tlsAddresses(host) });
+  const tls =
+    options.tls === false
+      ? undefined
+      : generateTlsMaterial({ dnsNames: ["localhost"], ipAddresses: tlsAddresses(host) });
   const requestLog = new RequestLog();
   const streams: StreamRegistry = new Set();
   let serverAddress = "";
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
-    void serve({ req, res, store, token, log, requestLog, streams, serverAddress, bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT, bookmarkIntervalMs: options.bookmarkIntervalMs ?? 60_000 });
+    void serve({
+      req,
+      res,
+      store,
+      token,
+      log,
+      requestLog,
+      streams,
+      serverAddress,
+      bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+      bookmarkIntervalMs: options.bookmarkIntervalMs ?? 60_000,
+    });
   };
-  const server: Server = tls ? createHttpsServer({ key: tls.keyPem, cert: tls.certPem }, handler) : createHttpServer(handler);
+  const server: Server = tls
+    ? createHttpsServer({ key: tls.keyPem, cert: tls.certPem }, handler)
+    : createHttpServer(handler);
   await listen(server, host, options.port ?? 0);
   const port = (server.address() as AddressInfo).port;
   const urlHost = host.includes(":") ? `[${host}]` : host;
@@ -98,7 +114,13 @@ export async function startLocalApiServer(options: LocalApiServerOptions = {}): 
   const url = `${tls ? "https" : "http"}://${serverAddress}`;
   log({ level: "info", msg: "local API server listening", url });
   const kubeconfig = (k: KubeconfigRequest = {}): KubeconfigDocument =>
-    buildKubeconfig({ server: url, token, caCertPem: tls?.caCertPem, ...(k.name !== undefined ? { name: k.name } : {}), ...(k.namespace !== undefined ? { namespace: k.namespace } : {}) });
+    buildKubeconfig({
+      server: url,
+      token,
+      caCertPem: tls?.caCertPem,
+      ...(k.name !== undefined ? { name: k.name } : {}),
+      ...(k.namespace !== undefined ? { namespace: k.namespace } : {}),
+    });
   return {
     url,
     host,
@@ -145,7 +167,8 @@ async function serve(ctx: ServeContext): Promise<void> {
     await dispatch({ ...ctx, query: url.searchParams }, route);
   } catch (error) {
     const apiError = sendError(ctx.res, error);
-    if (apiError.code >= 500) ctx.log({ level: "error", msg: "request failed", method, path: url.pathname, err: error });
+    if (apiError.code >= 500)
+      ctx.log({ level: "error", msg: "request failed", method, path: url.pathname, err: error });
   }
   const { verb, resource } = describeRequest(method, route, url.searchParams);
   const record = {
@@ -185,11 +208,17 @@ function listen(server: Server, host: string, port: number): Promise<void> {
   });
 }
 
-async function restoreState(store: ApiStore, stateFile: string | undefined, log: ApiLogger): Promise<StatePersister | undefined> {
+async function restoreState(
+  store: ApiStore,
+  stateFile: string | undefined,
+  log: ApiLogger,
+): Promise<StatePersister | undefined> {
   if (stateFile === undefined) return undefined;
   const dump = await readState(stateFile);
   if (dump) store.load(dump);
-  return persistState(store, stateFile, (err) => log({ level: "error", msg: "cannot write the state file", stateFile, err }));
+  return persistState(store, stateFile, (err) =>
+    log({ level: "error", msg: "cannot write the state file", stateFile, err }),
+  );
 }
 
 /** CRDs from crdDir are applied: created when new, replaced when the manifest changed. */

@@ -89,7 +89,9 @@ export class ObjectStorage {
   }
 
   dump(): StorageDump {
-    const objects = [...this.buckets].flatMap(([key, bucket]) => [...bucket.values()].map((object) => ({ key, object })));
+    const objects = [...this.buckets].flatMap(([key, bucket]) =>
+      [...bucket.values()].map((object) => ({ key, object })),
+    );
     return { revision: this.rev, objects };
   }
 

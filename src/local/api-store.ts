@@ -3,7 +3,16 @@
 // and so can a node simulator living in the same process.
 import { randomUUID } from "node:crypto";
 import { parseCrdSpec, crdResources } from "./api-crd.js";
-import { alreadyExists, badRequest, conflict, forbidden, invalid, notFound, routeNotFound, STALE_OBJECT } from "./api-errors.js";
+import {
+  alreadyExists,
+  badRequest,
+  conflict,
+  forbidden,
+  invalid,
+  notFound,
+  routeNotFound,
+  STALE_OBJECT,
+} from "./api-errors.js";
 import { paginate } from "./api-list.js";
 import { generateName, normalizeBody, stripServerOwned } from "./api-object-meta.js";
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, PatchType } from "./api-patch.js";
@@ -50,7 +59,8 @@ export interface ListResult {
 export interface WatchOptions extends SelectOptions, WatchStart {}
 
 export interface DeleteOptions {
-  readonly preconditions?: { readonly uid?: string | undefined; readonly resourceVersion?: string | undefined } | undefined;
+  readonly preconditions?:
+    { readonly uid?: string | undefined; readonly resourceVersion?: string | undefined } | undefined;
 }
 
 export interface ApiStoreOptions {
@@ -101,7 +111,10 @@ export class ApiStore {
     const def = this.definition(ref);
     const predicate = allOf(parseLabelSelector(options.labelSelector), parseFieldSelector(options.fieldSelector));
     const namespace = def.namespaced ? options.namespace : undefined;
-    const all = this.storage.list(storageKey(def), namespace).filter(predicate).map((o) => asServed(def, o));
+    const all = this.storage
+      .list(storageKey(def), namespace)
+      .filter(predicate)
+      .map((o) => asServed(def, o));
     const page = paginate(all, options.limit, options.continue);
     return {
       items: page.items,
@@ -116,9 +129,16 @@ export class ApiStore {
     const object = normalizeBody(def, body, options.namespace);
     stripServerOwned(object);
     delete object.metadata.resourceVersion;
-    if (!object.metadata.name && object.metadata.generateName) object.metadata.name = generateName(object.metadata.generateName);
+    if (!object.metadata.name && object.metadata.generateName)
+      object.metadata.name = generateName(object.metadata.generateName);
     if (!object.metadata.name) {
-      throw invalid(def, "", [{ reason: "FieldValueRequired", field: "metadata.name", message: "Required value: name or generateName is required" }]);
+      throw invalid(def, "", [
+        {
+          reason: "FieldValueRequired",
+          field: "metadata.name",
+          message: "Required value: name or generateName is required",
+        },
+      ]);
     }
     const name = object.metadata.name;
     if (def.namespaced) this.requireNamespace(object.metadata.namespace ?? "");
@@ -134,7 +154,11 @@ export class ApiStore {
   }
 
   /** PUT: replaces the object named by the body (or options.name); a stale resourceVersion is 409. */
-  update(ref: ResourceRef, body: unknown, options: WriteOptions & { readonly name?: string | undefined } = {}): KubeObject {
+  update(
+    ref: ResourceRef,
+    body: unknown,
+    options: WriteOptions & { readonly name?: string | undefined } = {},
+  ): KubeObject {
     const def = this.definition(ref);
     const object = normalizeBody(def, body, options.namespace);
     const name = object.metadata.name ?? options.name ?? "";
@@ -147,22 +171,36 @@ export class ApiStore {
     return this.replace(def, existing, object, options);
   }
 
-  patch(ref: ResourceRef, namespace: string | undefined, name: string, type: PatchType, patch: unknown, options: WriteOptions = {}): KubeObject {
+  patch(
+    ref: ResourceRef,
+    namespace: string | undefined,
+    name: string,
+    type: PatchType,
+    patch: unknown,
+    options: WriteOptions = {},
+  ): KubeObject {
     const def = this.definition(ref);
     const key = storageKey(def);
     const existing = this.storage.get(key, def.namespaced ? namespace : undefined, name);
     if (!existing) {
       // Server-side apply creates what does not exist yet.
       if (type === PatchType.Apply && options.subresource === undefined) {
-        return this.create(ref, { ...(isJsonObject(patch) ? patch : {}), metadata: { ...metadataOf(patch), name } }, { ...options, namespace });
+        return this.create(
+          ref,
+          { ...(isJsonObject(patch) ? patch : {}), metadata: { ...metadataOf(patch), name } },
+          { ...options, namespace },
+        );
       }
       throw notFound(def, name);
     }
     const patched = this.applyPatch(type, existing, patch);
-    if (!isJsonObject(patched) || !isJsonObject(patched["metadata"])) throw badRequest("the patch removed the object's metadata");
+    if (!isJsonObject(patched) || !isJsonObject(patched["metadata"]))
+      throw badRequest("the patch removed the object's metadata");
     const candidate = normalizeBody(def, patched, def.namespaced ? namespace : undefined);
     if (candidate.metadata.name !== name) {
-      throw invalid(def, name, [{ reason: "FieldValueInvalid", field: "metadata.name", message: "Invalid value: field is immutable" }]);
+      throw invalid(def, name, [
+        { reason: "FieldValueInvalid", field: "metadata.name", message: "Invalid value: field is immutable" },
+      ]);
     }
     return this.replace(def, existing, candidate, options);
   }
@@ -174,12 +212,21 @@ export class ApiStore {
     if (!existing) throw notFound(def, name);
     const pre = options.preconditions;
     if (pre?.uid !== undefined && pre.uid !== existing.metadata.uid) {
-      throw conflict(def, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${existing.metadata.uid ?? ""}`);
+      throw conflict(
+        def,
+        name,
+        `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${existing.metadata.uid ?? ""}`,
+      );
     }
     if (pre?.resourceVersion !== undefined && pre.resourceVersion !== existing.metadata.resourceVersion) {
-      throw conflict(def, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${existing.metadata.resourceVersion ?? ""}`);
+      throw conflict(
+        def,
+        name,
+        `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${existing.metadata.resourceVersion ?? ""}`,
+      );
     }
-    if (isNamespaces(def) && PROTECTED_NAMESPACES.has(name)) throw forbidden(def, name, "this namespace may not be deleted");
+    if (isNamespaces(def) && PROTECTED_NAMESPACES.has(name))
+      throw forbidden(def, name, "this namespace may not be deleted");
     // Deletion is immediate: no graceful period, finalizers are not waited for.
     const removed = this.storage.remove(storageKey(def), ns, name) as KubeObject;
     this.afterDelete(def, removed);
@@ -238,10 +285,16 @@ export class ApiStore {
     }
   }
 
-  private replace(def: ResourceDefinition, existing: KubeObject, candidate: KubeObject, options: WriteOptions): KubeObject {
+  private replace(
+    def: ResourceDefinition,
+    existing: KubeObject,
+    candidate: KubeObject,
+    options: WriteOptions,
+  ): KubeObject {
     const name = existing.metadata.name ?? "";
     const sent = candidate.metadata.resourceVersion;
-    if (sent !== undefined && sent !== "" && sent !== existing.metadata.resourceVersion) throw conflict(def, name, STALE_OBJECT);
+    if (sent !== undefined && sent !== "" && sent !== existing.metadata.resourceVersion)
+      throw conflict(def, name, STALE_OBJECT);
     candidate.metadata.resourceVersion = existing.metadata.resourceVersion ?? "";
     stripServerOwned(candidate);
     candidate.metadata.uid = existing.metadata.uid ?? "";
@@ -262,7 +315,11 @@ export class ApiStore {
   }
 
   private afterWrite(def: ResourceDefinition, stored: KubeObject): void {
-    if (isCrds(def)) this.registry.registerCrd(stored.metadata.name ?? "", crdResources(stored.metadata.name ?? "", parseCrdSpec(stored)));
+    if (isCrds(def))
+      this.registry.registerCrd(
+        stored.metadata.name ?? "",
+        crdResources(stored.metadata.name ?? "", parseCrdSpec(stored)),
+      );
   }
 
   /** Cascades: a namespace takes its objects with it, a CRD its custom resources. */
@@ -271,18 +328,23 @@ export class ApiStore {
     if (isNamespaces(def)) {
       for (const d of this.registry.all()) {
         if (!d.namespaced) continue;
-        for (const o of this.storage.list(storageKey(d), name)) this.storage.remove(storageKey(d), name, o.metadata.name ?? "");
+        for (const o of this.storage.list(storageKey(d), name))
+          this.storage.remove(storageKey(d), name, o.metadata.name ?? "");
       }
     } else if (isCrds(def)) {
       const served = this.registry.all().find((d) => d.crdName === name);
-      if (served) for (const o of this.storage.list(storageKey(served))) this.storage.remove(storageKey(served), o.metadata.namespace, o.metadata.name ?? "");
+      if (served)
+        for (const o of this.storage.list(storageKey(served)))
+          this.storage.remove(storageKey(served), o.metadata.namespace, o.metadata.name ?? "");
       this.registry.unregisterCrd(name);
     }
   }
 
   private timestamp(): string {
     // Kubernetes timestamps have second precision (metav1.Time, RFC 3339).
-    return this.now().toISOString().replace(/\.\d{3}Z$/, "Z");
+    return this.now()
+      .toISOString()
+      .replace(/\.\d{3}Z$/, "Z");
   }
 }
 

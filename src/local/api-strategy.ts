@@ -45,7 +45,13 @@ export function prepareForCreate(def: ResourceDefinition, object: KubeObject, no
  * status subresource keeps its old status; through /status only status changes (pods also take
  * labels and annotations there, which is how the NAD client library publishes network-status).
  */
-export function prepareForUpdate(def: ResourceDefinition, object: KubeObject, old: KubeObject, subresource: Subresource | undefined, now: string): KubeObject {
+export function prepareForUpdate(
+  def: ResourceDefinition,
+  object: KubeObject,
+  old: KubeObject,
+  subresource: Subresource | undefined,
+  now: string,
+): KubeObject {
   let next = object;
   if (subresource === "status") {
     const metadata = { ...old.metadata, resourceVersion: object.metadata.resourceVersion ?? "" };
@@ -64,7 +70,10 @@ export function prepareForUpdate(def: ResourceDefinition, object: KubeObject, ol
     next["spec"] = { conversion: { strategy: "None" }, ...spec };
     next["status"] = crdStatus(spec, now);
   }
-  if (tracksGeneration(def)) next.metadata.generation = specChanged(next, old) ? (old.metadata.generation ?? 0) + 1 : (old.metadata.generation ?? 1);
+  if (tracksGeneration(def))
+    next.metadata.generation = specChanged(next, old)
+      ? (old.metadata.generation ?? 0) + 1
+      : (old.metadata.generation ?? 1);
   stampNamespaceName(def, next);
   return next;
 }

@@ -98,7 +98,11 @@ function eventCells(now: Date, ev: KubeObject): unknown[] {
 /** `.a.b[0].c` JSONPath as printer columns use them; "" when missing. */
 function jsonPathValue(object: KubeObject, path: string): unknown {
   let current: unknown = object;
-  for (const part of path.replace(/^\{?\./, "").replace(/\}$/, "").split(/\.|\[(\d+)\]/).filter((p) => p !== undefined && p !== "")) {
+  for (const part of path
+    .replace(/^\{?\./, "")
+    .replace(/\}$/, "")
+    .split(/\.|\[(\d+)\]/)
+    .filter((p) => p !== undefined && p !== "")) {
     if (Array.isArray(current)) current = current[Number(part)];
     else if (isJsonObject(current)) current = current[part];
     else return undefined;
@@ -118,28 +122,62 @@ function printerCells(columns: readonly PrinterColumn[]): Cells {
 function layout(def: ResourceDefinition): { columns: Column[]; cells: Cells } {
   const ageOf: Cells = (now, o) => [o.metadata.name, age(now, o.metadata.creationTimestamp ?? "")];
   if (def.crdName !== undefined) {
-    const columns = [NAME, ...def.printerColumns.map((c) => col(c.name, c.type === "date" ? "string" : c.type, c.priority ?? 0, c.format ?? ""))];
+    const columns = [
+      NAME,
+      ...def.printerColumns.map((c) =>
+        col(c.name, c.type === "date" ? "string" : c.type, c.priority ?? 0, c.format ?? ""),
+      ),
+    ];
     const cells = printerCells(def.printerColumns);
     return { columns, cells: (now, o) => [o.metadata.name, ...cells(now, o)] };
   }
   if (def.group !== "") {
-    return { columns: [NAME, col("Created At", "date")], cells: (_now, o) => [o.metadata.name, o.metadata.creationTimestamp ?? ""] };
+    return {
+      columns: [NAME, col("Created At", "date")],
+      cells: (_now, o) => [o.metadata.name, o.metadata.creationTimestamp ?? ""],
+    };
   }
   switch (def.plural) {
     case "pods":
       return {
-        columns: [NAME, col("Ready"), col("Status"), col("Restarts"), col("Age"), col("IP", "string", 1), col("Node", "string", 1), col("Nominated Node", "string", 1), col("Readiness Gates", "string", 1)],
+        columns: [
+          NAME,
+          col("Ready"),
+          col("Status"),
+          col("Restarts"),
+          col("Age"),
+          col("IP", "string", 1),
+          col("Node", "string", 1),
+          col("Nominated Node", "string", 1),
+          col("Readiness Gates", "string", 1),
+        ],
         cells: podCells,
       };
     case "namespaces":
-      return { columns: [NAME, col("Status"), col("Age")], cells: (now, o) => [o.metadata.name, fieldValue(o, "status.phase"), age(now, o.metadata.creationTimestamp ?? "")] };
+      return {
+        columns: [NAME, col("Status"), col("Age")],
+        cells: (now, o) => [
+          o.metadata.name,
+          fieldValue(o, "status.phase"),
+          age(now, o.metadata.creationTimestamp ?? ""),
+        ],
+      };
     case "nodes":
       return {
         columns: [NAME, col("Status"), col("Roles"), col("Age"), col("Version")],
-        cells: (now, o) => [o.metadata.name, nodeStatus(o), "<none>", age(now, o.metadata.creationTimestamp ?? ""), fieldValue(o, "status.nodeInfo.kubeletVersion")],
+        cells: (now, o) => [
+          o.metadata.name,
+          nodeStatus(o),
+          "<none>",
+          age(now, o.metadata.creationTimestamp ?? ""),
+          fieldValue(o, "status.nodeInfo.kubeletVersion"),
+        ],
       };
     case "events":
-      return { columns: [col("Last Seen"), col("Type"), col("Reason"), col("Object"), col("Message")], cells: eventCells };
+      return {
+        columns: [col("Last Seen"), col("Type"), col("Reason"), col("Object"), col("Message")],
+        cells: eventCells,
+      };
     default:
       return { columns: [NAME, col("Age")], cells: ageOf };
   }
@@ -160,7 +198,11 @@ export interface TableOptions {
   readonly withColumns?: boolean;
 }
 
-export function toTable(def: ResourceDefinition, objects: readonly KubeObject[], options: TableOptions): Record<string, unknown> {
+export function toTable(
+  def: ResourceDefinition,
+  objects: readonly KubeObject[],
+  options: TableOptions,
+): Record<string, unknown> {
   const { columns, cells } = layout(def);
   return {
     kind: "Table",

@@ -24,7 +24,8 @@ export function validateObject(def: ResourceDefinition, object: KubeObject, opti
     if (report.unknownFields.length > 0 && options.fieldValidation === "Strict") {
       throw badRequest(`strict decoding error: ${report.unknownFields.map((f) => `unknown field "${f}"`).join(", ")}`);
     }
-    if (options.fieldValidation !== "Ignore") options.warnings?.push(...report.unknownFields.map((f) => `unknown field "${f}"`));
+    if (options.fieldValidation !== "Ignore")
+      options.warnings?.push(...report.unknownFields.map((f) => `unknown field "${f}"`));
   }
   if (causes.length > 0) throw invalid(def, object.metadata.name ?? "", causes);
 }

@@ -20,14 +20,24 @@ export interface WatchStreamOptions extends WatchOptions {
 /** Open streams register a closer here so that the server can end them on stop(). */
 export type StreamRegistry = Set<() => void>;
 
-export function serveWatch(store: ApiStore, def: ResourceDefinition, res: ServerResponse, options: WatchStreamOptions, streams: StreamRegistry): void {
+export function serveWatch(
+  store: ApiStore,
+  def: ResourceDefinition,
+  res: ServerResponse,
+  options: WatchStreamOptions,
+  streams: StreamRegistry,
+): void {
   const send = (event: WatchEvent): void => {
     res.write(`${JSON.stringify(event)}\n`);
   };
   let firstTableEvent = true;
   const present = (event: WatchEvent): WatchEvent => {
     if (!options.table || event.type === "ERROR" || event.type === "BOOKMARK") return event;
-    const table = toTable(def, [event.object as KubeObject], { include: options.table.include, now: new Date(), withColumns: firstTableEvent });
+    const table = toTable(def, [event.object as KubeObject], {
+      include: options.table.include,
+      now: new Date(),
+      withColumns: firstTableEvent,
+    });
     firstTableEvent = false;
     return { type: event.type, object: table };
   };
@@ -56,7 +66,14 @@ export function serveWatch(store: ApiStore, def: ResourceDefinition, res: Server
   }
   if (options.allowWatchBookmarks) {
     const bookmark = (): void => {
-      send({ type: "BOOKMARK", object: { kind: def.kind, apiVersion: apiVersionOf(def.group, def.version), metadata: { resourceVersion: store.resourceVersion } } });
+      send({
+        type: "BOOKMARK",
+        object: {
+          kind: def.kind,
+          apiVersion: apiVersionOf(def.group, def.version),
+          metadata: { resourceVersion: store.resourceVersion },
+        },
+      });
     };
     const interval = setInterval(bookmark, options.bookmarkIntervalMs);
     timers.push(interval);
@@ -64,6 +81,10 @@ export function serveWatch(store: ApiStore, def: ResourceDefinition, res: Server
 }
 
 function startStream(res: ServerResponse): void {
-  res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-cache, private", "Transfer-Encoding": "chunked" });
+  res.writeHead(200, {
+    "Content-Type": "application/json",
+    "Cache-Control": "no-cache, private",
+    "Transfer-Encoding": "chunked",
+  });
   res.flushHeaders();
 }

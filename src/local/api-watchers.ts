@@ -60,7 +60,12 @@ export function translateEvent(scope: WatchScope, event: StorageEvent): WatchEve
  * Starts delivering: first the given backlog (synthetic ADDED events or history replay), then
  * live events. Subscribing happens synchronously, so nothing written in between is missed.
  */
-export function startWatch(storage: ObjectStorage, scope: WatchScope, backlog: readonly WatchEvent[], callbacks: WatchCallbacks): WatchHandle {
+export function startWatch(
+  storage: ObjectStorage,
+  scope: WatchScope,
+  backlog: readonly WatchEvent[],
+  callbacks: WatchCallbacks,
+): WatchHandle {
   let queue: WatchEvent[] = [...backlog];
   let scheduled = false;
   let stopped = false;

@@ -42,7 +42,10 @@ export async function startForwarder(from: Endpoint, to: Endpoint): Promise<Forw
   });
   if ("path" in from) await chmod(from.path, 0o600);
   const address = server.address();
-  const listening: Endpoint = "path" in from ? from : { host: from.host, port: typeof address === "object" && address ? address.port : from.port };
+  const listening: Endpoint =
+    "path" in from
+      ? from
+      : { host: from.host, port: typeof address === "object" && address ? address.port : from.port };
   return {
     listening,
     close: () =>

@@ -54,7 +54,12 @@ export function defaultPrimary(stateDir: string): Record<string, unknown> {
         bridge: "cni0",
         isGateway: true,
         ipMasq: false,
-        ipam: { type: "host-local", dataDir: join(stateDir, "ipam"), ranges: [[{ subnet: "198.18.0.0/24" }]], routes: [{ dst: "0.0.0.0/0" }] },
+        ipam: {
+          type: "host-local",
+          dataDir: join(stateDir, "ipam"),
+          ranges: [[{ subnet: "198.18.0.0/24" }]],
+          routes: [{ dst: "0.0.0.0/0" }],
+        },
       },
       { type: "portmap", capabilities: { portMappings: true } },
     ],
@@ -69,13 +74,18 @@ export async function startLocalNode(o: LocalNodeOptions): Promise<LocalNode> {
   const nodeNetns = `plexus-${o.nodeName}`;
   const cleanups: (() => Promise<void>)[] = [];
   const stop = async () => {
-    for (const c of cleanups.reverse()) await c().catch((err: unknown) => o.log.warn({ err: String(err) }, "cleanup step failed"));
+    for (const c of cleanups.reverse())
+      await c().catch((err: unknown) => o.log.warn({ err: String(err) }, "cleanup step failed"));
     cleanups.length = 0;
   };
   try {
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
     await deleteNetnsWithPrefix(nodeNetns);
-    const api = await startLocalApiServer({ port: o.port, crdDir: o.crdDir, stateFile: join(stateDir, "api-state.json") });
+    const api = await startLocalApiServer({
+      port: o.port,
+      crdDir: o.crdDir,
+      stateFile: join(stateDir, "api-state.json"),
+    });
     cleanups.push(() => api.stop());
     await api.writeKubeconfig(kubeconfig);
     await createNodeNetns(nodeNetns);
@@ -94,7 +104,14 @@ export async function startLocalNode(o: LocalNodeOptions): Promise<LocalNode> {
       wrap: (argv) => ["ip", "netns", "exec", nodeNetns, ...argv],
       onStderr: (type, text) => o.log.debug({ plugin: type, stderr: text.slice(0, 2000) }, "plugin stderr"),
     });
-    const simulator = startNodeSimulator({ store: api.store, runtime, nodeName: o.nodeName, confDir, netnsPrefix: `${nodeNetns}-pod`, log: o.log });
+    const simulator = startNodeSimulator({
+      store: api.store,
+      runtime,
+      nodeName: o.nodeName,
+      confDir,
+      netnsPrefix: `${nodeNetns}-pod`,
+      log: o.log,
+    });
     cleanups.push(() => simulator.stop());
     cleanups.push(() => deleteNetnsWithPrefix(`${nodeNetns}-pod`));
     return { api, kubeconfig, confDir, binDir, nodeNetns, simulator, stop };
@@ -108,8 +125,24 @@ export async function startLocalNode(o: LocalNodeOptions): Promise<LocalNode> {
  * `plexus local forward` inside a network namespace: 127.0.0.1:port there reaches the unix
  * socket (and through it the API server listening here). Resolves once it listens.
  */
-export async function startNetnsForwarder(o: { netns: string; self: readonly string[]; port: number; socket: string }): Promise<ChildProcess> {
-  const argv = ["netns", "exec", o.netns, ...o.self, "local", "forward", "--listen", `127.0.0.1:${o.port}`, "--to", o.socket];
+export async function startNetnsForwarder(o: {
+  netns: string;
+  self: readonly string[];
+  port: number;
+  socket: string;
+}): Promise<ChildProcess> {
+  const argv = [
+    "netns",
+    "exec",
+    o.netns,
+    ...o.self,
+    "local",
+    "forward",
+    "--listen",
+    `127.0.0.1:${o.port}`,
+    "--to",
+    o.socket,
+  ];
   const child = spawn("ip", argv, { stdio: ["ignore", "pipe", "inherit"] });
   await new Promise<void>((ok, fail) => {
     const timer = setTimeout(() => fail(new Error("the node namespace's API forwarder did not start in 10 s")), 10_000);
@@ -133,32 +166,50 @@ async function prepareBinDir(binDir: string, referenceDir: string): Promise<void
 
 async function prepareConfDir(confDir: string, stateDir: string): Promise<void> {
   await mkdir(confDir, { recursive: true });
-  if (primaryCandidates(await readdir(confDir)).length === 0) await writeFile(join(confDir, "10-local-bridge.conflist"), `${JSON.stringify(defaultPrimary(stateDir), null, 2)}\n`);
+  if (primaryCandidates(await readdir(confDir)).length === 0)
+    await writeFile(
+      join(confDir, "10-local-bridge.conflist"),
+      `${JSON.stringify(defaultPrimary(stateDir), null, 2)}\n`,
+    );
 }
 
 /**
  * The real installer, once, as the DaemonSet runs it: the node's paths, and a service account
  * (token, CA and the API address in the environment, as a pod has them) for the local API.
  */
-async function installPlexus(o: LocalNodeOptions, api: LocalApiServer, dirs: { confDir: string; binDir: string; stateDir: string }): Promise<void> {
+async function installPlexus(
+  o: LocalNodeOptions,
+  api: LocalApiServer,
+  dirs: { confDir: string; binDir: string; stateDir: string },
+): Promise<void> {
   const serviceAccount = join(dirs.stateDir, "serviceaccount");
   await mkdir(serviceAccount, { recursive: true, mode: 0o700 });
   await writeFile(join(serviceAccount, "token"), api.token, { mode: 0o600 });
   await writeFile(join(serviceAccount, "ca.crt"), api.caCertPem ?? "");
   await writeFile(join(serviceAccount, "namespace"), "kube-system");
   const optionsFile = join(dirs.stateDir, "install.json");
-  await writeFile(optionsFile, JSON.stringify({ plugin: { logLevel: "info", logFile: join(dirs.stateDir, "plexus.log"), logToStderr: false } }));
+  await writeFile(
+    optionsFile,
+    JSON.stringify({ plugin: { logLevel: "info", logFile: join(dirs.stateDir, "plexus.log"), logToStderr: false } }),
+  );
   const out: string[] = [];
   const code = await installCommand(
     [
       "--once",
-      "--config", optionsFile,
-      "--cni-conf-dir", dirs.confDir,
-      "--cni-bin-dir", dirs.binDir,
-      "--state-dir", join(dirs.stateDir, "cni"),
-      "--kubeconfig", join(dirs.stateDir, "plexus.kubeconfig"),
-      "--service-account-dir", serviceAccount,
-      "--log-level", "warn",
+      "--config",
+      optionsFile,
+      "--cni-conf-dir",
+      dirs.confDir,
+      "--cni-bin-dir",
+      dirs.binDir,
+      "--state-dir",
+      join(dirs.stateDir, "cni"),
+      "--kubeconfig",
+      join(dirs.stateDir, "plexus.kubeconfig"),
+      "--service-account-dir",
+      serviceAccount,
+      "--log-level",
+      "warn",
       ...(o.self.executable ? ["--plexus-binary", o.self.executable] : ["--skip-binary-copy"]),
     ],
     {
@@ -171,14 +222,26 @@ async function installPlexus(o: LocalNodeOptions, api: LocalApiServer, dirs: { c
     },
   );
   if (code !== 0) throw new Error(`installing Plexus into ${dirs.confDir} failed:\n${out.join("")}`);
-  if (!o.self.executable) await access(join(dirs.binDir, "plexus")).catch(() => {
-    throw new Error(`${join(dirs.binDir, "plexus")} is missing: run plexus local from the built executable (dist/plexus)`);
-  });
+  if (!o.self.executable)
+    await access(join(dirs.binDir, "plexus")).catch(() => {
+      throw new Error(
+        `${join(dirs.binDir, "plexus")} is missing: run plexus local from the built executable (dist/plexus)`,
+      );
+    });
 }
 
 /** The CRD directory: next to the executable (<repo>/dist/plexus -> <repo>/crds), or the working directory's. */
 export async function findCrdDir(executable: string, explicit?: string): Promise<string> {
-  const candidates = [explicit, resolve(dirname(executable), "../crds"), resolve("crds")].filter((c): c is string => Boolean(c));
-  for (const c of candidates) if (await access(c).then(() => true, () => false)) return c;
+  const candidates = [explicit, resolve(dirname(executable), "../crds"), resolve("crds")].filter((c): c is string =>
+    Boolean(c),
+  );
+  for (const c of candidates)
+    if (
+      await access(c).then(
+        () => true,
+        () => false,
+      )
+    )
+      return c;
   throw new Error(`no crds/ directory found (tried ${candidates.join(", ")}): pass --crd-dir`);
 }

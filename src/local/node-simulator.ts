@@ -12,7 +12,14 @@ import type { CniRuntime } from "../runtime/types.js";
 import { PatchType } from "./api-patch.js";
 import type { ApiStore } from "./api-store.js";
 import type { KubeObject, WatchEvent } from "./api-types.js";
-import { newSandboxId, runtimeConfOf, setUpSandbox, tearDownSandbox, type PodIdentity, type Sandbox } from "./pod-sandbox.js";
+import {
+  newSandboxId,
+  runtimeConfOf,
+  setUpSandbox,
+  tearDownSandbox,
+  type PodIdentity,
+  type Sandbox,
+} from "./pod-sandbox.js";
 import { failedStatus, podEvent, runningStatus, type PodStatusWrite } from "./pod-status.js";
 
 const run = promisify(execFile);
@@ -53,7 +60,9 @@ export function startNodeSimulator(o: NodeSimulatorOptions): NodeSimulator {
   const pods = new Map<string, PodState>();
   const abort = new AbortController();
   const enqueue = (state: PodState, op: () => Promise<void>) => {
-    state.queue = state.queue.then(op).catch((err: unknown) => o.log.error({ err: toCniError(err).message }, "pod operation failed"));
+    state.queue = state.queue
+      .then(op)
+      .catch((err: unknown) => o.log.error({ err: toCniError(err).message }, "pod operation failed"));
   };
 
   const setUp = async (state: PodState) => {
@@ -63,22 +72,43 @@ export function startNodeSimulator(o: NodeSimulatorOptions): NodeSimulator {
     try {
       await run("ip", ["netns", "add", state.netnsName]).catch(() => undefined);
       await run("ip", ["-n", state.netnsName, "link", "set", "lo", "up"]);
-      const sandbox = await setUpSandbox(o.runtime, o.confDir, runtimeConfOf(identity, state.sandboxId, netnsPath), abort.signal);
+      const sandbox = await setUpSandbox(
+        o.runtime,
+        o.confDir,
+        runtimeConfOf(identity, state.sandboxId, netnsPath),
+        abort.signal,
+      );
       state.sandbox = sandbox;
       state.attempts = 0;
       writeStatus(o.store, identity, runningStatus(sandbox));
-      podEvent(o.store, identity, "Normal", "SandboxReady", `Pod sandbox ${sandbox.id.slice(0, 12)} is ready, IPs ${sandbox.podIps.join(", ")}`);
+      podEvent(
+        o.store,
+        identity,
+        "Normal",
+        "SandboxReady",
+        `Pod sandbox ${sandbox.id.slice(0, 12)} is ready, IPs ${sandbox.podIps.join(", ")}`,
+      );
       o.log.info({ pod: `${identity.namespace}/${identity.name}`, ips: sandbox.podIps }, "pod network ready");
     } catch (err) {
       const message = toCniError(err).message;
       state.attempts++;
       const delay = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(state.attempts - 1, 5));
       writeStatus(o.store, identity, failedStatus(message));
-      podEvent(o.store, identity, "Warning", "FailedCreatePodSandBox", `Failed to create pod sandbox: plugin type="plexus" failed (add): ${message}`);
-      o.log.warn({ pod: `${identity.namespace}/${identity.name}`, err: message, retryInMs: delay }, "pod network setup failed");
+      podEvent(
+        o.store,
+        identity,
+        "Warning",
+        "FailedCreatePodSandBox",
+        `Failed to create pod sandbox: plugin type="plexus" failed (add): ${message}`,
+      );
+      o.log.warn(
+        { pod: `${identity.namespace}/${identity.name}`, err: message, retryInMs: delay },
+        "pod network setup failed",
+      );
       // A new sandbox ID per attempt, as the kubelet creates a new sandbox.
       state.sandboxId = newSandboxId();
-      if (!state.deleted && !abort.signal.aborted) state.retry = setTimeout(() => enqueue(state, () => setUp(state)), delay);
+      if (!state.deleted && !abort.signal.aborted)
+        state.retry = setTimeout(() => enqueue(state, () => setUp(state)), delay);
     }
   };
 
@@ -86,9 +116,18 @@ export function startNodeSimulator(o: NodeSimulatorOptions): NodeSimulator {
     clearTimeout(state.retry);
     const netnsPath = `/run/netns/${state.netnsName}`;
     try {
-      await tearDownSandbox(o.runtime, o.confDir, runtimeConfOf(state.identity, state.sandbox?.id ?? state.sandboxId, netnsPath), state.sandbox?.result, new AbortController().signal);
+      await tearDownSandbox(
+        o.runtime,
+        o.confDir,
+        runtimeConfOf(state.identity, state.sandbox?.id ?? state.sandboxId, netnsPath),
+        state.sandbox?.result,
+        new AbortController().signal,
+      );
     } catch (err) {
-      o.log.error({ pod: `${state.identity.namespace}/${state.identity.name}`, err: toCniError(err).message }, "pod network teardown failed");
+      o.log.error(
+        { pod: `${state.identity.namespace}/${state.identity.name}`, err: toCniError(err).message },
+        "pod network teardown failed",
+      );
     }
     state.sandbox = undefined;
     await run("ip", ["netns", "delete", state.netnsName]).catch(() => undefined);
@@ -123,7 +162,11 @@ export function startNodeSimulator(o: NodeSimulatorOptions): NodeSimulator {
     enqueue(state, () => setUp(state));
   };
 
-  const watch = o.store.watch(PODS, {}, { onEvent, onError: (err) => o.log.error({ err: String(err) }, "pod watch failed") });
+  const watch = o.store.watch(
+    PODS,
+    {},
+    { onEvent, onError: (err) => o.log.error({ err: String(err) }, "pod watch failed") },
+  );
 
   return {
     async stop() {
@@ -147,11 +190,22 @@ export function startNodeSimulator(o: NodeSimulatorOptions): NodeSimulator {
 }
 
 function identityOf(pod: KubeObject): PodIdentity {
-  const spec = (pod as { spec?: { containers?: { ports?: { hostPort?: number; containerPort: number; protocol?: string; hostIP?: string }[] }[] } }).spec;
+  const spec = (
+    pod as {
+      spec?: {
+        containers?: { ports?: { hostPort?: number; containerPort: number; protocol?: string; hostIP?: string }[] }[];
+      };
+    }
+  ).spec;
   const hostPorts = (spec?.containers ?? []).flatMap((c) =>
     (c.ports ?? [])
       .filter((p) => (p.hostPort ?? 0) > 0)
-      .map((p) => ({ hostPort: p.hostPort as number, containerPort: p.containerPort, protocol: (p.protocol ?? "TCP").toLowerCase(), ...(p.hostIP ? { hostIP: p.hostIP } : {}) })),
+      .map((p) => ({
+        hostPort: p.hostPort as number,
+        containerPort: p.containerPort,
+        protocol: (p.protocol ?? "TCP").toLowerCase(),
+        ...(p.hostIP ? { hostIP: p.hostIP } : {}),
+      })),
   );
   return {
     namespace: String(pod.metadata.namespace),

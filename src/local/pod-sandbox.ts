@@ -37,7 +37,8 @@ const IFNAME = "eth0" as IfName;
 /** The network configuration a runtime would use now: the lexically first file (go-cni). */
 export async function loadRuntimeNetwork(confDir: string): Promise<NetworkConfigList> {
   const first = runtimeConfFiles(await readdir(confDir).catch(() => [] as string[]))[0];
-  if (!first) throw new CniError(ErrorCode.TryAgainLater, `no network config found in ${confDir}: cni plugin not initialized`);
+  if (!first)
+    throw new CniError(ErrorCode.TryAgainLater, `no network config found in ${confDir}: cni plugin not initialized`);
   const path = join(confDir, first);
   return parseNetworkConfig(parseJsonObject(await readFile(path, "utf8"), path));
 }
@@ -65,7 +66,12 @@ export function runtimeConfOf(pod: PodIdentity, sandboxId: string, netnsPath: st
 }
 
 /** ADD; on failure a DEL at once, as containerd does, and the ADD error is what is reported. */
-export async function setUpSandbox(runtime: CniRuntime, confDir: string, rt: RuntimeConf, signal: AbortSignal): Promise<Sandbox> {
+export async function setUpSandbox(
+  runtime: CniRuntime,
+  confDir: string,
+  rt: RuntimeConf,
+  signal: AbortSignal,
+): Promise<Sandbox> {
   const list = await loadRuntimeNetwork(confDir);
   let raw;
   try {
@@ -79,7 +85,13 @@ export async function setUpSandbox(runtime: CniRuntime, confDir: string, rt: Run
 }
 
 /** DEL with the netns (StopPodSandbox), then with none (RemovePodSandbox). */
-export async function tearDownSandbox(runtime: CniRuntime, confDir: string, rt: RuntimeConf, prev: Result100 | undefined, signal: AbortSignal): Promise<void> {
+export async function tearDownSandbox(
+  runtime: CniRuntime,
+  confDir: string,
+  rt: RuntimeConf,
+  prev: Result100 | undefined,
+  signal: AbortSignal,
+): Promise<void> {
   const list = await loadRuntimeNetwork(confDir);
   await runtime.delNetworkList(list, rt, prev, signal);
   await runtime.delNetworkList(list, { ...rt, netns: "" }, undefined, signal);
@@ -87,6 +99,8 @@ export async function tearDownSandbox(runtime: CniRuntime, confDir: string, rt: 
 
 /** containerd: IPs grouped by interface name; only eth0's count (an unindexed IP is eth0's). */
 export function podIps(result: Result100): string[] {
-  const ips = (result.ips ?? []).filter((ip) => ip.interface === undefined || result.interfaces?.[ip.interface]?.name === IFNAME).map((ip) => addressIp(ip.address));
+  const ips = (result.ips ?? [])
+    .filter((ip) => ip.interface === undefined || result.interfaces?.[ip.interface]?.name === IFNAME)
+    .map((ip) => addressIp(ip.address));
   return [...ips.filter((ip) => addressFamily(ip) === 4), ...ips.filter((ip) => addressFamily(ip) === 6)];
 }

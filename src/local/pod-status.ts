@@ -14,7 +14,13 @@ export interface PodStatusWrite {
 export const NETNS_ANNOTATION = "local.plexus.dev/netns";
 
 function condition(type: string, ok: boolean, now: string, reason?: string, message?: string) {
-  return { type, status: ok ? "True" : "False", lastTransitionTime: now, ...(reason ? { reason } : {}), ...(message ? { message } : {}) };
+  return {
+    type,
+    status: ok ? "True" : "False",
+    lastTransitionTime: now,
+    ...(reason ? { reason } : {}),
+    ...(message ? { message } : {}),
+  };
 }
 
 export function runningStatus(sandbox: Sandbox): PodStatusWrite {
@@ -28,7 +34,17 @@ export function runningStatus(sandbox: Sandbox): PodStatusWrite {
       podIPs: sandbox.podIps.map((ip) => ({ ip })),
       startTime: now,
       conditions: ["PodScheduled", "Initialized", "ContainersReady", "Ready"].map((t) => condition(t, true, now)),
-      containerStatuses: [{ name: "sandbox", ready: true, restartCount: 0, started: true, image: "pause", imageID: "", state: { running: { startedAt: now } } }],
+      containerStatuses: [
+        {
+          name: "sandbox",
+          ready: true,
+          restartCount: 0,
+          started: true,
+          image: "pause",
+          imageID: "",
+          state: { running: { startedAt: now } },
+        },
+      ],
     },
   };
 }
@@ -38,12 +54,22 @@ export function failedStatus(message: string): PodStatusWrite {
   return {
     status: {
       phase: "Pending",
-      conditions: [condition("PodScheduled", true, now), condition("ContainersReady", false, now, "SandboxCreationFailed", message), condition("Ready", false, now, "SandboxCreationFailed", message)],
+      conditions: [
+        condition("PodScheduled", true, now),
+        condition("ContainersReady", false, now, "SandboxCreationFailed", message),
+        condition("Ready", false, now, "SandboxCreationFailed", message),
+      ],
     },
   };
 }
 
-export function podEvent(store: ApiStore, pod: PodIdentity, type: "Normal" | "Warning", reason: string, message: string): void {
+export function podEvent(
+  store: ApiStore,
+  pod: PodIdentity,
+  type: "Normal" | "Warning",
+  reason: string,
+  message: string,
+): void {
   const now = new Date().toISOString();
   try {
     store.create(

@@ -73,7 +73,7 @@ export function bitString(value: Buffer): Der {
 export function namedBits(bits: readonly number[]): Der {
   const highest = Math.max(...bits);
   const bytes = Buffer.alloc(Math.floor(highest / 8) + 1);
-  for (const bit of bits) bytes[Math.floor(bit / 8)]! |= 0x80 >> bit % 8;
+  for (const bit of bits) bytes[Math.floor(bit / 8)]! |= 0x80 >> (bit % 8);
   const unused = 7 - (highest % 8);
   return tlv(0x03, Buffer.concat([Buffer.from([unused]), bytes]));
 }

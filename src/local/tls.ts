@@ -102,7 +102,11 @@ export function generateTlsMaterial(options: TlsOptions = {}): TlsMaterial {
       extension(OID.basicConstraints, true, sequence()),
       extension(OID.keyUsage, true, namedBits([DIGITAL_SIGNATURE])),
       extension(OID.extKeyUsage, false, sequence(objectIdentifier(OID.serverAuth))),
-      extension(OID.subjectAltName, false, subjectAltNames(options.dnsNames ?? ["localhost"], options.ipAddresses ?? ["127.0.0.1", "::1"])),
+      extension(
+        OID.subjectAltName,
+        false,
+        subjectAltNames(options.dnsNames ?? ["localhost"], options.ipAddresses ?? ["127.0.0.1", "::1"]),
+      ),
       extension(OID.authorityKeyId, false, sequence(implicitPrimitive(0, keyId(caKeys.publicKey)))),
     ],
   });
@@ -160,7 +164,11 @@ function subjectAltNames(dnsNames: readonly string[], ipAddresses: readonly stri
 /** RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits. */
 function keyId(publicKey: KeyObject): Buffer {
   const point = publicKey.export({ format: "jwk" });
-  const raw = Buffer.concat([Buffer.from([4]), Buffer.from(point.x ?? "", "base64url"), Buffer.from(point.y ?? "", "base64url")]);
+  const raw = Buffer.concat([
+    Buffer.from([4]),
+    Buffer.from(point.x ?? "", "base64url"),
+    Buffer.from(point.y ?? "", "base64url"),
+  ]);
   return createHash("sha1").update(raw).digest();
 }
 

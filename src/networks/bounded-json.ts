@@ -9,7 +9,8 @@ export interface JsonBounds {
   readonly maxDepth: number;
 }
 
-export type BoundedParse = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly problem: string };
+export type BoundedParse =
+  { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly problem: string };
 
 /** Size first (one length check for absurd inputs), then one linear scan for depth, then JSON.parse. */
 export function parseBoundedJson(text: string, bounds: JsonBounds): BoundedParse {

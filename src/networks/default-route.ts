@@ -43,7 +43,10 @@ interface Claim {
   readonly gateway: string;
 }
 
-export function planDefaultRoutes(attachments: readonly RoutedAttachment[], ctx: { readonly pod?: string } = {}): DefaultRoutePlan {
+export function planDefaultRoutes(
+  attachments: readonly RoutedAttachment[],
+  ctx: { readonly pod?: string } = {},
+): DefaultRoutePlan {
   const claims = claimFamilies(attachments, ctx);
   if (claims.size === 0) return { results: attachments.map((a) => a.result), actions: [] };
   const actions: RouteAction[] = [];
@@ -70,7 +73,11 @@ function claimFamilies(attachments: readonly RoutedAttachment[], ctx: { readonly
     if (a.defaultRoute === undefined) return;
     const gateways = a.defaultRoute.length > 0 ? a.defaultRoute : ownGateways(a);
     if (gateways.length === 0) {
-      fail(ctx, a, `is [] (take the default route through this attachment's own gateway), but the result of ${label(a)} reports no gateway`);
+      fail(
+        ctx,
+        a,
+        `is [] (take the default route through this attachment's own gateway), but the result of ${label(a)} reports no gateway`,
+      );
     }
     for (const gateway of gateways) {
       const family = ipFamily(gateway);
@@ -81,7 +88,11 @@ function claimFamilies(attachments: readonly RoutedAttachment[], ctx: { readonly
       const other = claims.get(family);
       if (other) {
         const first = attachments[other.index] as RoutedAttachment;
-        fail(ctx, a, `gateway ${gateway} and gateway ${other.gateway} of ${label(first)} are both IPv${family} default routes; ECMP default routes are not supported`);
+        fail(
+          ctx,
+          a,
+          `gateway ${gateway} and gateway ${other.gateway} of ${label(first)} are both IPv${family} default routes; ECMP default routes are not supported`,
+        );
       }
       claims.set(family, { index, gateway });
     }
@@ -93,8 +104,12 @@ function claimFamilies(attachments: readonly RoutedAttachment[], ctx: { readonly
 function ownGateways(a: RoutedAttachment): string[] {
   const out: string[] = [];
   for (const family of [4, 6] as const) {
-    const viaRoute = (a.result.routes ?? []).find((r) => r.gw !== undefined && isDefaultDst(r.dst) && familyOfDst(r.dst) === family)?.gw;
-    const viaAddress = podIps(a).find((ip) => ip.gateway !== undefined && parseCidr(ip.address)?.family === family)?.gateway;
+    const viaRoute = (a.result.routes ?? []).find(
+      (r) => r.gw !== undefined && isDefaultDst(r.dst) && familyOfDst(r.dst) === family,
+    )?.gw;
+    const viaAddress = podIps(a).find(
+      (ip) => ip.gateway !== undefined && parseCidr(ip.address)?.family === family,
+    )?.gateway;
     const gw = viaRoute ?? viaAddress;
     if (gw !== undefined) out.push(gw);
   }
@@ -108,7 +123,9 @@ function podAddressFamilies(a: RoutedAttachment): Set<IpFamily> {
 /** Addresses on the attachment's own interface, or not tied to any (0.2.0-style results). */
 function podIps(a: RoutedAttachment): NonNullable<Result100["ips"]> {
   const ifaces = a.result.interfaces ?? [];
-  return (a.result.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface < 0 || ifaces[ip.interface]?.name === a.ifName);
+  return (a.result.ips ?? []).filter(
+    (ip) => ip.interface === undefined || ip.interface < 0 || ifaces[ip.interface]?.name === a.ifName,
+  );
 }
 
 function familyOfDst(dst: string): IpFamily {

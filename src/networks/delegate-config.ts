@@ -71,7 +71,9 @@ export function capabilityArgsFor(
     infinibandGUID: selection.infinibandGuid,
   };
   const declared = new Set(list.plugins.flatMap((p) => p.capabilities));
-  const missing = REQUIRED_CAPABILITIES.filter((c) => requested[c.capability] !== undefined && !declared.has(c.capability));
+  const missing = REQUIRED_CAPABILITIES.filter(
+    (c) => requested[c.capability] !== undefined && !declared.has(c.capability),
+  );
   if (missing.length > 0) {
     const what = missing.map(
       (c) => `${c.key} needs a plugin declaring "capabilities": {"${c.capability}": true} (${c.hint})`,

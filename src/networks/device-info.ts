@@ -18,7 +18,12 @@ export function dpDeviceInfoPath(resourceName: string, deviceId: string, root = 
  * The per-attachment file passed as CNIDeviceInfoFile: cni/<network>-<containerID>_<ifName>,
  * `/` -> `-` (Multus's naming; unique per attachment as DIS §3.2 requires). Deleted on DEL.
  */
-export function cniDeviceInfoPath(networkRef: string, containerId: string, ifName: string, root = DEVICE_INFO_ROOT): string {
+export function cniDeviceInfoPath(
+  networkRef: string,
+  containerId: string,
+  ifName: string,
+  root = DEVICE_INFO_ROOT,
+): string {
   return `${root}/cni/${flat(networkRef)}-${flat(containerId)}_${flat(ifName)}`;
 }
 
@@ -34,8 +39,16 @@ const DeviceInfoSchema = z.discriminatedUnion("type", [
     version: z.string(),
     vdpa: loose({ "parent-device": z.string(), driver: z.enum(["vhost", "virtio"]), path: z.string() }),
   }),
-  loose({ type: z.literal("vhost-user"), version: z.string(), "vhost-user": loose({ mode: z.enum(["client", "server"]), path: z.string() }) }),
-  loose({ type: z.literal("memif"), version: z.string(), memif: loose({ role: z.string(), path: z.string(), mode: z.string() }) }),
+  loose({
+    type: z.literal("vhost-user"),
+    version: z.string(),
+    "vhost-user": loose({ mode: z.enum(["client", "server"]), path: z.string() }),
+  }),
+  loose({
+    type: z.literal("memif"),
+    version: z.string(),
+    memif: loose({ role: z.string(), path: z.string(), mode: z.string() }),
+  }),
 ]);
 
 /**
@@ -47,7 +60,9 @@ export function parseDeviceInfo(text: string, origin: string): JsonObject {
   if (!parsed.ok) throw new CniError(ErrorCode.DecodingFailure, `device info ${origin}: ${parsed.problem}`);
   const result = DeviceInfoSchema.safeParse(parsed.value);
   if (!result.success) {
-    throw new CniError(ErrorCode.DecodingFailure, `device info ${origin} is not valid`, { details: z.prettifyError(result.error) });
+    throw new CniError(ErrorCode.DecodingFailure, `device info ${origin} is not valid`, {
+      details: z.prettifyError(result.error),
+    });
   }
   return parsed.value as JsonObject;
 }

@@ -29,7 +29,8 @@ export function checkNamespaceIsolation(
   if (!policy.namespaceIsolation) return;
   if (selection.namespace === podNamespace) return;
   if (policy.globalNamespaces.includes(selection.namespace)) return;
-  const global = policy.globalNamespaces.length > 0 ? policy.globalNamespaces.map((n) => JSON.stringify(n)).join(", ") : "none";
+  const global =
+    policy.globalNamespaces.length > 0 ? policy.globalNamespaces.map((n) => JSON.stringify(n)).join(", ") : "none";
   throw new CniError(
     ErrorCode.Forbidden,
     `pod ${ctx.pod}: annotation ${ctx.annotation ?? NETWORKS_ANNOTATION}: network ${selection.namespace}/${selection.name} ` +

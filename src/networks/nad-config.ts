@@ -75,7 +75,10 @@ export async function findConfByName(dir: string, name: string, reader: ConfDirR
     const path = join(dir, file);
     let value: unknown;
     try {
-      const parsed = parseBoundedJson(await reader.read(path), { maxBytes: MAX_CONF_BYTES, maxDepth: MAX_CONF_JSON_DEPTH });
+      const parsed = parseBoundedJson(await reader.read(path), {
+        maxBytes: MAX_CONF_BYTES,
+        maxDepth: MAX_CONF_JSON_DEPTH,
+      });
       if (!parsed.ok) throw new Error(parsed.problem);
       value = parsed.value;
     } catch (err) {
@@ -121,11 +124,15 @@ export function validateDelegateConfig(raw: JsonObject, origin: string): Network
     throw err instanceof CniError ? err.withContext(origin) : err;
   }
   if (!isValidNetworkName(list.name)) {
-    invalid(`${origin}: network name ${JSON.stringify(list.name)} is invalid: it must match [a-zA-Z0-9][a-zA-Z0-9_.-]* (it names cache files)`);
+    invalid(
+      `${origin}: network name ${JSON.stringify(list.name)} is invalid: it must match [a-zA-Z0-9][a-zA-Z0-9_.-]* (it names cache files)`,
+    );
   }
   list.plugins.forEach((p, i) => {
     if (p.type === "." || p.type === ".." || /[/\\\0]/.test(p.type)) {
-      invalid(`${origin}: plugin ${i} has type ${JSON.stringify(p.type)}; a type is a plugin binary's file name, not a path`);
+      invalid(
+        `${origin}: plugin ${i} has type ${JSON.stringify(p.type)}; a type is a plugin binary's file name, not a path`,
+      );
     }
   });
   return list;
@@ -180,7 +187,8 @@ export const nodeConfDirReader: ConfDirReader = {
     try {
       const st = await handle.stat();
       if (!st.isFile()) throw new CniError(ErrorCode.IoFailure, `${path} is not a regular file`);
-      if (st.size > MAX_CONF_BYTES) throw new CniError(ErrorCode.IoFailure, `${path} is larger than ${MAX_CONF_BYTES} bytes`);
+      if (st.size > MAX_CONF_BYTES)
+        throw new CniError(ErrorCode.IoFailure, `${path} is larger than ${MAX_CONF_BYTES} bytes`);
       return await handle.readFile("utf8");
     } finally {
       await handle.close();

@@ -63,14 +63,17 @@ function checked<T = string>(problem: (v: string) => string | undefined, map: (v
 }
 
 const nadName = checked((v) =>
-  isDns1123Subdomain(v) ? undefined : `${quote(v)} is not a valid NetworkAttachmentDefinition name (a lower-case DNS-1123 subdomain)`,
+  isDns1123Subdomain(v)
+    ? undefined
+    : `${quote(v)} is not a valid NetworkAttachmentDefinition name (a lower-case DNS-1123 subdomain)`,
 );
 const namespace = checked((v) =>
   v === "" || isDns1123Label(v) ? undefined : `${quote(v)} is not a valid namespace name (a lower-case DNS-1123 label)`,
 );
 const ifName = checked((v) => (v === "" ? undefined : problemWith(v, requestedIfNameProblem(v))));
 const ipOrCidr = checked(
-  (v) => (canonicalIpOrCidr(v) === undefined ? `${quote(v)} is not an IP address (with an optional /prefix)` : undefined),
+  (v) =>
+    canonicalIpOrCidr(v) === undefined ? `${quote(v)} is not an IP address (with an optional /prefix)` : undefined,
   (v) => canonicalIpOrCidr(v) as string,
 );
 const bareIp = checked(
@@ -81,9 +84,13 @@ const optionalIp = checked(
   (v) => (v === "" || canonicalIp(v) !== undefined ? undefined : `${quote(v)} is not an IP address`),
   (v) => (v === "" ? "" : (canonicalIp(v) as string)),
 );
-const mac = checked((v) => macProblem(v), (v) => v.toLowerCase());
+const mac = checked(
+  (v) => macProblem(v),
+  (v) => v.toLowerCase(),
+);
 const guid = checked(
-  (v) => (isInfinibandGuid(v) ? undefined : `${quote(v)} is not an 8-byte InfiniBand GUID (like 24:8a:07:03:00:8d:ae:2f)`),
+  (v) =>
+    isInfinibandGuid(v) ? undefined : `${quote(v)} is not an 8-byte InfiniBand GUID (like 24:8a:07:03:00:8d:ae:2f)`,
   (v) => v.toLowerCase(),
 );
 const deviceId = checked((v) =>
@@ -109,14 +116,12 @@ const portMapping = z
     { hostPort: port, containerPort: port, protocol: protocol.optional(), hostIP: optionalIp.optional() },
     { error: (i) => (i.code === "invalid_type" ? "must be a JSON object with hostPort and containerPort" : undefined) },
   )
-  .transform(
-    (p): PortMapping => ({
-      hostPort: p.hostPort,
-      containerPort: p.containerPort,
-      protocol: p.protocol ?? "tcp",
-      ...(p.hostIP ? { hostIP: p.hostIP } : {}),
-    }),
-  );
+  .transform((p): PortMapping => ({
+    hostPort: p.hostPort,
+    containerPort: p.containerPort,
+    protocol: p.protocol ?? "tcp",
+    ...(p.hostIP ? { hostIP: p.hostIP } : {}),
+  }));
 
 const rate = z
   .number({ error: "must be a positive integer" })
@@ -131,7 +136,12 @@ const bandwidth = z
       egressRate: rate.optional(),
       egressBurst: rate.max(MAX_BANDWIDTH_BURST, { error: `must be at most ${MAX_BANDWIDTH_BURST} bits` }).optional(),
     },
-    { error: (i) => (i.code === "invalid_type" ? "must be a JSON object with ingressRate/ingressBurst/egressRate/egressBurst" : undefined) },
+    {
+      error: (i) =>
+        i.code === "invalid_type"
+          ? "must be a JSON object with ingressRate/ingressBurst/egressRate/egressBurst"
+          : undefined,
+    },
   )
   .superRefine((b, ctx) => {
     if (b.ingressBurst !== undefined && b.ingressRate === undefined) {
@@ -191,7 +201,9 @@ export const SelectionElementSchema = z
         message: "cannot be combined with ips in the same element (multi-net spec v1.3)",
       });
     }
-    duplicates(e.ips ?? []).forEach((ip) => ctx.addIssue({ code: "custom", path: ["ips"], message: `${quote(ip)} is listed twice` }));
+    duplicates(e.ips ?? []).forEach((ip) =>
+      ctx.addIssue({ code: "custom", path: ["ips"], message: `${quote(ip)} is listed twice` }),
+    );
   });
 export type SelectionElement = z.infer<typeof SelectionElementSchema>;
 

@@ -98,7 +98,9 @@ function parseShorthand(value: string, where: Where): NetworkSelection[] {
   let count = 1;
   for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) === 0x2c) count++;
   if (count > MAX_SELECTIONS) fail(where, "", `selects ${count} networks; at most ${MAX_SELECTIONS} are allowed`);
-  return value.split(",").map((raw, i) => parseShorthandItem(raw.trim(), `item ${i + 1} (${quote(raw.trim())})`, where));
+  return value
+    .split(",")
+    .map((raw, i) => parseShorthandItem(raw.trim(), `item ${i + 1} (${quote(raw.trim())})`, where));
 }
 
 function parseShorthandItem(item: string, label: string, where: Where): NetworkSelection {
@@ -130,9 +132,14 @@ function parseJsonForm(value: string, where: Where): NetworkSelection[] {
   if (!parsed.ok) fail(where, "", parsed.problem);
   const list = parsed.value;
   if (!Array.isArray(list)) {
-    fail(where, "", `must be a JSON array of network selection objects (got ${jsonKind(list)}), e.g. [{"name":"net-a"}]`);
+    fail(
+      where,
+      "",
+      `must be a JSON array of network selection objects (got ${jsonKind(list)}), e.g. [{"name":"net-a"}]`,
+    );
   }
-  if (list.length > MAX_SELECTIONS) fail(where, "", `selects ${list.length} networks; at most ${MAX_SELECTIONS} are allowed`);
+  if (list.length > MAX_SELECTIONS)
+    fail(where, "", `selects ${list.length} networks; at most ${MAX_SELECTIONS} are allowed`);
   return list.map((raw, i) => parseJsonElement(raw, i, where));
 }
 
@@ -177,12 +184,22 @@ function checkDefaultRoutes(selections: readonly NetworkSelection[], where: Wher
   const empty = withKey.find((e) => e.gws.length === 0);
   if (empty && withKey.length > 1) {
     const others = withKey.filter((e) => e !== empty).map((e) => e.i + 1);
-    fail(where, "", `item ${empty.i + 1} has "default-route": [] (the default routes via its own gateways), so no other item may set default-route, but item ${others.join(", ")} does`);
+    fail(
+      where,
+      "",
+      `item ${empty.i + 1} has "default-route": [] (the default routes via its own gateways), so no other item may set default-route, but item ${others.join(", ")} does`,
+    );
   }
   for (const family of [4, 6] as const) {
-    const gws = withKey.flatMap((e) => e.gws.filter((g) => ipFamily(g) === family).map((g) => `${g} (item ${e.i + 1})`));
+    const gws = withKey.flatMap((e) =>
+      e.gws.filter((g) => ipFamily(g) === family).map((g) => `${g} (item ${e.i + 1})`),
+    );
     if (gws.length > 1) {
-      fail(where, "", `default-route has ${gws.length} IPv${family} gateways: ${gws.join(", ")}; ECMP default routes are not supported, give at most one gateway per address family`);
+      fail(
+        where,
+        "",
+        `default-route has ${gws.length} IPv${family} gateways: ${gws.join(", ")}; ECMP default routes are not supported, give at most one gateway per address family`,
+      );
     }
   }
 }
@@ -197,12 +214,18 @@ function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
 }
 
 function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((acc, p) => (typeof p === "number" ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), "");
+  return path.reduce<string>(
+    (acc, p) => (typeof p === "number" ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)),
+    "",
+  );
 }
 
 function fail(where: Where, label: string, text: string): never {
   const item = label ? `, ${label}` : "";
-  throw new CniError(ErrorCode.InvalidNetworkConfig, `pod ${where.pod}: annotation ${where.annotation}${item}: ${text}`);
+  throw new CniError(
+    ErrorCode.InvalidNetworkConfig,
+    `pod ${where.pod}: annotation ${where.annotation}${item}: ${text}`,
+  );
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

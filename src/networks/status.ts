@@ -62,9 +62,16 @@ export function buildNetworkStatus(input: StatusInput): NetworkStatus {
   // A default route without `gw` goes via the plugin's gateway for that family (CNI SPEC §5:
   // "if omitted, a default gateway is assumed"): the IP config's gateway, where the NAD client
   // library writes the string "<nil>".
-  const ownIps = (result.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface < 0 || ip.interface === chosen?.index);
-  const gatewayOf = (dst: string) => ownIps.find((ip) => ip.gateway !== undefined && addressFamily(ip.address) === addressFamily(dst))?.gateway;
-  const gateway = unique((result.routes ?? []).flatMap((r) => (isDefaultDst(r.dst) ? [r.gw ?? gatewayOf(r.dst)].filter((g): g is string => g !== undefined) : [])));
+  const ownIps = (result.ips ?? []).filter(
+    (ip) => ip.interface === undefined || ip.interface < 0 || ip.interface === chosen?.index,
+  );
+  const gatewayOf = (dst: string) =>
+    ownIps.find((ip) => ip.gateway !== undefined && addressFamily(ip.address) === addressFamily(dst))?.gateway;
+  const gateway = unique(
+    (result.routes ?? []).flatMap((r) =>
+      isDefaultDst(r.dst) ? [r.gw ?? gatewayOf(r.dst)].filter((g): g is string => g !== undefined) : [],
+    ),
+  );
   return {
     name: input.name,
     ...(ifName ? { interface: ifName } : {}),
@@ -107,7 +114,12 @@ const StatusEntrySchema = z
     mtu: z.number().int().nonnegative().optional(),
     default: z.boolean().optional(),
     dns: z
-      .object({ nameservers: strings.optional(), domain: z.string().optional(), search: strings.optional(), options: strings.optional() })
+      .object({
+        nameservers: strings.optional(),
+        domain: z.string().optional(),
+        search: strings.optional(),
+        options: strings.optional(),
+      })
       .optional(),
     "device-info": z.record(z.string(), z.unknown()).optional(),
     gateway: strings.optional(),
@@ -132,7 +144,17 @@ export function parseNetworkStatusAnnotation(value: string): NetworkStatus[] {
 }
 
 function buildOrder(s: { readonly [key: string]: unknown }): NetworkStatus {
-  const keys: readonly (keyof NetworkStatus)[] = ["name", "interface", "ips", "mac", "mtu", "default", "dns", "device-info", "gateway"];
+  const keys: readonly (keyof NetworkStatus)[] = [
+    "name",
+    "interface",
+    "ips",
+    "mac",
+    "mtu",
+    "default",
+    "dns",
+    "device-info",
+    "gateway",
+  ];
   return Object.fromEntries(keys.filter((k) => s[k] !== undefined).map((k) => [k, s[k]])) as unknown as NetworkStatus;
 }
 

@@ -89,7 +89,10 @@ export function pluginFailure(plugin: PluginRef, command: CniCommand, err: unkno
  * The base environment plus all six CNI_* variables, "" where not applicable, as libcni's
  * Args.AsEnv does: skel-based plugins fail with code 4 when CNI_PATH is empty (B15).
  */
-export function pluginEnv(options: Pick<ExecOptions, "binDirs" | "env">, exec: PluginExecution): Record<string, string> {
+export function pluginEnv(
+  options: Pick<ExecOptions, "binDirs" | "env">,
+  exec: PluginExecution,
+): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(options.env)) if (v !== undefined) env[k] = v;
   env["CNI_COMMAND"] = exec.command;

@@ -36,7 +36,10 @@ export async function findPlugin(type: string, dirs: readonly string[]): Promise
     if (await isExecutableFile(candidate)) return candidate;
   }
   // Go prints a []string as [a b]; the message matches libcni's word for word.
-  throw new CniError(ErrorCode.InvalidNetworkConfig, `failed to find plugin ${JSON.stringify(type)} in path [${dirs.join(" ")}]`);
+  throw new CniError(
+    ErrorCode.InvalidNetworkConfig,
+    `failed to find plugin ${JSON.stringify(type)} in path [${dirs.join(" ")}]`,
+  );
 }
 
 async function isExecutableFile(path: string): Promise<boolean> {

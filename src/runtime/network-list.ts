@@ -24,15 +24,31 @@ export function pluginRef(plugin: PluginConf): PluginRef {
 }
 
 function attachment(command: CniCommand, rt: RuntimeConf, stdin: PluginExecution["stdin"]): PluginExecution {
-  return { command, containerId: rt.containerId, netns: rt.netns, ifName: rt.ifName, args: formatCniArgs(rt.args), stdin };
+  return {
+    command,
+    containerId: rt.containerId,
+    netns: rt.netns,
+    ifName: rt.ifName,
+    args: formatCniArgs(rt.args),
+    stdin,
+  };
 }
 
 /** ADD in order, each plugin getting the previous one's result; stops at the first failure. */
-export async function addNetworkList(run: RunPlugin, list: NetworkConfigList, rt: RuntimeConf, signal: AbortSignal): Promise<AnyResult> {
+export async function addNetworkList(
+  run: RunPlugin,
+  list: NetworkConfigList,
+  rt: RuntimeConf,
+  signal: AbortSignal,
+): Promise<AnyResult> {
   parseNetworkName(list.name); // libcni validates the name before any ADD
   let result: AnyResult | undefined;
   for (const plugin of list.plugins) {
-    const out = await run(plugin, attachment("ADD", rt, buildPluginConfig(list, plugin, result, rt.capabilityArgs)), signal);
+    const out = await run(
+      plugin,
+      attachment("ADD", rt, buildPluginConfig(list, plugin, result, rt.capabilityArgs)),
+      signal,
+    );
     try {
       // A result without cniVersion has the config's version (libcni fixupResultVersion, B12).
       result = parseResult(out, list.cniVersion);
@@ -40,7 +56,8 @@ export async function addNetworkList(run: RunPlugin, list: NetworkConfigList, rt
       throw pluginFailure(pluginRef(plugin), "ADD", err);
     }
   }
-  if (result === undefined) throw new CniError(ErrorCode.InvalidNetworkConfig, `network ${JSON.stringify(list.name)} has no plugins`);
+  if (result === undefined)
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `network ${JSON.stringify(list.name)} has no plugins`);
   return result;
 }
 

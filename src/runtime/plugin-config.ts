@@ -49,7 +49,11 @@ export function buildStatusConfig(list: NetworkConfigList, plugin: PluginConf): 
  * both keys: the spec's `cni.dev/valid-attachments` and the `cni.dev/attachments` of the
  * spec-v1.1.0 tag, which libcni also sends (containernetworking/cni #1101).
  */
-export function buildGcConfig(list: NetworkConfigList, plugin: PluginConf, valid: readonly ValidAttachment[]): JsonObject {
+export function buildGcConfig(
+  list: NetworkConfigList,
+  plugin: PluginConf,
+  valid: readonly ValidAttachment[],
+): JsonObject {
   const attachments = valid.map((a) => ({ containerID: a.containerID, ifname: a.ifname }));
   return {
     ...buildStatusConfig(list, plugin),

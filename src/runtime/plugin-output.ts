@@ -40,7 +40,10 @@ export function decodeFailure(run: PluginRun): CniError {
   const stderr = run.stderr.trim();
   const exit = describeExit(run);
   if (stdout === "") {
-    const msg = stderr === "" ? `netplugin failed with no error message: ${exit}` : `netplugin failed: ${quoteOutput(stderr)}: ${exit}`;
+    const msg =
+      stderr === ""
+        ? `netplugin failed with no error message: ${exit}`
+        : `netplugin failed: ${quoteOutput(stderr)}: ${exit}`;
     return new CniError(ErrorCode.Unknown, msg);
   }
   let parsed: z.infer<typeof WireErrorSchema>;

@@ -17,10 +17,17 @@ export interface NetnsCommandOutput {
  * that names the command and the namespace and quotes stderr when it fails; code 103 when
  * `signal` ends it first.
  */
-export async function runInNetns(netnsPath: string, argv: readonly string[], signal: AbortSignal): Promise<NetnsCommandOutput> {
+export async function runInNetns(
+  netnsPath: string,
+  argv: readonly string[],
+  signal: AbortSignal,
+): Promise<NetnsCommandOutput> {
   const what = `command ${JSON.stringify(argv.join(" "))} in network namespace ${netnsPath}`;
   if (!isAbsolute(netnsPath) || argv.length === 0) {
-    throw new CniError(ErrorCode.Internal, `cannot run ${what}: the namespace must be an absolute path and the command non-empty`);
+    throw new CniError(
+      ErrorCode.Internal,
+      `cannot run ${what}: the namespace must be an absolute path and the command non-empty`,
+    );
   }
   const r = await execa("nsenter", [`--net=${netnsPath}`, "--", ...argv], {
     reject: false,
@@ -31,10 +38,17 @@ export async function runInNetns(netnsPath: string, argv: readonly string[], sig
   if (r.isCanceled) throw new CniError(ErrorCode.Timeout, `${what} was cancelled`, { cause: signal.reason });
   if (r.failed) {
     const stderr = String(r.stderr).trim();
-    const why = r.exitCode === undefined && r.signal === undefined ? (r.code ?? "spawn failed") : describeExit({ exitCode: r.exitCode, signal: r.signal });
-    throw new CniError(ErrorCode.Internal, `${what} failed: ${stderr === "" ? why : `${quoteOutput(stderr)}: ${why}`}`, {
-      cause: r.cause ?? undefined,
-    });
+    const why =
+      r.exitCode === undefined && r.signal === undefined
+        ? (r.code ?? "spawn failed")
+        : describeExit({ exitCode: r.exitCode, signal: r.signal });
+    throw new CniError(
+      ErrorCode.Internal,
+      `${what} failed: ${stderr === "" ? why : `${quoteOutput(stderr)}: ${why}`}`,
+      {
+        cause: r.cause ?? undefined,
+      },
+    );
   }
   return { stdout: String(r.stdout), stderr: String(r.stderr) };
 }

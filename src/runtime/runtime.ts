@@ -56,7 +56,10 @@ export function execOptions(options: RuntimeOptions): ExecOptions {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const retryDelayMs = options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
   if (!(timeoutMs > 0) || !(retryDelayMs >= 0)) {
-    throw new CniError(ErrorCode.Internal, `invalid runtime options: timeoutMs ${timeoutMs}, retryDelayMs ${retryDelayMs}`);
+    throw new CniError(
+      ErrorCode.Internal,
+      `invalid runtime options: timeoutMs ${timeoutMs}, retryDelayMs ${retryDelayMs}`,
+    );
   }
   return {
     binDirs: [...options.binDirs],
@@ -72,7 +75,11 @@ export function execOptions(options: RuntimeOptions): ExecOptions {
  * The VERSION probe of libcni's invoke.GetVersionInfo (B20, B21): dummy netns, ifname and path
  * for plugins built with an old skel, and a plugin too old to know VERSION supports 0.1.0.
  */
-export async function probePluginVersions(type: string, exec: ExecOptions, signal: AbortSignal): Promise<readonly string[]> {
+export async function probePluginVersions(
+  type: string,
+  exec: ExecOptions,
+  signal: AbortSignal,
+): Promise<readonly string[]> {
   const ref = { type };
   let out: unknown;
   try {

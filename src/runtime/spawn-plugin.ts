@@ -78,7 +78,10 @@ async function spawnOnce(req: SpawnRequest, signal: AbortSignal): Promise<Outcom
     if (r.isMaxBuffer) {
       throw new CniError(ErrorCode.Internal, `printed more than ${MAX_OUTPUT_BYTES} bytes and was stopped`);
     }
-    return { kind: "run", run: { exitCode: r.exitCode, signal: r.signal, stdout: String(r.stdout), stderr: String(r.stderr) } };
+    return {
+      kind: "run",
+      run: { exitCode: r.exitCode, signal: r.signal, stdout: String(r.stdout), stderr: String(r.stderr) },
+    };
   } finally {
     clearTimeout(timer);
     signal.removeEventListener("abort", onCallerAbort);

@@ -30,9 +30,19 @@ export interface CniRuntime {
    * DEL every plugin in reverse order with prevResult (converted to the list version; left out
    * below 0.4.0 or when undefined). Continues past failures; throws one error naming them all.
    */
-  delNetworkList(list: NetworkConfigList, rt: RuntimeConf, prevResult: AnyResult | undefined, signal: AbortSignal): Promise<void>;
+  delNetworkList(
+    list: NetworkConfigList,
+    rt: RuntimeConf,
+    prevResult: AnyResult | undefined,
+    signal: AbortSignal,
+  ): Promise<void>;
   /** CHECK in order with prevResult; nothing when disableCheck; an error below 0.4.0. */
-  checkNetworkList(list: NetworkConfigList, rt: RuntimeConf, prevResult: AnyResult | undefined, signal: AbortSignal): Promise<void>;
+  checkNetworkList(
+    list: NetworkConfigList,
+    rt: RuntimeConf,
+    prevResult: AnyResult | undefined,
+    signal: AbortSignal,
+  ): Promise<void>;
   /** STATUS of every plugin (only for lists >= 1.1.0; otherwise nothing); stops at the first error. */
   statusNetworkList(list: NetworkConfigList, signal: AbortSignal): Promise<void>;
   /** GC on every plugin with cni.dev/valid-attachments (lists >= 1.1.0, not disableGC); errors joined. */

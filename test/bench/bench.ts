@@ -72,8 +72,25 @@ interface Net {
 }
 
 function networks(dir: string, master: string, prefix: string): Net[] {
-  const ipam = (k: number) => ({ type: "host-local", dataDir: join(dir, "ipam"), ranges: [[{ subnet: `198.18.${k}.0/24` }]] });
-  const nets: Net[] = [{ name: "cluster", ref: "cluster", conf: { cniVersion: "1.0.0", name: "cluster", type: "bridge", bridge: `${prefix.slice(-9)}c`, isGateway: true, ipam: ipam(0) } }];
+  const ipam = (k: number) => ({
+    type: "host-local",
+    dataDir: join(dir, "ipam"),
+    ranges: [[{ subnet: `198.18.${k}.0/24` }]],
+  });
+  const nets: Net[] = [
+    {
+      name: "cluster",
+      ref: "cluster",
+      conf: {
+        cniVersion: "1.0.0",
+        name: "cluster",
+        type: "bridge",
+        bridge: `${prefix.slice(-9)}c`,
+        isGateway: true,
+        ipam: ipam(0),
+      },
+    },
+  ];
   for (let k = 1; k < 8; k++) {
     const name = `sec${k}`;
     const conf =
@@ -85,13 +102,26 @@ function networks(dir: string, master: string, prefix: string): Net[] {
   return nets;
 }
 
-async function direct(command: "ADD" | "DEL", nets: Net[], pod: { netns: string; id: string }, results: Map<string, unknown>): Promise<number> {
+async function direct(
+  command: "ADD" | "DEL",
+  nets: Net[],
+  pod: { netns: string; id: string },
+  results: Map<string, unknown>,
+): Promise<number> {
   const ordered = command === "ADD" ? nets : [...nets].reverse();
   let total = 0;
   for (const [i, net] of ordered.entries()) {
     const index = command === "ADD" ? i : nets.length - 1 - i;
     const ifName = index === 0 ? "eth0" : `net${index}`;
-    const env = { ...ENV, CNI_COMMAND: command, CNI_CONTAINERID: pod.id, CNI_NETNS: pod.netns, CNI_IFNAME: ifName, CNI_ARGS: "IgnoreUnknown=1", CNI_PATH: PLUGINS };
+    const env = {
+      ...ENV,
+      CNI_COMMAND: command,
+      CNI_CONTAINERID: pod.id,
+      CNI_NETNS: pod.netns,
+      CNI_IFNAME: ifName,
+      CNI_ARGS: "IgnoreUnknown=1",
+      CNI_PATH: PLUGINS,
+    };
     const prev = results.get(net.name);
     const stdin = JSON.stringify(command === "DEL" && prev ? { ...net.conf, prevResult: prev } : net.conf);
     const out = await run([join(PLUGINS, String(net.conf["type"]))], env, stdin);
@@ -102,7 +132,12 @@ async function direct(command: "ADD" | "DEL", nets: Net[], pod: { netns: string;
   return total;
 }
 
-async function plexus(command: "ADD" | "DEL", conf: unknown, pod: { netns: string; id: string; name: string }, wrap: string[] = []): Promise<Call> {
+async function plexus(
+  command: "ADD" | "DEL",
+  conf: unknown,
+  pod: { netns: string; id: string; name: string },
+  wrap: string[] = [],
+): Promise<Call> {
   const env = {
     ...ENV,
     CNI_COMMAND: command,
@@ -136,23 +171,53 @@ async function inner(): Promise<void> {
     writeFileSync(join(dir, "cluster.conf"), JSON.stringify(nets[0]?.conf));
     api.store.create({ resource: "namespaces" }, { metadata: { name: "bench" } });
     for (const net of nets.slice(1)) {
-      api.store.create({ group: "k8s.cni.cncf.io", resource: "network-attachment-definitions" }, { metadata: { name: net.name, namespace: "bench" }, spec: { config: JSON.stringify(net.conf) } });
+      api.store.create(
+        { group: "k8s.cni.cncf.io", resource: "network-attachment-definitions" },
+        { metadata: { name: net.name, namespace: "bench" }, spec: { config: JSON.stringify(net.conf) } },
+      );
     }
-    const conf = { cniVersion: "1.0.0", name: "plexus", type: "plexus", kubeconfig: join(dir, "kubeconfig"), clusterNetwork: join(dir, "cluster.conf"), cniDir: join(dir, "state"), binDir: PLUGINS };
+    const conf = {
+      cniVersion: "1.0.0",
+      name: "plexus",
+      type: "plexus",
+      kubeconfig: join(dir, "kubeconfig"),
+      clusterNetwork: join(dir, "cluster.conf"),
+      cniDir: join(dir, "state"),
+      binDir: PLUGINS,
+    };
     const rows: string[][] = [];
     let seq = 0;
     for (const size of SIZES) {
       const used = nets.slice(0, size);
-      const t = { directAdd: [] as number[], directDel: [] as number[], plexusAdd: [] as number[], plexusDel: [] as number[], apiAdd: [] as number[], apiDel: [] as number[] };
+      const t = {
+        directAdd: [] as number[],
+        directDel: [] as number[],
+        plexusAdd: [] as number[],
+        plexusDel: [] as number[],
+        apiAdd: [] as number[],
+        apiDel: [] as number[],
+      };
       for (let i = 0; i <= ITERATIONS; i++) {
         const name = `pod${++seq}`;
         const netnsName = `${prefix}-${name}`;
         ip("netns", "add", netnsName);
         const pod = { name, id: randomUUID().replaceAll("-", ""), netns: `/run/netns/${netnsName}` };
-        api.store.create({ resource: "pods" }, {
-          metadata: { name, namespace: "bench", annotations: { "k8s.v1.cni.cncf.io/networks": used.slice(1).map((n) => n.name).join(",") } },
-          spec: { containers: [{ name: "c", image: "pause" }] },
-        });
+        api.store.create(
+          { resource: "pods" },
+          {
+            metadata: {
+              name,
+              namespace: "bench",
+              annotations: {
+                "k8s.v1.cni.cncf.io/networks": used
+                  .slice(1)
+                  .map((n) => n.name)
+                  .join(","),
+              },
+            },
+            spec: { containers: [{ name: "c", image: "pause" }] },
+          },
+        );
         const results = new Map<string, unknown>();
         const dAdd = await direct("ADD", used, pod, results);
         const dDel = await direct("DEL", used, pod, results);
@@ -195,11 +260,31 @@ async function inner(): Promise<void> {
   }
 }
 
-async function peakMemory(conf: unknown, prefix: string, api: LocalApiServer, used: Net[]): Promise<{ add: string; del: string }> {
+async function peakMemory(
+  conf: unknown,
+  prefix: string,
+  api: LocalApiServer,
+  used: Net[],
+): Promise<{ add: string; del: string }> {
   const name = `mem${used.length}`;
   const netnsName = `${prefix}-${name}`;
   ip("netns", "add", netnsName);
-  api.store.create({ resource: "pods" }, { metadata: { name, namespace: "bench", annotations: { "k8s.v1.cni.cncf.io/networks": used.slice(1).map((n) => n.name).join(",") } }, spec: { containers: [{ name: "c", image: "pause" }] } });
+  api.store.create(
+    { resource: "pods" },
+    {
+      metadata: {
+        name,
+        namespace: "bench",
+        annotations: {
+          "k8s.v1.cni.cncf.io/networks": used
+            .slice(1)
+            .map((n) => n.name)
+            .join(","),
+        },
+      },
+      spec: { containers: [{ name: "c", image: "pause" }] },
+    },
+  );
   const pod = { name, id: randomUUID().replaceAll("-", ""), netns: `/run/netns/${netnsName}` };
   const file = join(tmpdir(), `plexus-bench-mem-${process.pid}`);
   const measure = async (op: "ADD" | "DEL") => {
@@ -215,11 +300,24 @@ async function peakMemory(conf: unknown, prefix: string, api: LocalApiServer, us
 }
 
 function print(rows: string[][]): void {
-  const head = ["attachments", "op", "direct ms (median / p95)", "plexus ms (median / p95)", "ratio", "+ms", "API requests", "plexus peak RSS"];
+  const head = [
+    "attachments",
+    "op",
+    "direct ms (median / p95)",
+    "plexus ms (median / p95)",
+    "ratio",
+    "+ms",
+    "API requests",
+    "plexus peak RSS",
+  ];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
-  process.stdout.write(`\n${line(head)}\n| ${widths.map((w) => "-".repeat(w)).join(" | ")} |\n${rows.map(line).join("\n")}\n`);
-  process.stdout.write(`\n${ITERATIONS} iterations per size after one warm-up; ${new Date().toISOString()}; node ${process.version}\n`);
+  process.stdout.write(
+    `\n${line(head)}\n| ${widths.map((w) => "-".repeat(w)).join(" | ")} |\n${rows.map(line).join("\n")}\n`,
+  );
+  process.stdout.write(
+    `\n${ITERATIONS} iterations per size after one warm-up; ${new Date().toISOString()}; node ${process.version}\n`,
+  );
 }
 
 (process.env["BENCH_INNER"] ? inner() : outer()).catch((err: unknown) => {

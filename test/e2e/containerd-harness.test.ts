@@ -16,7 +16,14 @@ import { startContainerd, type ContainerdHandle } from "./support/containerd.js"
 import { CriError } from "./support/cri-client.js";
 import { runCommand } from "./support/run-command.js";
 import { harnessCreatedMountPoints } from "./support/run-registry.js";
-import { addressesOf, hostLocalLeases, ipAddrs, ipLinks, isNetnsPinned, resolveSandboxNetns } from "./support/sandbox-netns.js";
+import {
+  addressesOf,
+  hostLocalLeases,
+  ipAddrs,
+  ipLinks,
+  isNetnsPinned,
+  resolveSandboxNetns,
+} from "./support/sandbox-netns.js";
 
 /** Host dirs containerd 1.6 hard-codes; the harness mounts over them inside the node only. */
 const HOST_DIRS = ["/run/containerd", "/var/lib/cni"];
@@ -49,7 +56,13 @@ describe.skipIf(!isRoot)("containerd e2e harness (skipped unless root: runs cont
     await h?.stop();
   });
 
-  async function writeConflist(file: string, name: string, bridge: string, subnet: string, recorder: object): Promise<void> {
+  async function writeConflist(
+    file: string,
+    name: string,
+    bridge: string,
+    subnet: string,
+    recorder: object,
+  ): Promise<void> {
     const conflist = {
       cniVersion: "1.0.0",
       name,
@@ -79,7 +92,9 @@ describe.skipIf(!isRoot)("containerd e2e harness (skipped unless root: runs cont
     return (await readCniCalls(recordDir)).slice(n);
   }
 
-  it("runs a sandbox whose reported IP is the kernel's, then stops (twice) and removes it cleanly", async ({ annotate }) => {
+  it("runs a sandbox whose reported IP is the kernel's, then stops (twice) and removes it cleanly", async ({
+    annotate,
+  }) => {
     const uid = randomUUID();
     const tRun = performance.now();
     const id = await h.cri.runPodSandbox({
@@ -201,9 +216,16 @@ describe.skipIf(!isRoot)("containerd e2e harness (skipped unless root: runs cont
       const { port } = server.address() as AddressInfo;
       // The node has its own loopback: without the forward nothing listens there.
       const fetchInNode = (p: number) =>
-        h.execInNode([process.execPath, "-e", `fetch("http://127.0.0.1:${p}/ping").then((r) => r.text()).then((t) => process.stdout.write(t))`], {
-          allowFailure: true,
-        });
+        h.execInNode(
+          [
+            process.execPath,
+            "-e",
+            `fetch("http://127.0.0.1:${p}/ping").then((r) => r.text()).then((t) => process.stdout.write(t))`,
+          ],
+          {
+            allowFailure: true,
+          },
+        );
       expect((await fetchInNode(port)).code).not.toBe(0);
       expect(await h.forwardToHost(port)).toBe(port);
       expect((await fetchInNode(port)).stdout).toBe("host saw /ping");
@@ -223,7 +245,8 @@ describe.skipIf(!isRoot)("containerd e2e harness (skipped unless root: runs cont
     expect(await processesMentioning(runDir)).toEqual([]);
     expect(existsSync(runDir)).toBe(false);
     expect(await readFile("/proc/self/mountinfo", "utf8")).not.toContain(h.runId);
-    for (const mountPoint of await cgroupMountPoints()) expect(existsSync(join(mountPoint, h.cgroupParent))).toBe(false);
+    for (const mountPoint of await cgroupMountPoints())
+      expect(existsSync(join(mountPoint, h.cgroupParent))).toBe(false);
     expect((await runCommand(["ip", "-j", "link"])).stdout).not.toContain(h.prefix);
     expect((await runCommand(["ip", "netns", "list"])).stdout).not.toContain(h.prefix);
     // A mount-point dir the harness created is gone, unless another live run still needs it.

@@ -7,7 +7,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startLocalApiServer, type LocalApiServer } from "../../src/local/api-server.js";
-import { buildAgentBundle, createFakeHost, logLines, readJson, runAgent, startAgent, waitFor, type AgentProcess, type FakeHost } from "./install-harness.js";
+import {
+  buildAgentBundle,
+  createFakeHost,
+  logLines,
+  readJson,
+  runAgent,
+  startAgent,
+  waitFor,
+  type AgentProcess,
+  type FakeHost,
+} from "./install-harness.js";
 
 let work: string;
 let bundle: string;
@@ -64,7 +74,10 @@ describe("following the primary", () => {
     const flannel = await readJson(join(h.confDir, "10-flannel.conflist"));
     const plugins = [...(flannel["plugins"] as unknown[]), { type: "bandwidth", capabilities: { bandwidth: true } }];
     await writeFile(join(h.confDir, "10-flannel.conflist"), JSON.stringify({ ...flannel, plugins })); // in place, as `cp` does
-    await waitFor("bandwidth in ours", async () => ((await plugin(h))?.["capabilities"] as Record<string, boolean> | undefined)?.["bandwidth"]);
+    await waitFor(
+      "bandwidth in ours",
+      async () => ((await plugin(h))?.["capabilities"] as Record<string, boolean> | undefined)?.["bandwidth"],
+    );
   });
 
   it("switches to a new primary that sorts first, and removes ours while there is none", async () => {
@@ -75,7 +88,9 @@ describe("following the primary", () => {
     await installed(h, "/etc/cni/net.d/05-cilium.conflist");
     await rm(join(h.confDir, "05-cilium.conflist"));
     await rm(join(h.confDir, "10-calico.conflist"));
-    await waitFor("ours gone with the primary", async () => ((await stat(ours(h)).catch(() => undefined)) ? undefined : true));
+    await waitFor("ours gone with the primary", async () =>
+      (await stat(ours(h)).catch(() => undefined)) ? undefined : true,
+    );
     await h.seed("10-flannel.conflist");
     await installed(h, "/etc/cni/net.d/10-flannel.conflist");
   });
@@ -105,14 +120,22 @@ describe("the plugin's credentials", () => {
     // A poll of 30 s: an update within seconds can only come from the watch.
     agent(h, ["--service-account-dir", sa, "--poll-interval", "30"]);
     const tokenCopy = join(h.confDir, "plexus.d/plexus.token");
-    await waitFor("token-A copied", async () => ((await readFile(tokenCopy, "utf8").catch(() => "")) === "token-A" ? true : undefined));
-    const kubeconfigBefore = await waitFor("the kubeconfig", () => readFile(join(h.confDir, "plexus.d/plexus.kubeconfig"), "utf8").catch(() => undefined));
+    await waitFor("token-A copied", async () =>
+      (await readFile(tokenCopy, "utf8").catch(() => "")) === "token-A" ? true : undefined,
+    );
+    const kubeconfigBefore = await waitFor("the kubeconfig", () =>
+      readFile(join(h.confDir, "plexus.d/plexus.kubeconfig"), "utf8").catch(() => undefined),
+    );
     await mkdir(join(sa, "..2024_01_02"));
     await writeFile(join(sa, "..2024_01_02/token"), "token-B");
     await writeFile(join(sa, "..2024_01_02/ca.crt"), "CA");
     await symlink("..2024_01_02", join(sa, "..data_tmp"));
     await rename(join(sa, "..data_tmp"), join(sa, "..data"));
-    await waitFor("token-B copied", async () => ((await readFile(tokenCopy, "utf8")) === "token-B" ? true : undefined), 5_000);
+    await waitFor(
+      "token-B copied",
+      async () => ((await readFile(tokenCopy, "utf8")) === "token-B" ? true : undefined),
+      5_000,
+    );
     // The kubeconfig names the copy; it does not change with the token.
     expect(await readFile(join(h.confDir, "plexus.d/plexus.kubeconfig"), "utf8")).toBe(kubeconfigBefore);
   });
@@ -128,12 +151,41 @@ describe("the plugin's credentials", () => {
       const confDir = join(base, "net.d");
       await mkdir(confDir);
       await writeFile(join(confDir, "10-flannel.conflist"), await readFile(join(h.confDir, "10-flannel.conflist")));
-      const env: Record<string, string> = { ...h.env, KUBERNETES_SERVICE_HOST: "127.0.0.1", KUBERNETES_SERVICE_PORT: String(server.port) };
-      const r = await runAgent(bundle, ["--once", ...h.flags, "--host-root", "/", "--cni-conf-dir", confDir, "--cni-bin-dir", join(base, "bin"), "--state-dir", join(base, "state")], env);
+      const env: Record<string, string> = {
+        ...h.env,
+        KUBERNETES_SERVICE_HOST: "127.0.0.1",
+        KUBERNETES_SERVICE_PORT: String(server.port),
+      };
+      const r = await runAgent(
+        bundle,
+        [
+          "--once",
+          ...h.flags,
+          "--host-root",
+          "/",
+          "--cni-conf-dir",
+          confDir,
+          "--cni-bin-dir",
+          join(base, "bin"),
+          "--state-dir",
+          join(base, "state"),
+        ],
+        env,
+      );
       expect(r.code).toBe(0);
       const out = await new Promise<string>((resolve, reject) =>
-        execFile("/usr/bin/kubectl", [`--kubeconfig=${join(confDir, "plexus.d/plexus.kubeconfig")}`, `--cache-dir=${join(base, "cache")}`, "get", "namespaces", "-o", "name"], { env: { PATH: env["PATH"] ?? "/usr/bin:/bin", HOME: base } }, (err, stdout, stderr) =>
-          err ? reject(new Error(stderr)) : resolve(stdout),
+        execFile(
+          "/usr/bin/kubectl",
+          [
+            `--kubeconfig=${join(confDir, "plexus.d/plexus.kubeconfig")}`,
+            `--cache-dir=${join(base, "cache")}`,
+            "get",
+            "namespaces",
+            "-o",
+            "name",
+          ],
+          { env: { PATH: env["PATH"] ?? "/usr/bin:/bin", HOME: base } },
+          (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout)),
         ),
       );
       expect(out).toContain("namespace/kube-system");
@@ -155,18 +207,33 @@ describe("when something renames or removes ours (Cilium's cni.exclusive)", () =
     const h = await host("cilium", "10-calico.conflist");
     await writeFile(join(h.saDir, "token"), server.token);
     await writeFile(join(h.saDir, "ca.crt"), server.caCertPem ?? "");
-    const env = { ...h.env, KUBERNETES_SERVICE_HOST: "127.0.0.1", KUBERNETES_SERVICE_PORT: String(server.port), POD_NAME: "plexus-x7k2p", POD_NAMESPACE: "kube-system" };
+    const env = {
+      ...h.env,
+      KUBERNETES_SERVICE_HOST: "127.0.0.1",
+      KUBERNETES_SERVICE_PORT: String(server.port),
+      POD_NAME: "plexus-x7k2p",
+      POD_NAMESPACE: "kube-system",
+    };
     const a = agent(h, [], env);
     await installed(h, "/etc/cni/net.d/10-calico.conflist");
     const good = await readFile(ours(h), "utf8");
     await rename(ours(h), `${ours(h)}.cilium_bak`); // what Cilium does to every config but its own
-    await waitFor("ours restored", async () => ((await readFile(ours(h), "utf8").catch(() => "")) === good ? true : undefined));
-    const error = logLines(a.stderr()).find((l) => l.level === 50 && l.msg.includes("renamed to 00-plexus.conflist.cilium_bak"));
+    await waitFor("ours restored", async () =>
+      (await readFile(ours(h), "utf8").catch(() => "")) === good ? true : undefined,
+    );
+    const error = logLines(a.stderr()).find(
+      (l) => l.level === 50 && l.msg.includes("renamed to 00-plexus.conflist.cilium_bak"),
+    );
     expect(error?.msg).toContain("cni.exclusive=false");
     const event = await waitFor("the Event", () =>
-      server.store.list({ resource: "events" }, { namespace: "kube-system" }).items.find((e) => e["reason"] === "PlexusConfigRemoved"),
+      server.store
+        .list({ resource: "events" }, { namespace: "kube-system" })
+        .items.find((e) => e["reason"] === "PlexusConfigRemoved"),
     );
-    expect(event).toMatchObject({ type: "Warning", involvedObject: { kind: "Pod", name: "plexus-x7k2p", namespace: "kube-system" } });
+    expect(event).toMatchObject({
+      type: "Warning",
+      involvedObject: { kind: "Pod", name: "plexus-x7k2p", namespace: "kube-system" },
+    });
     expect(String(event["message"])).toContain("renamed to 00-plexus.conflist.cilium_bak");
   });
 
@@ -176,10 +243,16 @@ describe("when something renames or removes ours (Cilium's cni.exclusive)", () =
     await installed(h, "/etc/cni/net.d/10-calico.conflist");
     for (let i = 0; i < 3; i++) {
       await rm(ours(h));
-      await waitFor("ours restored", async () => ((await stat(ours(h)).catch(() => undefined)) ? true : undefined), 10_000);
+      await waitFor(
+        "ours restored",
+        async () => ((await stat(ours(h)).catch(() => undefined)) ? true : undefined),
+        10_000,
+      );
     }
     await rm(ours(h));
-    await waitFor("the agent to back off", () => (a.stderr().includes("keeps being removed (4 times in a row)") ? true : undefined));
+    await waitFor("the agent to back off", () =>
+      a.stderr().includes("keeps being removed (4 times in a row)") ? true : undefined,
+    );
   });
 });
 
@@ -256,7 +329,10 @@ describe("probes", () => {
       await a.exited;
     }
     // The heartbeat of an agent whose loop stopped an hour ago.
-    await writeFile(status, JSON.stringify({ time: new Date(Date.now() - 3_600_000).toISOString(), phase: "installed", message: "x" }));
+    await writeFile(
+      status,
+      JSON.stringify({ time: new Date(Date.now() - 3_600_000).toISOString(), phase: "installed", message: "x" }),
+    );
     const dead = await runAgent(bundle, ["--alive", "--status-file", status], {});
     expect(dead.code).toBe(1);
     expect(dead.stderr).toContain("last pass was");

@@ -24,7 +24,11 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-const flagsWith = (binary: string): string[] => [...h.flags.filter((f, i, all) => f !== "--plexus-binary" && all[i - 1] !== "--plexus-binary"), "--plexus-binary", binary];
+const flagsWith = (binary: string): string[] => [
+  ...h.flags.filter((f, i, all) => f !== "--plexus-binary" && all[i - 1] !== "--plexus-binary"),
+  "--plexus-binary",
+  binary,
+];
 
 it("a second install over a running copy of the binary succeeds and leaves the running plugin unaffected", async () => {
   await stat(plexusSea).catch(() => {
@@ -34,7 +38,14 @@ it("a second install over a running copy of the binary succeeds and leaves the r
   expect((await runAgent(bundle, ["--once", ...flagsWith(plexusSea)], h.env)).code).toBe(0);
 
   // The runtime executes the installed plugin: an ADD that is still reading its config on stdin.
-  const env = { PATH: "/usr/bin:/bin", CNI_COMMAND: "ADD", CNI_CONTAINERID: "busy", CNI_NETNS: "/run/netns/none", CNI_IFNAME: "eth0", CNI_PATH: h.binDir };
+  const env = {
+    PATH: "/usr/bin:/bin",
+    CNI_COMMAND: "ADD",
+    CNI_CONTAINERID: "busy",
+    CNI_NETNS: "/run/netns/none",
+    CNI_IFNAME: "eth0",
+    CNI_PATH: h.binDir,
+  };
   const running = spawn(installed, [], { env, stdio: ["pipe", "pipe", "pipe"] });
   let stdout = "";
   running.stdout.on("data", (d: Buffer) => (stdout += d.toString()));

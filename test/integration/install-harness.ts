@@ -34,7 +34,15 @@ run.then(
 `,
   );
   const outfile = join(dir, "plexus-agent.cjs");
-  await build({ entryPoints: [entry], bundle: true, platform: "node", target: "node20", format: "cjs", outfile, logLevel: "error" });
+  await build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: "node",
+    target: "node20",
+    format: "cjs",
+    outfile,
+    logLevel: "error",
+  });
   return outfile;
 }
 
@@ -67,7 +75,11 @@ export async function createFakeHost(tag: string): Promise<FakeHost> {
   const binDir = join(root, "opt/cni/bin");
   const stateDir = join(root, "var/lib/cni/plexus");
   const saDir = join(base, "serviceaccount");
-  await Promise.all([mkdir(confDir, { recursive: true }), mkdir(binDir, { recursive: true }), mkdir(saDir, { recursive: true })]);
+  await Promise.all([
+    mkdir(confDir, { recursive: true }),
+    mkdir(binDir, { recursive: true }),
+    mkdir(saDir, { recursive: true }),
+  ]);
   await writeFile(join(saDir, "token"), "token-1");
   await writeFile(join(saDir, "ca.crt"), "-----BEGIN CERTIFICATE-----\nfake\n-----END CERTIFICATE-----\n");
   await writeFile(join(saDir, "namespace"), "kube-system");
@@ -81,8 +93,23 @@ export async function createFakeHost(tag: string): Promise<FakeHost> {
     stateDir,
     saDir,
     fakeBinary,
-    flags: ["--host-root", root, "--service-account-dir", saDir, "--plexus-binary", fakeBinary, "--poll-interval", "0.2", "--log-level", "debug"],
-    env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", KUBERNETES_SERVICE_HOST: "fd00::1", KUBERNETES_SERVICE_PORT: "6443" },
+    flags: [
+      "--host-root",
+      root,
+      "--service-account-dir",
+      saDir,
+      "--plexus-binary",
+      fakeBinary,
+      "--poll-interval",
+      "0.2",
+      "--log-level",
+      "debug",
+    ],
+    env: {
+      PATH: process.env["PATH"] ?? "/usr/bin:/bin",
+      KUBERNETES_SERVICE_HOST: "fd00::1",
+      KUBERNETES_SERVICE_PORT: "6443",
+    },
     seed: (file, as) => copyFile(join(primariesDir, file), join(confDir, as ?? file)),
     read: (path) => readFile(path, "utf8"),
     cleanup: () => rm(base, { recursive: true, force: true }),
@@ -109,11 +136,18 @@ export function startAgent(bundle: string, args: readonly string[], env: Record<
   let stderr = "";
   child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
   child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<RunResult>((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })));
+  const exited = new Promise<RunResult>((resolve) =>
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })),
+  );
   return { child, stderr: () => stderr, exited };
 }
 
-export async function runAgent(bundle: string, args: readonly string[], env: Record<string, string>, timeoutMs = 30_000): Promise<RunResult> {
+export async function runAgent(
+  bundle: string,
+  args: readonly string[],
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+): Promise<RunResult> {
   const agent = startAgent(bundle, args, env);
   const timer = setTimeout(() => agent.child.kill("SIGKILL"), timeoutMs);
   try {
@@ -124,7 +158,11 @@ export async function runAgent(bundle: string, args: readonly string[], env: Rec
 }
 
 /** Polls `probe` until it returns a value other than undefined (or throws after `timeoutMs`). */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

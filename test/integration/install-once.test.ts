@@ -7,7 +7,16 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseNetworkConfig } from "../../src/cni/conf.js";
 import { parsePlexusNetConf } from "../../src/config/netconf.js";
-import { buildAgentBundle, createFakeHost, primariesDir, readJson, runAgent, startAgent, waitFor, type FakeHost } from "./install-harness.js";
+import {
+  buildAgentBundle,
+  createFakeHost,
+  primariesDir,
+  readJson,
+  runAgent,
+  startAgent,
+  waitFor,
+  type FakeHost,
+} from "./install-harness.js";
 
 let work: string;
 let bundle: string;
@@ -29,7 +38,12 @@ async function host(tag: string): Promise<FakeHost> {
 }
 
 const PRIMARIES = [
-  { file: "10-calico.conflist", name: "k8s-pod-network", cniVersion: "0.3.1", capabilities: { portMappings: true, bandwidth: true } },
+  {
+    file: "10-calico.conflist",
+    name: "k8s-pod-network",
+    cniVersion: "0.3.1",
+    capabilities: { portMappings: true, bandwidth: true },
+  },
   { file: "10-flannel.conflist", name: "cbr0", cniVersion: "0.3.1", capabilities: { portMappings: true } },
   { file: "05-cilium.conflist", name: "cilium", cniVersion: "0.3.1", capabilities: undefined },
 ] as const;
@@ -86,7 +100,14 @@ describe.each(PRIMARIES)("over $file", (primary) => {
     const kubeconfig = await readJson(kubeconfigPath);
     expect((await stat(kubeconfigPath)).mode & 0o777).toBe(0o600);
     expect(kubeconfig).toMatchObject({
-      clusters: [{ cluster: { server: "https://[fd00::1]:6443", "certificate-authority-data": Buffer.from(await readFile(join(h.saDir, "ca.crt"))).toString("base64") } }],
+      clusters: [
+        {
+          cluster: {
+            server: "https://[fd00::1]:6443",
+            "certificate-authority-data": Buffer.from(await readFile(join(h.saDir, "ca.crt"))).toString("base64"),
+          },
+        },
+      ],
       users: [{ user: { tokenFile: "/etc/cni/net.d/plexus.d/plexus.token" } }],
     });
     expect(JSON.stringify(kubeconfig)).not.toContain("token-1");
@@ -96,7 +117,9 @@ describe.each(PRIMARIES)("over $file", (primary) => {
   });
 
   it("leaves the primary untouched", async () => {
-    expect(await readFile(join(h.confDir, primary.file), "utf8")).toBe(await readFile(join(primariesDir, primary.file), "utf8"));
+    expect(await readFile(join(h.confDir, primary.file), "utf8")).toBe(
+      await readFile(join(primariesDir, primary.file), "utf8"),
+    );
   });
 });
 
@@ -106,7 +129,9 @@ describe("choosing the primary", () => {
     await h.seed("10-calico.conflist");
     await h.seed("05-cilium.conflist");
     expect((await runAgent(bundle, ["--once", ...h.flags], h.env)).code).toBe(0);
-    const plugin = ((await readJson(join(h.confDir, "00-plexus.conflist")))["plugins"] as Record<string, unknown>[])[0]!;
+    const plugin = (
+      (await readJson(join(h.confDir, "00-plexus.conflist")))["plugins"] as Record<string, unknown>[]
+    )[0]!;
     expect(plugin["clusterNetwork"]).toBe("/etc/cni/net.d/05-cilium.conflist");
   });
 
@@ -114,15 +139,28 @@ describe("choosing the primary", () => {
     const h = await host("named");
     await h.seed("10-calico.conflist");
     await h.seed("05-cilium.conflist");
-    expect((await runAgent(bundle, ["--once", "--primary-conf", "10-calico.conflist", ...h.flags], h.env)).code).toBe(0);
-    const plugin = ((await readJson(join(h.confDir, "00-plexus.conflist")))["plugins"] as Record<string, unknown>[])[0]!;
+    expect((await runAgent(bundle, ["--once", "--primary-conf", "10-calico.conflist", ...h.flags], h.env)).code).toBe(
+      0,
+    );
+    const plugin = (
+      (await readJson(join(h.confDir, "00-plexus.conflist")))["plugins"] as Record<string, unknown>[]
+    )[0]!;
     expect(plugin["clusterNetwork"]).toBe("/etc/cni/net.d/10-calico.conflist");
   });
 
   it("refuses to wrap a Multus config, naming the file", async () => {
     const h = await host("multus");
     await h.seed("10-calico.conflist");
-    await writeFile(join(h.confDir, "00-multus.conf"), JSON.stringify({ cniVersion: "0.3.1", name: "multus-cni-network", type: "multus", kubeconfig: "/x", clusterNetwork: "/etc/cni/net.d/10-calico.conflist" }));
+    await writeFile(
+      join(h.confDir, "00-multus.conf"),
+      JSON.stringify({
+        cniVersion: "0.3.1",
+        name: "multus-cni-network",
+        type: "multus",
+        kubeconfig: "/x",
+        clusterNetwork: "/etc/cni/net.d/10-calico.conflist",
+      }),
+    );
     const r = await runAgent(bundle, ["--once", "--wait-timeout", "1", ...h.flags], h.env);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("00-multus.conf is a multus configuration");
@@ -146,12 +184,18 @@ describe("choosing the primary", () => {
     expect((await runAgent(bundle, ["--once", ...h.flags], h.env)).code).toBe(0);
     const conflist = await readJson(join(h.confDir, "00-plexus.conflist"));
     expect(conflist["cniVersion"]).toBe("1.0.0");
-    expect((conflist["plugins"] as Record<string, unknown>[])[0]!["capabilities"]).toEqual({ ips: true, portMappings: true });
+    expect((conflist["plugins"] as Record<string, unknown>[])[0]!["capabilities"]).toEqual({
+      ips: true,
+      portMappings: true,
+    });
   });
 
   it("refuses a primary in a CNI version Plexus does not speak, saying which", async () => {
     const h = await host("version");
-    await writeFile(join(h.confDir, "10-future.conflist"), JSON.stringify({ cniVersion: "2.0.0", name: "future", plugins: [{ type: "bridge" }] }));
+    await writeFile(
+      join(h.confDir, "10-future.conflist"),
+      JSON.stringify({ cniVersion: "2.0.0", name: "future", plugins: [{ type: "bridge" }] }),
+    );
     const r = await runAgent(bundle, ["--once", "--wait-timeout", "0.5", ...h.flags], h.env);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('10-future.conflist has cniVersion \\"2.0.0\\"');
@@ -160,7 +204,15 @@ describe("choosing the primary", () => {
 
   it("takes the version libcni selects from cniVersions, and --network-name", async () => {
     const h = await host("versions");
-    await writeFile(join(h.confDir, "10-multi.conflist"), JSON.stringify({ cniVersion: "0.4.0", cniVersions: ["0.3.1", "1.0.0", "9.9.9"], name: "multi", plugins: [{ type: "bridge" }] }));
+    await writeFile(
+      join(h.confDir, "10-multi.conflist"),
+      JSON.stringify({
+        cniVersion: "0.4.0",
+        cniVersions: ["0.3.1", "1.0.0", "9.9.9"],
+        name: "multi",
+        plugins: [{ type: "bridge" }],
+      }),
+    );
     expect((await runAgent(bundle, ["--once", "--network-name", "multi-net", ...h.flags], h.env)).code).toBe(0);
     const conflist = await readJson(join(h.confDir, "00-plexus.conflist"));
     expect(conflist).toMatchObject({ cniVersion: "1.0.0", name: "multi-net" });
@@ -168,11 +220,21 @@ describe("choosing the primary", () => {
 
   it("wraps a legacy single-plugin .conf", async () => {
     const h = await host("conf");
-    await writeFile(join(h.confDir, "10-bridge.conf"), JSON.stringify({ cniVersion: "0.4.0", name: "br", type: "bridge", ipam: { type: "host-local", subnet: "198.18.9.0/24" } }));
+    await writeFile(
+      join(h.confDir, "10-bridge.conf"),
+      JSON.stringify({
+        cniVersion: "0.4.0",
+        name: "br",
+        type: "bridge",
+        ipam: { type: "host-local", subnet: "198.18.9.0/24" },
+      }),
+    );
     expect((await runAgent(bundle, ["--once", ...h.flags], h.env)).code).toBe(0);
     const conflist = await readJson(join(h.confDir, "00-plexus.conflist"));
     expect(conflist["cniVersion"]).toBe("0.4.0");
-    expect((conflist["plugins"] as Record<string, unknown>[])[0]!["clusterNetwork"]).toBe("/etc/cni/net.d/10-bridge.conf");
+    expect((conflist["plugins"] as Record<string, unknown>[])[0]!["clusterNetwork"]).toBe(
+      "/etc/cni/net.d/10-bridge.conf",
+    );
   });
 });
 
@@ -180,7 +242,9 @@ describe("waiting, so no pod starts against a half-installed node", () => {
   it("writes nothing until a primary appears, then installs", async () => {
     const h = await host("wait");
     const agent = startAgent(bundle, ["--once", ...h.flags], h.env);
-    await waitFor("the agent to say it waits", () => (agent.stderr().includes("waiting for a primary network config") ? true : undefined));
+    await waitFor("the agent to say it waits", () =>
+      agent.stderr().includes("waiting for a primary network config") ? true : undefined,
+    );
     await expect(stat(join(h.confDir, "00-plexus.conflist"))).rejects.toThrow();
     await h.seed("10-flannel.conflist");
     expect((await agent.exited).code).toBe(0);
@@ -192,7 +256,9 @@ describe("waiting, so no pod starts against a half-installed node", () => {
     const text = await readFile(join(primariesDir, "10-flannel.conflist"), "utf8");
     await writeFile(join(h.confDir, "10-flannel.conflist"), text.slice(0, 40)); // a `cp` caught halfway
     const agent = startAgent(bundle, ["--once", ...h.flags], h.env);
-    await waitFor("the agent to report the broken primary", () => (agent.stderr().includes("10-flannel.conflist is not usable yet") ? true : undefined));
+    await waitFor("the agent to report the broken primary", () =>
+      agent.stderr().includes("10-flannel.conflist is not usable yet") ? true : undefined,
+    );
     await expect(stat(join(h.confDir, "00-plexus.conflist"))).rejects.toThrow();
     await writeFile(join(h.confDir, "10-flannel.conflist"), text);
     expect((await agent.exited).code).toBe(0);
@@ -201,13 +267,21 @@ describe("waiting, so no pod starts against a half-installed node", () => {
   it("waits for the readiness indicator file before writing ours, and names it in the config", async () => {
     const h = await host("ready");
     await h.seed("10-flannel.conflist");
-    const agent = startAgent(bundle, ["--once", "--readiness-indicator-file", "/run/flannel/subnet.env", ...h.flags], h.env);
-    await waitFor("the agent to wait for readiness", () => (agent.stderr().includes("waiting for the readiness indicator file /run/flannel/subnet.env") ? true : undefined));
+    const agent = startAgent(
+      bundle,
+      ["--once", "--readiness-indicator-file", "/run/flannel/subnet.env", ...h.flags],
+      h.env,
+    );
+    await waitFor("the agent to wait for readiness", () =>
+      agent.stderr().includes("waiting for the readiness indicator file /run/flannel/subnet.env") ? true : undefined,
+    );
     await expect(stat(join(h.confDir, "00-plexus.conflist"))).rejects.toThrow();
     await mkdir(join(h.root, "run/flannel"), { recursive: true });
     await copyFile(join(primariesDir, "subnet.env"), join(h.root, "run/flannel/subnet.env"));
     expect((await agent.exited).code).toBe(0);
-    const plugin = ((await readJson(join(h.confDir, "00-plexus.conflist")))["plugins"] as Record<string, unknown>[])[0]!;
+    const plugin = (
+      (await readJson(join(h.confDir, "00-plexus.conflist")))["plugins"] as Record<string, unknown>[]
+    )[0]!;
     expect(plugin["readinessindicatorfile"]).toBe("/run/flannel/subnet.env");
   });
 
@@ -226,11 +300,26 @@ describe("options", () => {
     const config = join(h.root, "..", "install.json");
     await writeFile(
       config,
-      JSON.stringify({ cleanupOnExit: true, plugin: { logLevel: "DEBUG", namespaceIsolation: true, globalNamespaces: "default, shared", kubernetes: { requestTimeoutMs: 2000 } } }),
+      JSON.stringify({
+        cleanupOnExit: true,
+        plugin: {
+          logLevel: "DEBUG",
+          namespaceIsolation: true,
+          globalNamespaces: "default, shared",
+          kubernetes: { requestTimeoutMs: 2000 },
+        },
+      }),
     );
     expect((await runAgent(bundle, ["--once", "--config", config, ...h.flags], h.env)).code).toBe(0);
-    const plugin = ((await readJson(join(h.confDir, "00-plexus.conflist")))["plugins"] as Record<string, unknown>[])[0]!;
-    expect(plugin).toMatchObject({ logLevel: "debug", namespaceIsolation: true, globalNamespaces: ["default", "shared"], kubernetes: { requestTimeoutMs: 2000, retries: 3 } });
+    const plugin = (
+      (await readJson(join(h.confDir, "00-plexus.conflist")))["plugins"] as Record<string, unknown>[]
+    )[0]!;
+    expect(plugin).toMatchObject({
+      logLevel: "debug",
+      namespaceIsolation: true,
+      globalNamespaces: ["default", "shared"],
+      kubernetes: { requestTimeoutMs: 2000, retries: 3 },
+    });
     expect(plugin).not.toHaveProperty("systemNamespaces"); // not set: the plugin's default stays in charge
   });
 
@@ -251,14 +340,17 @@ describe("options", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("KUBERNETES_SERVICE_HOST");
     expect((await runAgent(bundle, ["--once", "--skip-kubeconfig", ...h.flags], env)).code).toBe(0);
-    const plugin = ((await readJson(join(h.confDir, "00-plexus.conflist")))["plugins"] as Record<string, unknown>[])[0]!;
+    const plugin = (
+      (await readJson(join(h.confDir, "00-plexus.conflist")))["plugins"] as Record<string, unknown>[]
+    )[0]!;
     expect(plugin["kubeconfig"]).toBe("");
   });
 
   it("documents its flags in --help", async () => {
     const r = await runAgent(bundle, ["--help"], {});
     expect(r.code).toBe(0);
-    for (const flag of ["--cni-conf-dir", "--cni-bin-dir", "--once", "--host-root", "--check", "--cleanup-on-exit"]) expect(r.stdout).toContain(flag);
+    for (const flag of ["--cni-conf-dir", "--cni-bin-dir", "--once", "--host-root", "--check", "--cleanup-on-exit"])
+      expect(r.stdout).toContain(flag);
     const u = await runAgent(bundle, ["uninstall", "--help"], {});
     expect(u.stdout).toContain("--remove-binary");
   });

@@ -57,13 +57,22 @@ function client(overrides: Partial<CreateKubeClientOptions> = {}): KubeClient {
 }
 
 function ref(namespace: string, name: string, uid?: string): PodRef {
-  return { namespace: namespace as Namespace, name: name as PodName, ...(uid !== undefined ? { uid: uid as PodUid } : {}) };
+  return {
+    namespace: namespace as Namespace,
+    name: name as PodName,
+    ...(uid !== undefined ? { uid: uid as PodUid } : {}),
+  };
 }
 
 function createPod(namespace: string, name: string, annotations: Record<string, string> = {}): string {
   const pod = server.store.create(
     PODS,
-    { apiVersion: "v1", kind: "Pod", metadata: { name, annotations }, spec: { nodeName: "node-1", containers: [{ name: "app", image: "busybox" }] } },
+    {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name, annotations },
+      spec: { nodeName: "node-1", containers: [{ name: "app", image: "busybox" }] },
+    },
     { namespace },
   );
   return pod.metadata.uid ?? "";
@@ -94,7 +103,12 @@ describe("getPod", () => {
   it("returns the pod's metadata and node", async () => {
     const uid = createPod("team-a", "web-0", { "k8s.v1.cni.cncf.io/networks": "bridge-b" });
     const pod = await kube.getPod(ref("team-a", "web-0", uid), signal());
-    expect(pod.metadata).toMatchObject({ name: "web-0", namespace: "team-a", uid, annotations: { "k8s.v1.cni.cncf.io/networks": "bridge-b" } });
+    expect(pod.metadata).toMatchObject({
+      name: "web-0",
+      namespace: "team-a",
+      uid,
+      annotations: { "k8s.v1.cni.cncf.io/networks": "bridge-b" },
+    });
     expect(pod.metadata.resourceVersion).toMatch(/^\d+$/);
     expect(pod.spec).toEqual({ nodeName: "node-1" });
   });
@@ -110,11 +124,16 @@ describe("getPod", () => {
     const uid = createPod("team-a", "recreated", { "kubernetes.io/config.source": "api" });
     const err = await failure(kube.getPod(ref("team-a", "recreated", "0b7e3c6e-old"), signal()));
     expect(err.kind).toBe("not-found");
-    expect(err.message).toBe(`pod team-a/recreated: not found with UID 0b7e3c6e-old: the API server has UID ${uid} (the pod was deleted and recreated)`);
+    expect(err.message).toBe(
+      `pod team-a/recreated: not found with UID 0b7e3c6e-old: the API server has UID ${uid} (the pod was deleted and recreated)`,
+    );
   });
 
   it("tolerates a static pod's mirror, whose UID differs from the runtime's", async () => {
-    const uid = createPod("team-a", "etcd-node-1", { "kubernetes.io/config.source": "file", "kubernetes.io/config.mirror": "abc" });
+    const uid = createPod("team-a", "etcd-node-1", {
+      "kubernetes.io/config.source": "file",
+      "kubernetes.io/config.mirror": "abc",
+    });
     const pod = await kube.getPod(ref("team-a", "etcd-node-1", "static-uid-from-kubelet"), signal());
     expect(pod.metadata.uid).toBe(uid);
   });
@@ -124,7 +143,16 @@ describe("getNetworkAttachmentDefinition", () => {
   const config = JSON.stringify({ cniVersion: "1.0.0", type: "bridge", bridge: "br-b" });
 
   it("returns spec.config as written", async () => {
-    server.store.create(NADS, { apiVersion: "k8s.cni.cncf.io/v1", kind: "NetworkAttachmentDefinition", metadata: { name: "bridge-b" }, spec: { config } }, { namespace: "team-b" });
+    server.store.create(
+      NADS,
+      {
+        apiVersion: "k8s.cni.cncf.io/v1",
+        kind: "NetworkAttachmentDefinition",
+        metadata: { name: "bridge-b" },
+        spec: { config },
+      },
+      { namespace: "team-b" },
+    );
     const nad = await kube.getNetworkAttachmentDefinition("team-b", "bridge-b", signal());
     expect(nad.metadata).toMatchObject({ name: "bridge-b", namespace: "team-b" });
     expect(nad.spec).toEqual({ config });
@@ -132,19 +160,29 @@ describe("getNetworkAttachmentDefinition", () => {
 
   it("says not-found, naming the NAD", async () => {
     const err = await failure(kube.getNetworkAttachmentDefinition("team-b", "missing", signal()));
-    expect(err).toMatchObject({ kind: "not-found", status: 404, message: "network-attachment-definition team-b/missing: not found" });
+    expect(err).toMatchObject({
+      kind: "not-found",
+      status: 404,
+      message: "network-attachment-definition team-b/missing: not found",
+    });
   });
 
   it("passes the server's reason on for forbidden, without retrying", async () => {
     server.requestLog.reset();
     const restore = failGets("secret-net", () =>
-      forbidden({ group: "k8s.cni.cncf.io", plural: "network-attachment-definitions" }, "secret-net", 'User "plexus" cannot get resource'),
+      forbidden(
+        { group: "k8s.cni.cncf.io", plural: "network-attachment-definitions" },
+        "secret-net",
+        'User "plexus" cannot get resource',
+      ),
     );
     try {
       const err = await failure(kube.getNetworkAttachmentDefinition("team-b", "secret-net", signal()));
       expect(err.kind).toBe("forbidden");
       expect(err.status).toBe(403);
-      expect(err.message).toMatch(/^network-attachment-definition team-b\/secret-net: forbidden: .*cannot get resource/);
+      expect(err.message).toMatch(
+        /^network-attachment-definition team-b\/secret-net: forbidden: .*cannot get resource/,
+      );
       expect(server.requestLog.total).toBe(1);
     } finally {
       restore();
@@ -192,7 +230,9 @@ describe("transient server errors", () => {
       const err = await failure(client({ settings }).getPod(ref("team-a", "broken-0"), signal()));
       expect(err.kind).toBe("unavailable");
       expect(err.status).toBe(500);
-      expect(err.message).toBe("pod team-a/broken-0: unavailable: the API server answered 500: Internal error occurred: etcd is down (4 attempts)");
+      expect(err.message).toBe(
+        "pod team-a/broken-0: unavailable: the API server answered 500: Internal error occurred: etcd is down (4 attempts)",
+      );
       expect(count("GET", "/api/v1/namespaces/team-a/pods/broken-0")).toBe(settings.retries + 1);
     } finally {
       restore();
@@ -216,11 +256,19 @@ function afterEachAnswer(hook: (entry: { method: string; path: string; status: n
 /** Another writer changes the pod (a label), as the kubelet or a controller would. */
 function touchPod(namespace: string, name: string, label: string): void {
   const current = server.store.get(PODS, namespace, name);
-  server.store.update(PODS, { ...current, metadata: { ...current.metadata, labels: { ...current.metadata.labels, [label]: "yes" } } }, { namespace });
+  server.store.update(
+    PODS,
+    { ...current, metadata: { ...current.metadata, labels: { ...current.metadata.labels, [label]: "yes" } } },
+    { namespace },
+  );
 }
 
 describe("publishNetworkStatus", () => {
-  const value = JSON.stringify([{ name: "cbr0", interface: "eth0", ips: ["198.18.0.10"], default: true, dns: {} }], null, 4);
+  const value = JSON.stringify(
+    [{ name: "cbr0", interface: "eth0", ips: ["198.18.0.10"], default: true, dns: {} }],
+    null,
+    4,
+  );
 
   it("writes the annotation through pods/status, keeping every other field of the pod", async () => {
     const uid = createPod("team-a", "pub-0", { keep: "me" });
@@ -257,7 +305,10 @@ describe("publishNetworkStatus", () => {
     } finally {
       restore();
     }
-    const statuses = server.requestLog.entries().filter((e) => e.path === `${path}/status`).map((e) => e.status);
+    const statuses = server.requestLog
+      .entries()
+      .filter((e) => e.path === `${path}/status`)
+      .map((e) => e.status);
     expect(statuses).toEqual([409, 200]);
     expect(count("GET", path)).toBe(2);
     const pod = server.store.get(PODS, "team-a", "pub-race");
@@ -294,7 +345,9 @@ describe("publishNetworkStatus", () => {
   it("does not write to a newer pod of the same name (UID mismatch)", async () => {
     createPod("team-a", "pub-new");
     server.requestLog.reset();
-    const err = await failure(kube.publishNetworkStatus(ref("team-a", "pub-new", "uid-of-the-old-pod"), value, signal()));
+    const err = await failure(
+      kube.publishNetworkStatus(ref("team-a", "pub-new", "uid-of-the-old-pod"), value, signal()),
+    );
     expect(err.kind).toBe("not-found");
     expect(err.message).toContain("the pod was deleted and recreated");
     expect(server.requestLog.countsByVerb()).toEqual({ "get pods": 1 });
@@ -306,7 +359,10 @@ describe("emitEvent", () => {
   it("writes an Event that a LIST by involvedObject finds and kubectl describe shows", async () => {
     const uid = createPod("team-a", "ev-0");
     const message = "Add net1 [198.18.0.5/24] from team-b/bridge-b";
-    await kube.emitEvent({ pod: ref("team-a", "ev-0", uid), type: "Normal", reason: "AddedInterface", message }, signal());
+    await kube.emitEvent(
+      { pod: ref("team-a", "ev-0", uid), type: "Normal", reason: "AddedInterface", message },
+      signal(),
+    );
     const listed = server.store.list(EVENTS, { namespace: "team-a", fieldSelector: `involvedObject.uid=${uid}` }).items;
     expect(listed).toHaveLength(1);
     expect(listed[0]).toMatchObject({
@@ -318,14 +374,31 @@ describe("emitEvent", () => {
       count: 1,
     });
     expect(listed[0]?.["lastTimestamp"]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-    const kubectl = ["--kubeconfig", kubeconfig, "--cache-dir", join(dir, "kubectl-cache"), "describe", "pod", "ev-0", "-n", "team-a"];
+    const kubectl = [
+      "--kubeconfig",
+      kubeconfig,
+      "--cache-dir",
+      join(dir, "kubectl-cache"),
+      "describe",
+      "pod",
+      "ev-0",
+      "-n",
+      "team-a",
+    ];
     const { stdout } = await run("kubectl", kubectl, { timeout: 30_000 });
-    expect(stdout).toMatch(/Normal\s+AddedInterface\s+\S+\s+plexus\s+Add net1 \[198\.18\.0\.5\/24\] from team-b\/bridge-b/);
+    expect(stdout).toMatch(
+      /Normal\s+AddedInterface\s+\S+\s+plexus\s+Add net1 \[198\.18\.0\.5\/24\] from team-b\/bridge-b/,
+    );
   });
 
   it("swallows a failure after one attempt", async () => {
     server.requestLog.reset();
-    const event = { pod: ref("no-such-namespace", "x"), type: "Warning", reason: "NetworkSetupFailed", message: "m" } as const;
+    const event = {
+      pod: ref("no-such-namespace", "x"),
+      type: "Warning",
+      reason: "NetworkSetupFailed",
+      message: "m",
+    } as const;
     await expect(kube.emitEvent(event, signal())).resolves.toBeUndefined();
     expect(count("POST", "/api/v1/namespaces/no-such-namespace/events")).toBe(1);
     expect(server.requestLog.total).toBe(1);
@@ -333,10 +406,16 @@ describe("emitEvent", () => {
 });
 
 /** The server's own kubeconfig with some fields changed, written as JSON (which is YAML). */
-async function variantKubeconfig(name: string, change: { server?: string; user?: Record<string, unknown> }): Promise<string> {
+async function variantKubeconfig(
+  name: string,
+  change: { server?: string; user?: Record<string, unknown> },
+): Promise<string> {
   const doc = server.kubeconfig();
   const path = join(dir, name);
-  const clusters = doc.clusters.map((c) => ({ ...c, cluster: { ...c.cluster, ...(change.server !== undefined ? { server: change.server } : {}) } }));
+  const clusters = doc.clusters.map((c) => ({
+    ...c,
+    cluster: { ...c.cluster, ...(change.server !== undefined ? { server: change.server } : {}) },
+  }));
   const users = doc.users.map((u) => ({ ...u, user: change.user ?? u.user }));
   await writeFile(path, JSON.stringify({ ...doc, clusters, users }), { mode: 0o600 });
   return path;
@@ -350,7 +429,9 @@ describe("credentials and TLS", () => {
     server.requestLog.reset();
     const err = await failure(client({ kubeconfigPath: path }).getPod(ref("team-a", "web-0"), signal()));
     expect(err).toMatchObject({ kind: "unauthorized", status: 401 });
-    expect(err.message).toBe("pod team-a/web-0: unauthorized: the API server rejected the credentials (expired or revoked token?)");
+    expect(err.message).toBe(
+      "pod team-a/web-0: unauthorized: the API server rejected the credentials (expired or revoked token?)",
+    );
     expect(server.requestLog.total).toBe(1);
   });
 
@@ -358,7 +439,9 @@ describe("credentials and TLS", () => {
     const tokenFile = join(dir, "rotating-token");
     await writeFile(tokenFile, "expired-token\n");
     secrets.push("expired-token");
-    const c = client({ kubeconfigPath: await variantKubeconfig("token-file.kubeconfig", { user: { tokenFile: "rotating-token" } }) });
+    const c = client({
+      kubeconfigPath: await variantKubeconfig("token-file.kubeconfig", { user: { tokenFile: "rotating-token" } }),
+    });
     expect((await failure(c.getPod(ref("team-a", "web-0"), signal()))).kind).toBe("unauthorized");
     // The kubelet rotates the projected token in place; `kubectl create token > file` adds a newline.
     await writeFile(tokenFile, `${server.token}\n`);
@@ -402,7 +485,9 @@ describe("credentials and TLS", () => {
       };
       const err = await failure(client({ kubeconfigPath: path, sleep }).getPod(ref("team-a", "web-0"), signal()));
       expect(err.kind).toBe("unavailable");
-      expect(err.message).toMatch(/^pod team-a\/web-0: TLS verification of the API server .* failed .*check the certificate authority in the kubeconfig$/);
+      expect(err.message).toMatch(
+        /^pod team-a\/web-0: TLS verification of the API server .* failed .*check the certificate authority in the kubeconfig$/,
+      );
       expect(sleeps).toBe(0);
       expect(other.requestLog.total).toBe(0);
     } finally {
@@ -463,7 +548,11 @@ describe("an API server that is down or hung", () => {
     const err = await failure(c.getPod(ref("team-a", "web-0"), signal()));
     const elapsed = performance.now() - started;
     expect(err.kind).toBe("unavailable");
-    expect(err.message).toMatch(new RegExp(`^pod team-a/web-0: API server https://127\\.0\\.0\\.1:${gone.port} unreachable: .*ECONNREFUSED.* \\(4 attempts\\)$`));
+    expect(err.message).toMatch(
+      new RegExp(
+        `^pod team-a/web-0: API server https://127\\.0\\.0\\.1:${gone.port} unreachable: .*ECONNREFUSED.* \\(4 attempts\\)$`,
+      ),
+    );
     // One sleep between attempts, each in the upper half of its doubling backoff.
     expect(sleeps).toHaveLength(settings.retries);
     sleeps.forEach((ms, i) => {
@@ -473,7 +562,9 @@ describe("an API server that is down or hung", () => {
     expect(elapsed).toBeLessThan(maxRequestDurationMs(settings));
     // Events are best effort: one attempt, no error.
     sleeps.length = 0;
-    await expect(c.emitEvent({ pod: ref("team-a", "web-0"), type: "Normal", reason: "AddedInterface", message: "m" }, signal())).resolves.toBeUndefined();
+    await expect(
+      c.emitEvent({ pod: ref("team-a", "web-0"), type: "Normal", reason: "AddedInterface", message: "m" }, signal()),
+    ).resolves.toBeUndefined();
     expect(sleeps).toHaveLength(0);
   });
 
@@ -485,10 +576,14 @@ describe("an API server that is down or hung", () => {
     await gone.stop();
     const settings = { requestTimeoutMs: 2_000, retries: 3, retryBackoffMs: 10_000 };
     const started = performance.now();
-    const err = await failure(client({ kubeconfigPath: path, settings }).getPod(ref("team-a", "web-0"), AbortSignal.timeout(300)));
+    const err = await failure(
+      client({ kubeconfigPath: path, settings }).getPod(ref("team-a", "web-0"), AbortSignal.timeout(300)),
+    );
     expect(performance.now() - started).toBeLessThan(2_000);
     expect(err.kind).toBe("timeout");
-    expect(err.message).toMatch(/the caller's deadline passed; the last attempt failed with: API server .* unreachable: .*ECONNREFUSED/);
+    expect(err.message).toMatch(
+      /the caller's deadline passed; the last attempt failed with: API server .* unreachable: .*ECONNREFUSED/,
+    );
   });
 
   it("restarting: a request retried while the server comes back succeeds", async () => {
@@ -503,12 +598,20 @@ describe("an API server that is down or hung", () => {
       if (!second) {
         second = await startLocalApiServer({ tls: false, port, token });
         second.store.ensureNamespace("team-a");
-        second.store.create(PODS, { metadata: { name: "web-0" }, spec: { containers: [{ name: "a", image: "b" }] } }, { namespace: "team-a" });
+        second.store.create(
+          PODS,
+          { metadata: { name: "web-0" }, spec: { containers: [{ name: "a", image: "b" }] } },
+          { namespace: "team-a" },
+        );
       }
       await defaultSleep(ms, s);
     };
     try {
-      const pod = await client({ kubeconfigPath: path, settings: { requestTimeoutMs: 2_000, retries: 3, retryBackoffMs: 20 }, sleep }).getPod(ref("team-a", "web-0"), signal());
+      const pod = await client({
+        kubeconfigPath: path,
+        settings: { requestTimeoutMs: 2_000, retries: 3, retryBackoffMs: 20 },
+        sleep,
+      }).getPod(ref("team-a", "web-0"), signal());
       expect(pod.metadata.name).toBe("web-0");
       expect(second?.requestLog.total).toBe(1);
     } finally {
@@ -525,7 +628,9 @@ describe("an API server that is down or hung", () => {
       const err = await failure(client({ kubeconfigPath: path, settings }).getPod(ref("team-a", "web-0"), signal()));
       const elapsed = performance.now() - started;
       expect(err.kind).toBe("timeout");
-      expect(err.message).toBe(`pod team-a/web-0: no answer from the API server https://127.0.0.1:${hung.port} within 300 ms (2 attempts)`);
+      expect(err.message).toBe(
+        `pod team-a/web-0: no answer from the API server https://127.0.0.1:${hung.port} within 300 ms (2 attempts)`,
+      );
       expect(elapsed).toBeGreaterThanOrEqual(2 * 300 - 5);
       // The bound from the settings, plus scheduling slack on a busy machine.
       expect(elapsed).toBeLessThan(maxRequestDurationMs(settings) + 1_000);
@@ -542,10 +647,14 @@ describe("an API server that is down or hung", () => {
       const path = await variantKubeconfig("hung-caller.kubeconfig", { server: `https://127.0.0.1:${hung.port}` });
       const settings = { requestTimeoutMs: 60_000, retries: 5, retryBackoffMs: 1_000 };
       const started = performance.now();
-      const err = await failure(client({ kubeconfigPath: path, settings }).getPod(ref("team-a", "web-0"), AbortSignal.timeout(400)));
+      const err = await failure(
+        client({ kubeconfigPath: path, settings }).getPod(ref("team-a", "web-0"), AbortSignal.timeout(400)),
+      );
       const elapsed = performance.now() - started;
       expect(err.kind).toBe("timeout");
-      expect(err.message).toBe(`pod team-a/web-0: gave up waiting for the API server https://127.0.0.1:${hung.port}: the caller's deadline passed`);
+      expect(err.message).toBe(
+        `pod team-a/web-0: gave up waiting for the API server https://127.0.0.1:${hung.port}: the caller's deadline passed`,
+      );
       expect(elapsed).toBeGreaterThanOrEqual(395);
       expect(elapsed).toBeLessThan(2_000);
       expect(hung.sockets).toHaveLength(1);
@@ -587,7 +696,15 @@ void main();
       );
       const { build } = await import("esbuild");
       const bundle = join(dir, "exit-check.cjs");
-      await build({ entryPoints: [entry], bundle: true, platform: "node", format: "cjs", target: "node20", outfile: bundle, logLevel: "silent" });
+      await build({
+        entryPoints: [entry],
+        bundle: true,
+        platform: "node",
+        format: "cjs",
+        target: "node20",
+        outfile: bundle,
+        logLevel: "silent",
+      });
       const { stdout } = await run(process.execPath, [bundle, kubeconfig, hungPath], { timeout: 30_000 });
       const out = JSON.parse(stdout) as { name: string; kind: string; lingerMs: number };
       expect(out).toMatchObject({ name: "exit-0", kind: "timeout" });

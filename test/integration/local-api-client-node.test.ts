@@ -52,24 +52,34 @@ function pod(name: string, extra: Partial<V1Pod["metadata"]> = {}): V1Pod {
 }
 
 function nad(name: string, config: unknown): Record<string, unknown> {
-  return { apiVersion: "k8s.cni.cncf.io/v1", kind: "NetworkAttachmentDefinition", metadata: { name }, spec: { config } };
+  return {
+    apiVersion: "k8s.cni.cncf.io/v1",
+    kind: "NetworkAttachmentDefinition",
+    metadata: { name },
+    spec: { config },
+  };
 }
 
 /** The Status object an ApiException carries. */
-async function statusOf(promise: Promise<unknown>): Promise<{ code: number; kind: string; reason: string; message: string; details?: Record<string, string> }> {
+async function statusOf(
+  promise: Promise<unknown>,
+): Promise<{ code: number; kind: string; reason: string; message: string; details?: Record<string, string> }> {
   try {
     await promise;
   } catch (err) {
     expect(err).toBeInstanceOf(ApiException);
     const e = err as ApiException<string>;
-    return { ...JSON.parse(e.body) as { kind: string; reason: string; message: string }, code: e.code };
+    return { ...(JSON.parse(e.body) as { kind: string; reason: string; message: string }), code: e.code };
   }
   throw new Error("expected the call to fail");
 }
 
 describe("pods through CoreV1Api", () => {
   it("creates, reads, lists, patches, replaces and deletes a pod", async () => {
-    const created = await core.createNamespacedPod({ namespace: "default", body: pod("web-0", { labels: { app: "web" } }) });
+    const created = await core.createNamespacedPod({
+      namespace: "default",
+      body: pod("web-0", { labels: { app: "web" } }),
+    });
     expect(created.metadata?.uid).toMatch(/^[0-9a-f-]{36}$/);
     expect(created.metadata?.resourceVersion).toMatch(/^\d+$/);
     expect(created.metadata?.creationTimestamp).toBeInstanceOf(Date);
@@ -87,7 +97,11 @@ describe("pods through CoreV1Api", () => {
     expect(byName.items.map((p) => p.metadata?.name)).toEqual(["db-0"]);
 
     const merged = await core.patchNamespacedPod(
-      { name: "web-0", namespace: "default", body: { metadata: { annotations: { "k8s.v1.cni.cncf.io/networks": "macvlan-conf" } } } },
+      {
+        name: "web-0",
+        namespace: "default",
+        body: { metadata: { annotations: { "k8s.v1.cni.cncf.io/networks": "macvlan-conf" } } },
+      },
       setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
     );
     expect(merged.metadata?.annotations?.["k8s.v1.cni.cncf.io/networks"]).toBe("macvlan-conf");
@@ -103,7 +117,18 @@ describe("pods through CoreV1Api", () => {
 
     // Strategic merge: containers merge by name instead of being replaced.
     const strategic = await core.patchNamespacedPod(
-      { name: "web-0", namespace: "default", body: { spec: { containers: [{ name: "app", image: "busybox:1.36" }, { name: "side", image: "pause" }] } } },
+      {
+        name: "web-0",
+        namespace: "default",
+        body: {
+          spec: {
+            containers: [
+              { name: "app", image: "busybox:1.36" },
+              { name: "side", image: "pause" },
+            ],
+          },
+        },
+      },
       setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch),
     );
     expect(strategic.spec?.containers.map((c) => `${c.name}=${c.image}`)).toEqual(["app=busybox:1.36", "side=pause"]);
@@ -119,7 +144,13 @@ describe("pods through CoreV1Api", () => {
     const deleted = await core.deleteNamespacedPod({ name: "web-0", namespace: "default" });
     expect(deleted.metadata?.name).toBe("web-0");
     const gone = await statusOf(core.readNamespacedPod({ name: "web-0", namespace: "default" }));
-    expect(gone).toMatchObject({ code: 404, kind: "Status", reason: "NotFound", message: 'pods "web-0" not found', details: { name: "web-0", kind: "pods" } });
+    expect(gone).toMatchObject({
+      code: 404,
+      kind: "Status",
+      reason: "NotFound",
+      message: 'pods "web-0" not found',
+      details: { name: "web-0", kind: "pods" },
+    });
     await core.deleteNamespacedPod({ name: "db-0", namespace: "default" });
   });
 
@@ -137,13 +168,19 @@ describe("pods through CoreV1Api", () => {
 
   it("answers AlreadyExists, missing namespace and generateName like Kubernetes", async () => {
     await core.createNamespacedPod({ namespace: "default", body: pod("twice") });
-    expect(await statusOf(core.createNamespacedPod({ namespace: "default", body: pod("twice") }))).toMatchObject({ code: 409, reason: "AlreadyExists" });
+    expect(await statusOf(core.createNamespacedPod({ namespace: "default", body: pod("twice") }))).toMatchObject({
+      code: 409,
+      reason: "AlreadyExists",
+    });
     expect(await statusOf(core.createNamespacedPod({ namespace: "nowhere", body: pod("x") }))).toMatchObject({
       code: 404,
       reason: "NotFound",
       message: 'namespaces "nowhere" not found',
     });
-    const generated = await core.createNamespacedPod({ namespace: "default", body: { ...pod(""), metadata: { generateName: "gen-" } } });
+    const generated = await core.createNamespacedPod({
+      namespace: "default",
+      body: { ...pod(""), metadata: { generateName: "gen-" } },
+    });
     expect(generated.metadata?.name).toMatch(/^gen-[a-z0-9]{5}$/);
     await core.deleteNamespacedPod({ name: "twice", namespace: "default" });
   });
@@ -168,32 +205,49 @@ describe("pods through CoreV1Api", () => {
     );
     expect(patched.status?.phase).toBe("Succeeded");
     // The main endpoint does not write status.
-    const viaMain = await core.replaceNamespacedPod({ name: "status-0", namespace: "default", body: { ...patched, status: { phase: "Failed" } } });
+    const viaMain = await core.replaceNamespacedPod({
+      name: "status-0",
+      namespace: "default",
+      body: { ...patched, status: { phase: "Failed" } },
+    });
     expect(viaMain.status?.phase).toBe("Succeeded");
     await core.deleteNamespacedPod({ name: "status-0", namespace: "default" });
   });
 
   it("refuses a wrong token with 401 Unauthorized", async () => {
     const bad = new KubeConfig();
-    bad.loadFromString(JSON.stringify({ ...server.kubeconfig(), users: [{ name: "plexus-local", user: { token: "wrong" } }] }));
+    bad.loadFromString(
+      JSON.stringify({ ...server.kubeconfig(), users: [{ name: "plexus-local", user: { token: "wrong" } }] }),
+    );
     const err = await bad
       .makeApiClient(CoreV1Api)
       .listNamespace()
-      .then(() => undefined, (e: unknown) => e);
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(err).toBeInstanceOf(ApiException);
     expect((err as ApiException<unknown>).code).toBe(401);
   });
 });
 
 describe("NetworkAttachmentDefinitions through CustomObjectsApi", () => {
-
   it("creates, gets, lists, patches, replaces and deletes a NAD", async () => {
     const config = JSON.stringify({ cniVersion: "1.0.0", type: "macvlan", master: "eth0" });
-    const created = (await custom.createNamespacedCustomObject({ ...NAD, namespace: "default", body: nad("macvlan-conf", config) })) as { metadata: { uid: string } };
+    const created = (await custom.createNamespacedCustomObject({
+      ...NAD,
+      namespace: "default",
+      body: nad("macvlan-conf", config),
+    })) as { metadata: { uid: string } };
     expect(created.metadata.uid).toBeTruthy();
-    const got = (await custom.getNamespacedCustomObject({ ...NAD, namespace: "default", name: "macvlan-conf" })) as { spec: { config: string } };
+    const got = (await custom.getNamespacedCustomObject({ ...NAD, namespace: "default", name: "macvlan-conf" })) as {
+      spec: { config: string };
+    };
     expect(JSON.parse(got.spec.config)).toMatchObject({ type: "macvlan" });
-    const list = (await custom.listNamespacedCustomObject({ ...NAD, namespace: "default" })) as { kind: string; items: unknown[] };
+    const list = (await custom.listNamespacedCustomObject({ ...NAD, namespace: "default" })) as {
+      kind: string;
+      items: unknown[];
+    };
     expect(list.kind).toBe("NetworkAttachmentDefinitionList");
     expect(list.items).toHaveLength(1);
 
@@ -207,18 +261,33 @@ describe("NetworkAttachmentDefinitions through CustomObjectsApi", () => {
       ...NAD,
       namespace: "default",
       name: "macvlan-conf",
-      body: { ...nad("macvlan-conf", "{}"), metadata: { name: "macvlan-conf", resourceVersion: patched.metadata.resourceVersion } },
+      body: {
+        ...nad("macvlan-conf", "{}"),
+        metadata: { name: "macvlan-conf", resourceVersion: patched.metadata.resourceVersion },
+      },
     })) as { spec: { config: string } };
     expect(replaced.spec.config).toBe("{}");
 
-    const deleted = (await custom.deleteNamespacedCustomObject({ ...NAD, namespace: "default", name: "macvlan-conf" })) as { kind: string; status: string };
+    const deleted = (await custom.deleteNamespacedCustomObject({
+      ...NAD,
+      namespace: "default",
+      name: "macvlan-conf",
+    })) as { kind: string; status: string };
     expect(deleted).toMatchObject({ kind: "Status", status: "Success" });
-    const gone = await statusOf(custom.getNamespacedCustomObject({ ...NAD, namespace: "default", name: "macvlan-conf" }));
-    expect(gone).toMatchObject({ code: 404, reason: "NotFound", details: { group: "k8s.cni.cncf.io", kind: "network-attachment-definitions" } });
+    const gone = await statusOf(
+      custom.getNamespacedCustomObject({ ...NAD, namespace: "default", name: "macvlan-conf" }),
+    );
+    expect(gone).toMatchObject({
+      code: 404,
+      reason: "NotFound",
+      details: { group: "k8s.cni.cncf.io", kind: "network-attachment-definitions" },
+    });
   });
 
   it("rejects a NAD whose spec.config is not a string with 422 Invalid", async () => {
-    const status = await statusOf(custom.createNamespacedCustomObject({ ...NAD, namespace: "default", body: nad("bad", { type: "bridge" }) }));
+    const status = await statusOf(
+      custom.createNamespacedCustomObject({ ...NAD, namespace: "default", body: nad("bad", { type: "bridge" }) }),
+    );
     expect(status).toMatchObject({ code: 422, reason: "Invalid" });
     expect(status.message).toContain("spec.config");
   });
@@ -255,7 +324,11 @@ describe("watching", () => {
 
   it("feeds an informer (list, then watch from the list's resourceVersion)", async () => {
     const path = "/apis/k8s.cni.cncf.io/v1/namespaces/default/network-attachment-definitions";
-    const informer = makeInformer(kc, path, () => custom.listNamespacedCustomObject({ ...NAD, namespace: "default" }) as never);
+    const informer = makeInformer(
+      kc,
+      path,
+      () => custom.listNamespacedCustomObject({ ...NAD, namespace: "default" }) as never,
+    );
     const added: string[] = [];
     const deleted: string[] = [];
     informer.on("add", (o: { metadata?: { name?: string } }) => added.push(o.metadata?.name ?? ""));

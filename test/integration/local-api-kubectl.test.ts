@@ -26,10 +26,15 @@ interface Run {
 function kubectl(...args: string[]): Promise<Run> {
   const argv = [`--kubeconfig=${join(dir, "kubeconfig")}`, `--cache-dir=${join(dir, "cache")}`, ...args];
   return new Promise((resolve) => {
-    execFile(KUBECTL, argv, { env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: dir }, timeout: 30_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      KUBECTL,
+      argv,
+      { env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: dir }, timeout: 30_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -54,7 +59,12 @@ function api(method: string, path: string, body?: unknown): Promise<{ status: nu
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown> }));
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            json: JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>,
+          }),
+        );
       },
     );
     req.on("error", reject);
@@ -99,8 +109,12 @@ afterAll(async () => {
 
 describe("kubectl against the local API server", () => {
   it("applies the NAD CRD, a NAD and an annotated pod", async () => {
-    expect(await ok("apply", "-f", CRD_FILE)).toBe("customresourcedefinition.apiextensions.k8s.io/network-attachment-definitions.k8s.cni.cncf.io created\n");
-    expect(await ok("apply", "-f", join(dir, "nad.yaml"))).toBe("networkattachmentdefinition.k8s.cni.cncf.io/macvlan-conf created\n");
+    expect(await ok("apply", "-f", CRD_FILE)).toBe(
+      "customresourcedefinition.apiextensions.k8s.io/network-attachment-definitions.k8s.cni.cncf.io created\n",
+    );
+    expect(await ok("apply", "-f", join(dir, "nad.yaml"))).toBe(
+      "networkattachmentdefinition.k8s.cni.cncf.io/macvlan-conf created\n",
+    );
     expect(await ok("apply", "-f", join(dir, "pod.yaml"))).toBe("pod/web created\n");
   });
 
@@ -114,7 +128,9 @@ describe("kubectl against the local API server", () => {
   });
 
   it("shows the pod's annotations in -o yaml", async () => {
-    const [doc] = parseYamlDocuments(await ok("get", "pod", "web", "-o", "yaml")) as { metadata: { annotations: Record<string, string> } }[];
+    const [doc] = parseYamlDocuments(await ok("get", "pod", "web", "-o", "yaml")) as {
+      metadata: { annotations: Record<string, string> };
+    }[];
     expect(doc?.metadata.annotations["k8s.v1.cni.cncf.io/networks"]).toBe("macvlan-conf");
     expect(doc?.metadata.annotations["kubectl.kubernetes.io/last-applied-configuration"]).toContain('"name":"web"');
   });
@@ -136,17 +152,23 @@ describe("kubectl against the local API server", () => {
     const out = await ok("describe", "pod", "web");
     expect(out).toMatch(/^Annotations:\s+k8s\.v1\.cni\.cncf\.io\/networks: macvlan-conf$/m);
     expect(out).toMatch(/^Status:\s+Pending$/m);
-    expect(out).toMatch(/Normal\s+AddedInterface\s+\S+\s+plexus\s+Add net1 \[198\.18\.0\.5\/24\] from default\/macvlan-conf/);
+    expect(out).toMatch(
+      /Normal\s+AddedInterface\s+\S+\s+plexus\s+Add net1 \[198\.18\.0\.5\/24\] from default\/macvlan-conf/,
+    );
   });
 
   it("applies a modified NAD as a merge patch, and an unchanged one as nothing", async () => {
     await writeFile(join(dir, "nad.yaml"), nadYaml("eth1"));
     server.requestLog.reset();
-    expect(await ok("apply", "-f", join(dir, "nad.yaml"))).toBe("networkattachmentdefinition.k8s.cni.cncf.io/macvlan-conf configured\n");
+    expect(await ok("apply", "-f", join(dir, "nad.yaml"))).toBe(
+      "networkattachmentdefinition.k8s.cni.cncf.io/macvlan-conf configured\n",
+    );
     expect(server.requestLog.countsByVerb()["patch network-attachment-definitions.k8s.cni.cncf.io"]).toBe(1);
     const config = await ok("get", "net-attach-def", "macvlan-conf", "-o", "jsonpath={.spec.config}");
     expect(JSON.parse(config)).toMatchObject({ type: "macvlan", master: "eth1" });
-    expect(await ok("apply", "-f", join(dir, "nad.yaml"))).toBe("networkattachmentdefinition.k8s.cni.cncf.io/macvlan-conf unchanged\n");
+    expect(await ok("apply", "-f", join(dir, "nad.yaml"))).toBe(
+      "networkattachmentdefinition.k8s.cni.cncf.io/macvlan-conf unchanged\n",
+    );
   });
 
   it("waits on a pod through a watch", async () => {
@@ -161,7 +183,9 @@ describe("kubectl against the local API server", () => {
 
   it("deletes what a manifest created", async () => {
     expect(await ok("delete", "-f", join(dir, "pod.yaml"))).toBe('pod "web" deleted\n');
-    expect(await ok("delete", "-f", join(dir, "nad.yaml"))).toBe('networkattachmentdefinition.k8s.cni.cncf.io "macvlan-conf" deleted\n');
+    expect(await ok("delete", "-f", join(dir, "nad.yaml"))).toBe(
+      'networkattachmentdefinition.k8s.cni.cncf.io "macvlan-conf" deleted\n',
+    );
     expect(server.store.find({ resource: "pods" }, "default", "web")).toBeUndefined();
   });
 
@@ -174,10 +198,14 @@ describe("kubectl against the local API server", () => {
 
   it("creates namespaces and configmaps, which kubectl sends as protobuf", async () => {
     expect(await ok("create", "namespace", "team-a")).toBe("namespace/team-a created\n");
-    expect(await ok("-n", "team-a", "create", "configmap", "settings", "--from-literal=mtu=1400")).toBe("configmap/settings created\n");
+    expect(await ok("-n", "team-a", "create", "configmap", "settings", "--from-literal=mtu=1400")).toBe(
+      "configmap/settings created\n",
+    );
     const cm = server.store.get({ resource: "configmaps" }, "team-a", "settings");
     expect(cm["data"]).toEqual({ mtu: "1400" });
-    expect(server.store.get({ resource: "namespaces" }, undefined, "team-a").metadata.labels).toEqual({ "kubernetes.io/metadata.name": "team-a" });
+    expect(server.store.get({ resource: "namespaces" }, undefined, "team-a").metadata.labels).toEqual({
+      "kubernetes.io/metadata.name": "team-a",
+    });
     expect(await ok("delete", "namespace", "team-a")).toBe('namespace "team-a" deleted\n');
     expect(server.store.find({ resource: "configmaps" }, "team-a", "settings")).toBeUndefined();
   });

@@ -24,7 +24,10 @@ describe("device info", () => {
     h.createNad(
       "team-a",
       "sriov-a",
-      recorderNad({ capabilities: { deviceID: true, CNIDeviceInfoFile: true }, result: netResult("net1", "198.18.3.4/24") }),
+      recorderNad({
+        capabilities: { deviceID: true, CNIDeviceInfoFile: true },
+        result: netResult("net1", "198.18.3.4/24"),
+      }),
       { "k8s.v1.cni.cncf.io/resourceName": "intel.com/sriov" },
     );
     h.createNad("team-a", "plain-b", recorderNad({ result: netResult("net2", "198.18.4.4/24") }));
@@ -35,13 +38,20 @@ describe("device info", () => {
 
   it("ADD: the delegate gets the device and its info file; network-status has device-info; DEL removes the file", async () => {
     const pod = h.createPod("team-a", "vf-0", {
-      "k8s.v1.cni.cncf.io/networks": JSON.stringify([{ name: "sriov-a", deviceID: DEVICE }, { name: "plain-b", deviceID: DEVICE }]),
+      "k8s.v1.cni.cncf.io/networks": JSON.stringify([
+        { name: "sriov-a", deviceID: DEVICE },
+        { name: "plain-b", deviceID: DEVICE },
+      ]),
     });
     const add = await h.call("ADD", pod, { conf: h.conf({ deviceInfoDir: root }) });
     expect(add.code, add.stdout).toBe(0);
     const sriov = h.calls().find((c) => c.command === "ADD" && c.stdin["name"] === "sriov-a");
     const file = join(root, "cni", `team-a-sriov-a-${pod.containerId}_net1`);
-    expect(sriov?.stdin).toMatchObject({ deviceID: DEVICE, pciBusID: DEVICE, runtimeConfig: { deviceID: DEVICE, CNIDeviceInfoFile: file } });
+    expect(sriov?.stdin).toMatchObject({
+      deviceID: DEVICE,
+      pciBusID: DEVICE,
+      runtimeConfig: { deviceID: DEVICE, CNIDeviceInfoFile: file },
+    });
     expect(JSON.parse(readFileSync(file, "utf8"))).toEqual(INFO);
     // A plugin without the CNIDeviceInfoFile capability gets the device in its config only.
     const plain = h.calls().find((c) => c.command === "ADD" && c.stdin["name"] === "plain-b");
@@ -56,8 +66,13 @@ describe("device info", () => {
   });
 
   it("a device-info file the plugin left invalid fails ADD with a clear error and rolls back", async () => {
-    writeFileSync(join(root, "dp", `intel.com-sriov-0000:18:02.6-device.json`), JSON.stringify({ type: "pci", version: "1.1.0" }));
-    const pod = h.createPod("team-a", "vf-1", { "k8s.v1.cni.cncf.io/networks": JSON.stringify([{ name: "sriov-a", deviceID: "0000:18:02.6" }]) });
+    writeFileSync(
+      join(root, "dp", `intel.com-sriov-0000:18:02.6-device.json`),
+      JSON.stringify({ type: "pci", version: "1.1.0" }),
+    );
+    const pod = h.createPod("team-a", "vf-1", {
+      "k8s.v1.cni.cncf.io/networks": JSON.stringify([{ name: "sriov-a", deviceID: "0000:18:02.6" }]),
+    });
     const add = await h.call("ADD", pod, { conf: h.conf({ deviceInfoDir: root }) });
     expect(add.code).toBe(1);
     expect(add.json.msg).toMatch(/device info .*cni\/team-a-sriov-a-.*_net1 is not valid/);

@@ -66,7 +66,11 @@ export interface PlexusHarness {
 }
 
 /** A result a fake delegate returns: one sandbox interface with one address. */
-export function netResult(ifName: string, address: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function netResult(
+  ifName: string,
+  address: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   const gateway = address.includes(":") ? undefined : address.replace(/\.\d+\/\d+$/, ".1");
   return {
     interfaces: [{ name: ifName, mac: "02:00:00:00:00:01", sandbox: "/var/run/netns/fake" }],
@@ -102,7 +106,10 @@ async function makeHarness(dir: string, api: LocalApiServer): Promise<PlexusHarn
   const recordFile = join(dir, "calls.jsonl");
   await api.writeKubeconfig(kubeconfig);
   const clusterFile = join(dir, "cluster.conflist");
-  await writeFile(clusterFile, JSON.stringify({ cniVersion: "1.0.0", name: "cluster", plugins: [{ type: "recorder", result: CLUSTER_RESULT }] }));
+  await writeFile(
+    clusterFile,
+    JSON.stringify({ cniVersion: "1.0.0", name: "cluster", plugins: [{ type: "recorder", result: CLUSTER_RESULT }] }),
+  );
   const h: PlexusHarness = {
     api,
     dir,
@@ -122,7 +129,8 @@ async function makeHarness(dir: string, api: LocalApiServer): Promise<PlexusHarn
       ...overrides,
     }),
     createNamespace: (name) => {
-      if (!api.store.find(NAMESPACES, undefined, name)) api.store.create(NAMESPACES, { apiVersion: "v1", kind: "Namespace", metadata: { name } });
+      if (!api.store.find(NAMESPACES, undefined, name))
+        api.store.create(NAMESPACES, { apiVersion: "v1", kind: "Namespace", metadata: { name } });
     },
     createNad: (namespace, name, config, annotations = {}) => {
       h.createNamespace(namespace);
@@ -142,7 +150,13 @@ async function makeHarness(dir: string, api: LocalApiServer): Promise<PlexusHarn
         spec: { containers: [{ name: "c", image: "pause" }], nodeName: "node" },
       });
       const containerId = randomUUID().replaceAll("-", "");
-      return { namespace, name, uid: String(obj.metadata.uid), containerId, netns: `/var/run/netns/fake-${containerId.slice(0, 8)}` };
+      return {
+        namespace,
+        name,
+        uid: String(obj.metadata.uid),
+        containerId,
+        netns: `/var/run/netns/fake-${containerId.slice(0, 8)}`,
+      };
     },
     deletePod: (pod) => {
       api.store.delete(PODS, pod.namespace, pod.name);
@@ -175,7 +189,10 @@ export function callsOf(calls: readonly RecordedCall[], command: string, ifName?
 }
 
 /** dist/plexus with exactly `env` (nothing inherited, not even PATH) and `stdin`. */
-export function runPlexusRaw(env: Readonly<Record<string, string>>, stdin: string): Promise<{ code: number; stdout: string; stderr: string }> {
+export function runPlexusRaw(
+  env: Readonly<Record<string, string>>,
+  stdin: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   requireBuiltPlexus();
   return new Promise((resolve, reject) => {
     const child = spawn(plexusBin, [], { env: { ...env }, stdio: ["pipe", "pipe", "pipe"] });
@@ -194,7 +211,12 @@ export function runPlexusRaw(env: Readonly<Record<string, string>>, stdin: strin
 }
 
 /** stdout of a failed call: exactly one JSON error document, nothing else. */
-export function wireError(out: { code: number; stdout: string }): { code: number; msg: string; details?: string; cniVersion?: string } {
+export function wireError(out: { code: number; stdout: string }): {
+  code: number;
+  msg: string;
+  details?: string;
+  cniVersion?: string;
+} {
   if (out.code === 0) throw new Error(`expected a failure, got exit 0 and ${JSON.stringify(out.stdout)}`);
   if (!/^[^\n]*\n$/.test(out.stdout)) throw new Error(`stdout is not one line of JSON: ${JSON.stringify(out.stdout)}`);
   const doc = JSON.parse(out.stdout) as { code: number; msg: string };

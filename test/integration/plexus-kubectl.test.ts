@@ -43,9 +43,14 @@ describe("plexus with kubectl", () => {
   function kubectl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     const argv = [`--kubeconfig=${h.kubeconfig}`, `--cache-dir=${join(h.dir, "kube-cache")}`, ...args];
     return new Promise((resolve) => {
-      execFile(KUBECTL, argv, { env: { PATH: "/usr/bin:/bin", HOME: h.dir }, timeout: 30_000 }, (err, stdout, stderr) => {
-        resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
-      });
+      execFile(
+        KUBECTL,
+        argv,
+        { env: { PATH: "/usr/bin:/bin", HOME: h.dir }, timeout: 30_000 },
+        (err, stdout, stderr) => {
+          resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
+        },
+      );
     });
   }
 
@@ -58,7 +63,13 @@ describe("plexus with kubectl", () => {
     expect(applied.stdout).toMatch(/networkattachmentdefinition.k8s.cni.cncf.io\/storage-net created/);
     const uid = await kubectl("get", "pod", "cart", "-n", "shop", "-o", "jsonpath={.metadata.uid}");
     expect(uid.code, uid.stderr).toBe(0);
-    pod = { namespace: "shop", name: "cart", uid: uid.stdout, containerId: "cafe0123", netns: "/var/run/netns/fake-cart" };
+    pod = {
+      namespace: "shop",
+      name: "cart",
+      uid: uid.stdout,
+      containerId: "cafe0123",
+      netns: "/var/run/netns/fake-cart",
+    };
   });
   afterAll(async () => {
     await h?.cleanup();
@@ -75,14 +86,30 @@ describe("plexus with kubectl", () => {
   });
 
   it("kubectl get reads back the network-status annotation, matching the result", async () => {
-    const got = await kubectl("get", "pod", "cart", "-n", "shop", "-o", "jsonpath={.metadata.annotations.k8s\\.v1\\.cni\\.cncf\\.io/network-status}");
+    const got = await kubectl(
+      "get",
+      "pod",
+      "cart",
+      "-n",
+      "shop",
+      "-o",
+      "jsonpath={.metadata.annotations.k8s\\.v1\\.cni\\.cncf\\.io/network-status}",
+    );
     expect(got.code, got.stderr).toBe(0);
     expect(JSON.parse(got.stdout)).toEqual([
       { name: "cluster", interface: "eth0", ips: ["198.18.0.2"], mac: "02:00:00:00:00:01", default: true, dns: {} },
       { name: "shop/storage-net", interface: "stor0", ips: ["198.18.4.7"], mac: "02:00:00:00:00:05", dns: {} },
     ]);
     // The selection annotation is untouched.
-    const sel = await kubectl("get", "pod", "cart", "-n", "shop", "-o", "jsonpath={.metadata.annotations.k8s\\.v1\\.cni\\.cncf\\.io/networks}");
+    const sel = await kubectl(
+      "get",
+      "pod",
+      "cart",
+      "-n",
+      "shop",
+      "-o",
+      "jsonpath={.metadata.annotations.k8s\\.v1\\.cni\\.cncf\\.io/networks}",
+    );
     expect(sel.stdout).toBe("storage-net@stor0");
   });
 
@@ -90,19 +117,41 @@ describe("plexus with kubectl", () => {
     const described = await kubectl("describe", "pod", "cart", "-n", "shop");
     expect(described.code, described.stderr).toBe(0);
     expect(described.stdout).toMatch(/Normal\s+AddedInterface\s+.*Add eth0 \[198\.18\.0\.2\/24\] from cluster/);
-    expect(described.stdout).toMatch(/Normal\s+AddedInterface\s+.*Add stor0 \[198\.18\.4\.7\/24\] from shop\/storage-net/);
-    const events = await kubectl("get", "events", "-n", "shop", "--field-selector", "involvedObject.name=cart", "-o", "jsonpath={range .items[*]}{.reason}{\"\\n\"}{end}");
+    expect(described.stdout).toMatch(
+      /Normal\s+AddedInterface\s+.*Add stor0 \[198\.18\.4\.7\/24\] from shop\/storage-net/,
+    );
+    const events = await kubectl(
+      "get",
+      "events",
+      "-n",
+      "shop",
+      "--field-selector",
+      "involvedObject.name=cart",
+      "-o",
+      'jsonpath={range .items[*]}{.reason}{"\\n"}{end}',
+    );
     expect(events.stdout.trim().split("\n")).toEqual(["AddedInterface", "AddedInterface"]);
   });
 
   it("a pod kubectl applies with a missing network gets a Warning event kubectl shows", async () => {
     const file = join(h.dir, "broken.yaml");
-    await writeFile(file, MANIFESTS.split("---\n")[2]!.replace("name: cart", "name: broken").replace("storage-net@stor0", "no-such-net"));
+    await writeFile(
+      file,
+      MANIFESTS.split("---\n")[2]!.replace("name: cart", "name: broken").replace("storage-net@stor0", "no-such-net"),
+    );
     expect((await kubectl("apply", "-f", file)).code).toBe(0);
     const uid = (await kubectl("get", "pod", "broken", "-n", "shop", "-o", "jsonpath={.metadata.uid}")).stdout;
-    const out = await h.call("ADD", { namespace: "shop", name: "broken", uid, containerId: "beef0123", netns: "/var/run/netns/fake-broken" });
+    const out = await h.call("ADD", {
+      namespace: "shop",
+      name: "broken",
+      uid,
+      containerId: "beef0123",
+      netns: "/var/run/netns/fake-broken",
+    });
     expect(out.code).not.toBe(0);
     const described = await kubectl("describe", "pod", "broken", "-n", "shop");
-    expect(described.stdout).toMatch(/Warning\s+NoNetworkFound\s+.*network-attachment-definition "no-such-net" not found in namespace "shop"/);
+    expect(described.stdout).toMatch(
+      /Warning\s+NoNetworkFound\s+.*network-attachment-definition "no-such-net" not found in namespace "shop"/,
+    );
   });
 });

@@ -8,7 +8,16 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fakePluginDir } from "../support/cni-plugins.js";
 import { podArgs } from "../support/plexus.js";
-import { callsOf, NETWORK_STATUS, NETWORKS, netResult, startPlexusHarness, wireError, type HarnessPod, type PlexusHarness } from "./plexus-harness.js";
+import {
+  callsOf,
+  NETWORK_STATUS,
+  NETWORKS,
+  netResult,
+  startPlexusHarness,
+  wireError,
+  type HarnessPod,
+  type PlexusHarness,
+} from "./plexus-harness.js";
 
 describe("plexus ADD/DEL lifecycle edge cases", () => {
   let h: PlexusHarness;
@@ -16,7 +25,10 @@ describe("plexus ADD/DEL lifecycle edge cases", () => {
   beforeAll(async () => {
     h = await startPlexusHarness();
     h.createNad("life", "net-a", { cniVersion: "1.0.0", type: "recorder", result: netResult("net1", "198.18.1.2/24") });
-    h.createNad("life", "net-b", { cniVersion: "0.4.0", plugins: [{ type: "recorder", result: netResult("net2", "198.18.2.2/24") }] });
+    h.createNad("life", "net-b", {
+      cniVersion: "0.4.0",
+      plugins: [{ type: "recorder", result: netResult("net2", "198.18.2.2/24") }],
+    });
   });
   afterAll(async () => {
     await h?.cleanup();
@@ -31,7 +43,13 @@ describe("plexus ADD/DEL lifecycle edge cases", () => {
   }
 
   it("a pod the API does not know gets its cluster network only, and ADD succeeds", async () => {
-    const ghost: HarnessPod = { namespace: "life", name: "ghost", uid: "0a4626da-0000-0000-0000-000000000001", containerId: "ghost01", netns: "/var/run/netns/ghost" };
+    const ghost: HarnessPod = {
+      namespace: "life",
+      name: "ghost",
+      uid: "0a4626da-0000-0000-0000-000000000001",
+      containerId: "ghost01",
+      netns: "/var/run/netns/ghost",
+    };
     await h.resetCalls();
     const out = await h.call("ADD", ghost);
     expect(out.code, out.stdout).toBe(0);
@@ -43,7 +61,9 @@ describe("plexus ADD/DEL lifecycle edge cases", () => {
     const pod = annotated("recreated");
     await h.resetCalls();
     const stale = "0a4626da-0000-0000-0000-0000000000aa";
-    const err = wireError(await h.call("ADD", pod, { cniArgs: podArgs(pod.namespace, pod.name, stale, pod.containerId) }));
+    const err = wireError(
+      await h.call("ADD", pod, { cniArgs: podArgs(pod.namespace, pod.name, stale, pod.containerId) }),
+    );
     expect(err.code).toBe(100);
     expect(err.msg).toContain(`pod life/recreated`);
     expect(err.msg).toContain(stale);
@@ -51,13 +71,17 @@ describe("plexus ADD/DEL lifecycle edge cases", () => {
     expect(ifNames("ADD")).toEqual([]);
     expect(h.getPod(pod).metadata.annotations[NETWORK_STATUS]).toBeUndefined();
     // The runtime's DEL for that sandbox: nothing was added, nothing to do, success.
-    expect((await h.call("DEL", pod, { cniArgs: podArgs(pod.namespace, pod.name, stale, pod.containerId) })).code).toBe(0);
+    expect((await h.call("DEL", pod, { cniArgs: podArgs(pod.namespace, pod.name, stale, pod.containerId) })).code).toBe(
+      0,
+    );
   });
 
   it("DEL with a stale UID and no cache tears down the configured networks only, not the new pod's", async () => {
     const pod = annotated("recreated-del");
     await h.resetCalls();
-    const out = await h.call("DEL", pod, { cniArgs: podArgs(pod.namespace, pod.name, "0a4626da-0000-0000-0000-0000000000bb", pod.containerId) });
+    const out = await h.call("DEL", pod, {
+      cniArgs: podArgs(pod.namespace, pod.name, "0a4626da-0000-0000-0000-0000000000bb", pod.containerId),
+    });
     expect([out.code, out.stdout]).toEqual([0, ""]);
     expect(ifNames("DEL")).toEqual(["eth0"]);
   });
@@ -66,7 +90,9 @@ describe("plexus ADD/DEL lifecycle edge cases", () => {
     it("ADD waits for the file, then attaches", async () => {
       const file = join(h.dir, "ready-later");
       const pod = annotated("ready-later");
-      const pending = h.call("ADD", pod, { conf: h.conf({ readinessindicatorfile: file, readinessTimeoutSeconds: 20 }) });
+      const pending = h.call("ADD", pod, {
+        conf: h.conf({ readinessindicatorfile: file, readinessTimeoutSeconds: 20 }),
+      });
       await new Promise((r) => setTimeout(r, 700));
       await writeFile(file, "");
       const out = await pending;

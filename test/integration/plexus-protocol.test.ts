@@ -17,7 +17,11 @@ describe("plexus protocol (A1-A18)", () => {
     h = await startPlexusHarness();
     // No kubeconfig: these cases never need the API.
     conf = JSON.stringify(h.conf({ kubeconfig: "" }));
-    h.createNad("proto", "sec", { cniVersion: "1.0.0", type: "recorder", result: { ips: [{ address: "198.18.1.2/24" }] } });
+    h.createNad("proto", "sec", {
+      cniVersion: "1.0.0",
+      type: "recorder",
+      result: { ips: [{ address: "198.18.1.2/24" }] },
+    });
   });
   afterAll(async () => {
     await h?.cleanup();
@@ -57,19 +61,46 @@ describe("plexus protocol (A1-A18)", () => {
     ["A6 stdin not JSON", {}, "not json", 6, /^error unmarshall network config: /],
     ["A6 stdin empty", {}, "", 6, /^error unmarshall network config: /],
     ["A7 no name", {}, '{"cniVersion":"1.0.0","type":"plexus"}', 7, /^missing network name$/],
-    ["A7 empty name", {}, '{"cniVersion":"1.0.0","name":"","type":"plexus","delegates":[{"name":"d","type":"recorder"}]}', 7, /^missing network name$/],
-    ["A7 bad name", {}, '{"cniVersion":"1.0.0","name":"a b","type":"plexus","delegates":[{"name":"d","type":"recorder"}]}', 7, /^invalid characters found in network name$/],
-    ["A8 unsupported version", {}, '{"cniVersion":"0.9.0","name":"p","delegates":[{"name":"d","type":"recorder"}]}', 1, /^incompatible CNI versions$/],
+    [
+      "A7 empty name",
+      {},
+      '{"cniVersion":"1.0.0","name":"","type":"plexus","delegates":[{"name":"d","type":"recorder"}]}',
+      7,
+      /^missing network name$/,
+    ],
+    [
+      "A7 bad name",
+      {},
+      '{"cniVersion":"1.0.0","name":"a b","type":"plexus","delegates":[{"name":"d","type":"recorder"}]}',
+      7,
+      /^invalid characters found in network name$/,
+    ],
+    [
+      "A8 unsupported version",
+      {},
+      '{"cniVersion":"0.9.0","name":"p","delegates":[{"name":"d","type":"recorder"}]}',
+      1,
+      /^incompatible CNI versions$/,
+    ],
     ["A11 interface name of 16 bytes", { CNI_IFNAME: "0123456789abcdef" }, "CONF", 4, /^interface name is too long/],
     ["A12 container ID _abc", { CNI_CONTAINERID: "_abc" }, "CONF", 4, /^invalid characters in containerID$/],
     // skel reads an empty variable as a missing one (getCmdArgsFromEnv): code 4, not 3.
-    ["A12 empty container ID", { CNI_CONTAINERID: "" }, "CONF", 4, /^required env variables \[CNI_CONTAINERID\] missing$/],
+    [
+      "A12 empty container ID",
+      { CNI_CONTAINERID: "" },
+      "CONF",
+      4,
+      /^required env variables \[CNI_CONTAINERID\] missing$/,
+    ],
   ];
   it.each(bad)("%s: ADD fails with its code", async (_title, env, stdin, code, msg) => {
-    const err = wireError(await runPlexusRaw({ CNI_COMMAND: "ADD", ...GOOD_ENV, ...env }, stdin === "CONF" ? conf : stdin));
+    const err = wireError(
+      await runPlexusRaw({ CNI_COMMAND: "ADD", ...GOOD_ENV, ...env }, stdin === "CONF" ? conf : stdin),
+    );
     expect(err.code).toBe(code);
     expect(err.msg).toMatch(msg);
-    if (code === 1) expect(err.details).toBe(`config is "0.9.0", plugin supports [${ALL_VERSIONS.map((v) => `"${v}"`).join(" ")}]`);
+    if (code === 1)
+      expect(err.details).toBe(`config is "0.9.0", plugin supports [${ALL_VERSIONS.map((v) => `"${v}"`).join(" ")}]`);
   });
 
   const gated: [string, string][] = [
@@ -78,12 +109,22 @@ describe("plexus protocol (A1-A18)", () => {
     ["STATUS", "1.0.0"],
   ];
   it.each(gated)("A9/A10: %s with a %s configuration is code 1", async (command, version) => {
-    const err = wireError(await runPlexusRaw({ CNI_COMMAND: command, ...GOOD_ENV }, JSON.stringify(h.conf({ kubeconfig: "", cniVersion: version }))));
+    const err = wireError(
+      await runPlexusRaw(
+        { CNI_COMMAND: command, ...GOOD_ENV },
+        JSON.stringify(h.conf({ kubeconfig: "", cniVersion: version })),
+      ),
+    );
     expect([err.code, err.msg, err.cniVersion]).toEqual([1, `config version does not allow ${command}`, version]);
   });
 
   it("A11: a 15-byte interface name is accepted", async () => {
-    const out = await h.call("ADD", undefined, { ifName: "0123456789abcde", containerId: "c15", netns: "/var/run/netns/x", conf: JSON.parse(conf) });
+    const out = await h.call("ADD", undefined, {
+      ifName: "0123456789abcde",
+      containerId: "c15",
+      netns: "/var/run/netns/x",
+      conf: JSON.parse(conf),
+    });
     expect(out.code, out.stdout).toBe(0);
     expect(callsOf(h.calls(), "ADD", "0123456789abcde")).toHaveLength(1);
   });
@@ -116,7 +157,16 @@ describe("plexus protocol (A1-A18)", () => {
       }
       // The first DEL reached both delegates, the repeated one nobody.
       expect(callsOf(h.calls(), "DEL").length - before).toBe(2);
-      const unset = await runPlexusRaw({ CNI_COMMAND: "DEL", CNI_CONTAINERID: pod.containerId, CNI_IFNAME: "eth0", CNI_PATH: fakePluginDir, PATH: "/usr/bin:/bin" }, JSON.stringify(cfg));
+      const unset = await runPlexusRaw(
+        {
+          CNI_COMMAND: "DEL",
+          CNI_CONTAINERID: pod.containerId,
+          CNI_IFNAME: "eth0",
+          CNI_PATH: fakePluginDir,
+          PATH: "/usr/bin:/bin",
+        },
+        JSON.stringify(cfg),
+      );
       expect([unset.code, unset.stdout]).toEqual([0, ""]);
     });
   });
@@ -125,7 +175,15 @@ describe("plexus protocol (A1-A18)", () => {
     const pod = h.createPod("proto", "never-added", { "k8s.v1.cni.cncf.io/networks": "sec" });
     await h.resetCalls();
     const out = await runPlexusRaw(
-      { CNI_COMMAND: "DEL", CNI_CONTAINERID: pod.containerId, CNI_IFNAME: "eth0", CNI_PATH: fakePluginDir, CNI_ARGS: `K8S_POD_NAMESPACE=proto;K8S_POD_NAME=never-added`, PATH: "/usr/bin:/bin", RECORDER_FILE: h.recordFile },
+      {
+        CNI_COMMAND: "DEL",
+        CNI_CONTAINERID: pod.containerId,
+        CNI_IFNAME: "eth0",
+        CNI_PATH: fakePluginDir,
+        CNI_ARGS: `K8S_POD_NAMESPACE=proto;K8S_POD_NAME=never-added`,
+        PATH: "/usr/bin:/bin",
+        RECORDER_FILE: h.recordFile,
+      },
       JSON.stringify(h.conf()),
     );
     expect([out.code, out.stdout]).toEqual([0, ""]);
@@ -143,9 +201,14 @@ describe("plexus protocol (A1-A18)", () => {
     const out = await h.call("ADD", pod, { conf: cfg });
     const err = wireError(out);
     expect([err.code, err.cniVersion]).toEqual([100, "1.0.0"]);
-    expect(err.msg).toMatch(/network-attachment-definition "nope" not found in namespace "proto" \(pod proto\/missing-nad\)/);
+    expect(err.msg).toMatch(
+      /network-attachment-definition "nope" not found in namespace "proto" \(pod proto\/missing-nad\)/,
+    );
     expect(out.stderr).not.toMatch(/"level":/);
-    const lines = (await readFile(logFile, "utf8")).trim().split("\n").map((l) => JSON.parse(l));
+    const lines = (await readFile(logFile, "utf8"))
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(lines.some((l) => l.level === 20 && l.msg === "API request")).toBe(true);
     expect(lines.some((l) => l.level === 50 && l.code === 100)).toBe(true);
     const ok = await h.call("ADD", h.createPod("proto", "ok-logged"), { conf: h.conf({ logLevel: "debug" }) });
@@ -164,12 +227,39 @@ describe("plexus protocol (A1-A18)", () => {
     }
   });
 
-  it.each(["0.1.0", "0.2.0"])("%s: the result holds the cluster network's addresses only (an IPv6 pod's ip4 is not a secondary's)", async (version) => {
-    h.createNad("proto", `v4-routed-${version.replaceAll(".", "-")}`, { cniVersion: "1.0.0", type: "recorder", result: { ips: [{ address: "198.18.1.9/24", gateway: "198.18.1.1" }], routes: [{ dst: "198.19.0.0/16", gw: "198.18.1.1" }] } });
-    const pod = h.createPod("proto", `v6-pod-${version.replaceAll(".", "-")}`, { "k8s.v1.cni.cncf.io/networks": `v4-routed-${version.replaceAll(".", "-")}` });
-    const v6Cluster = { cniVersion: "1.0.0", name: "cluster", plugins: [{ type: "recorder", result: { ips: [{ address: "fd00:18::2/64", gateway: "fd00:18::1" }], routes: [{ dst: "::/0" }] } }] };
-    const out = await h.call("ADD", pod, { conf: h.conf({ cniVersion: version, clusterNetwork: "", delegates: [v6Cluster] }) });
-    expect(out.code, out.stdout).toBe(0);
-    expect(out.json).toEqual({ cniVersion: version, ip6: { ip: "fd00:18::2/64", gateway: "fd00:18::1", routes: [{ dst: "::/0" }] }, dns: {} });
-  });
+  it.each(["0.1.0", "0.2.0"])(
+    "%s: the result holds the cluster network's addresses only (an IPv6 pod's ip4 is not a secondary's)",
+    async (version) => {
+      h.createNad("proto", `v4-routed-${version.replaceAll(".", "-")}`, {
+        cniVersion: "1.0.0",
+        type: "recorder",
+        result: {
+          ips: [{ address: "198.18.1.9/24", gateway: "198.18.1.1" }],
+          routes: [{ dst: "198.19.0.0/16", gw: "198.18.1.1" }],
+        },
+      });
+      const pod = h.createPod("proto", `v6-pod-${version.replaceAll(".", "-")}`, {
+        "k8s.v1.cni.cncf.io/networks": `v4-routed-${version.replaceAll(".", "-")}`,
+      });
+      const v6Cluster = {
+        cniVersion: "1.0.0",
+        name: "cluster",
+        plugins: [
+          {
+            type: "recorder",
+            result: { ips: [{ address: "fd00:18::2/64", gateway: "fd00:18::1" }], routes: [{ dst: "::/0" }] },
+          },
+        ],
+      };
+      const out = await h.call("ADD", pod, {
+        conf: h.conf({ cniVersion: version, clusterNetwork: "", delegates: [v6Cluster] }),
+      });
+      expect(out.code, out.stdout).toBe(0);
+      expect(out.json).toEqual({
+        cniVersion: version,
+        ip6: { ip: "fd00:18::2/64", gateway: "fd00:18::1", routes: [{ dst: "::/0" }] },
+        dns: {},
+      });
+    },
+  );
 });

@@ -7,7 +7,15 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fakePluginDir } from "../support/cni-plugins.js";
-import { callsOf, NETWORKS, PODS, startPlexusHarness, wireError, type HarnessPod, type PlexusHarness } from "./plexus-harness.js";
+import {
+  callsOf,
+  NETWORKS,
+  PODS,
+  startPlexusHarness,
+  wireError,
+  type HarnessPod,
+  type PlexusHarness,
+} from "./plexus-harness.js";
 
 describe("plexus security", () => {
   let h: PlexusHarness;
@@ -47,7 +55,9 @@ describe("plexus security", () => {
       await h.resetCalls();
       const err = wireError(await add(pod));
       expect(err.code).toBe(7);
-      expect(err.msg).toContain(`plugin 1 has type ${JSON.stringify(t)}; a type is a plugin binary's file name, not a path`);
+      expect(err.msg).toContain(
+        `plugin 1 has type ${JSON.stringify(t)}; a type is a plugin binary's file name, not a path`,
+      );
       expect(err.msg).toContain(`sec/${name}`);
       expect(existsSync(marker)).toBe(false);
       // Refused while planning: not even the cluster network was attached.
@@ -58,7 +68,9 @@ describe("plexus security", () => {
   describe("interface names requested in the annotation", () => {
     const names = ["net1;rm -rf", "$(x)", "a b", "../x", "0123456789abcdef", "-x", "a%d", "x=y"];
     it.each(names)("JSON interface %j is refused with code 7 naming the pod and the item", async (ifName) => {
-      const pod = h.createPod("sec", `if-${names.indexOf(ifName)}`, { [NETWORKS]: JSON.stringify([{ name: "ok" }, { name: "ok", interface: ifName }]) });
+      const pod = h.createPod("sec", `if-${names.indexOf(ifName)}`, {
+        [NETWORKS]: JSON.stringify([{ name: "ok" }, { name: "ok", interface: ifName }]),
+      });
       await h.resetCalls();
       const err = wireError(await add(pod));
       expect(err.code).toBe(7);
@@ -66,12 +78,15 @@ describe("plexus security", () => {
       expect(callsOf(h.calls(), "ADD")).toEqual([]);
     });
 
-    it.each(["ok@a;b", "ok@$(x)", "ok@../x", "ok@0123456789abcdef"])("shorthand %j is refused the same way", async (value) => {
-      const pod = h.createPod("sec", `sh-${value.length}-${value.charCodeAt(3)}`, { [NETWORKS]: value });
-      const err = wireError(await add(pod));
-      expect(err.code).toBe(7);
-      expect(err.msg).toContain(`pod sec/${pod.name}: annotation k8s.v1.cni.cncf.io/networks, item 1 (`);
-    });
+    it.each(["ok@a;b", "ok@$(x)", "ok@../x", "ok@0123456789abcdef"])(
+      "shorthand %j is refused the same way",
+      async (value) => {
+        const pod = h.createPod("sec", `sh-${value.length}-${value.charCodeAt(3)}`, { [NETWORKS]: value });
+        const err = wireError(await add(pod));
+        expect(err.code).toBe(7);
+        expect(err.msg).toContain(`pod sec/${pod.name}: annotation k8s.v1.cni.cncf.io/networks, item 1 (`);
+      },
+    );
 
     it("eth0 on a secondary collides with the cluster network: code 7 naming the pod and both networks", async () => {
       const pod = h.createPod("sec", "if-eth0", { [NETWORKS]: "ok@eth0" });
@@ -123,7 +138,9 @@ describe("plexus security", () => {
       await h.resetCalls();
       const err = wireError(await add(pod, { namespaceIsolation: true }));
       expect(err.code).toBe(101);
-      expect(err.msg).toContain("pod sec/iso-other: annotation k8s.v1.cni.cncf.io/networks: network other/remote is in namespace \"other\"");
+      expect(err.msg).toContain(
+        'pod sec/iso-other: annotation k8s.v1.cni.cncf.io/networks: network other/remote is in namespace "other"',
+      );
       expect(err.msg).toContain('the pod\'s own namespace "sec"');
       expect(callsOf(h.calls(), "ADD")).toEqual([]);
     });
@@ -138,7 +155,10 @@ describe("plexus security", () => {
   });
 
   it("a DEL without cache still tears down what a policy changed since ADD would now refuse", async () => {
-    const pod = h.createPod("sec", "iso-later", { [NETWORKS]: "ok,other/remote", "v1.multus-cni.io/default-network": "other/remote" });
+    const pod = h.createPod("sec", "iso-later", {
+      [NETWORKS]: "ok,other/remote",
+      "v1.multus-cni.io/default-network": "other/remote",
+    });
     expect((await add(pod)).code).toBe(0);
     await rm(join(h.stateDir, pod.containerId), { recursive: true });
     await h.resetCalls();
@@ -171,18 +191,26 @@ describe("plexus security", () => {
       await h.resetCalls();
       const err = wireError(await add(pod, { namespaceIsolation: true }));
       expect(err.code).toBe(101);
-      expect(err.msg).toContain("pod sec/dn-other: annotation v1.multus-cni.io/default-network: network other/remote is in namespace \"other\"");
+      expect(err.msg).toContain(
+        'pod sec/dn-other: annotation v1.multus-cni.io/default-network: network other/remote is in namespace "other"',
+      );
       expect(callsOf(h.calls(), "ADD")).toEqual([]);
     });
 
     it("allows the pod's own namespace, the global namespaces and the Plexus namespace (kube-system)", async () => {
       h.createNad("kube-system", "alt-cluster", { cniVersion: "1.0.0", type: "recorder" });
-      for (const [name, value] of [["dn-own", "sec/ok"], ["dn-global", "default/shared"], ["dn-system", "alt-cluster"]] as const) {
+      for (const [name, value] of [
+        ["dn-own", "sec/ok"],
+        ["dn-global", "default/shared"],
+        ["dn-system", "alt-cluster"],
+      ] as const) {
         const pod = h.createPod("sec", name, { [DEFAULT_NETWORK]: value });
         await h.resetCalls();
         const out = await add(pod, { namespaceIsolation: true });
         expect(out.code, out.stdout).toBe(0);
-        expect(callsOf(h.calls(), "ADD").map((c) => [c.env["CNI_IFNAME"], c.stdin["name"]])).toEqual([["eth0", value.split("/").pop()]]);
+        expect(callsOf(h.calls(), "ADD").map((c) => [c.env["CNI_IFNAME"], c.stdin["name"]])).toEqual([
+          ["eth0", value.split("/").pop()],
+        ]);
       }
     });
   });
@@ -200,7 +228,12 @@ describe("plexus security", () => {
       const token = (await readFile(kubeconfig, "utf8")).match(/token"?: *"?([^"\n]+)/)?.[1] ?? "";
       expect(token.length).toBeGreaterThan(16);
       const logFile = join(h.dir, `token-${pod.name}.log`);
-      const cfg = { logLevel: "debug", logFile, kubeconfig, kubernetes: { requestTimeoutMs: 2000, retries: 1, retryBackoffMs: 10 } };
+      const cfg = {
+        logLevel: "debug",
+        logFile,
+        kubeconfig,
+        kubernetes: { requestTimeoutMs: 2000, retries: 1, retryBackoffMs: 10 },
+      };
       const out = await add(pod, cfg);
       await h.call("DEL", pod, { conf: conf(cfg) });
       const log = await readFile(logFile, "utf8");
@@ -220,7 +253,8 @@ function setAnnotation(h: PlexusHarness, pod: HarnessPod, key: string, value: st
   if (!entry) throw new Error(`pod ${pod.name} is not in the store`);
   (entry.object as any).metadata.annotations[key] = value;
   h.api.store.load(dump);
-  if (h.api.store.get(PODS, pod.namespace, pod.name).metadata.annotations?.[key] !== value) throw new Error("annotation not set");
+  if (h.api.store.get(PODS, pod.namespace, pod.name).metadata.annotations?.[key] !== value)
+    throw new Error("annotation not set");
 }
 
 async function kubeconfigWithToken(h: PlexusHarness, token: string, server?: string): Promise<string> {

@@ -4,9 +4,19 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RecordedCall } from "../support/cni-plugins.js";
-import { callsOf, CLUSTER_RESULT, NETWORK_STATUS, NETWORKS, netResult, startPlexusHarness, wireError, type HarnessPod, type PlexusHarness } from "./plexus-harness.js";
+import {
+  callsOf,
+  CLUSTER_RESULT,
+  NETWORK_STATUS,
+  NETWORKS,
+  netResult,
+  startPlexusHarness,
+  wireError,
+  type HarnessPod,
+  type PlexusHarness,
+} from "./plexus-harness.js";
 
-const FOREIGN = { "x-vendor": { deep: [1, "two", null, true, { n: -0.5 }], "ünï": "✓ \u0000 \"q\"" }, vlan: 7 };
+const FOREIGN = { "x-vendor": { deep: [1, "two", null, true, { n: -0.5 }], ünï: '✓ \u0000 "q"' }, vlan: 7 };
 const RUNTIME_PORTS = [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }];
 
 const SELECTIONS = [
@@ -36,16 +46,42 @@ describe("selection keys reach the delegates", () => {
     h.createNad("sel", "full", {
       cniVersion: "1.0.0",
       plugins: [
-        { type: "recorder", capabilities: { ips: true, mac: true, infinibandGUID: true, deviceID: true }, result: netResult("data0", "198.18.5.9/24"), args: { cni: { a: "nad", keep: "nad" } } },
-        { type: "recorder", cniVersion: "0.3.1", name: "overridden", capabilities: { portMappings: true, bandwidth: true }, ...FOREIGN },
+        {
+          type: "recorder",
+          capabilities: { ips: true, mac: true, infinibandGUID: true, deviceID: true },
+          result: netResult("data0", "198.18.5.9/24"),
+          args: { cni: { a: "nad", keep: "nad" } },
+        },
+        {
+          type: "recorder",
+          cniVersion: "0.3.1",
+          name: "overridden",
+          capabilities: { portMappings: true, bandwidth: true },
+          ...FOREIGN,
+        },
       ],
     });
     // Declares portMappings but is not asked for any: the runtime's must not reach it (spec §7.5).
-    h.createNad("other", "remote", { cniVersion: "0.4.0", type: "recorder", capabilities: { portMappings: true }, marker: "other/remote", result: { cniVersion: "0.4.0", ips: [{ version: "4", address: "198.18.6.2/24" }] } });
-    h.createNad("sel", "named", { cniVersion: "1.1.0", name: "custom-net", type: "recorder", result: netResult("net3", "198.18.7.2/24") });
+    h.createNad("other", "remote", {
+      cniVersion: "0.4.0",
+      type: "recorder",
+      capabilities: { portMappings: true },
+      marker: "other/remote",
+      result: { cniVersion: "0.4.0", ips: [{ version: "4", address: "198.18.6.2/24" }] },
+    });
+    h.createNad("sel", "named", {
+      cniVersion: "1.1.0",
+      name: "custom-net",
+      type: "recorder",
+      result: netResult("net3", "198.18.7.2/24"),
+    });
     pod = h.createPod("sel", "web-0", { [NETWORKS]: JSON.stringify(SELECTIONS) });
     const out = await h.call("ADD", pod, {
-      conf: h.conf({ runtimeConfig: { portMappings: RUNTIME_PORTS }, clusterNetwork: "", delegates: [clusterWithPortmap()] }),
+      conf: h.conf({
+        runtimeConfig: { portMappings: RUNTIME_PORTS },
+        clusterNetwork: "",
+        delegates: [clusterWithPortmap()],
+      }),
       cniArgs: `IgnoreUnknown=1;K8S_POD_NAMESPACE=sel;K8S_POD_NAME=web-0;K8S_POD_UID=${pod.uid};K8S_POD_INFRA_CONTAINER_ID=${pod.containerId};FOO=bar=baz`,
     });
     expect(out.code, out.stdout + out.stderr).toBe(0);
@@ -99,7 +135,11 @@ describe("selection keys reach the delegates", () => {
   });
 
   it("name and cniVersion are the list's in every plugin; a NAD's own name is kept; foreign keys are verbatim", () => {
-    expect([stdinOf("data0", 0)["name"], stdinOf("data0", 1)["name"], stdinOf("data0", 1)["cniVersion"]]).toEqual(["full", "full", "1.0.0"]);
+    expect([stdinOf("data0", 0)["name"], stdinOf("data0", 1)["name"], stdinOf("data0", 1)["cniVersion"]]).toEqual([
+      "full",
+      "full",
+      "1.0.0",
+    ]);
     expect(stdinOf("net3")["name"]).toBe("custom-net");
     const second = stdinOf("data0", 1);
     expect({ "x-vendor": second["x-vendor"], vlan: second["vlan"] }).toEqual(FOREIGN);
@@ -114,7 +154,13 @@ describe("selection keys reach the delegates", () => {
       expect(pairs[0]).toBe("IgnoreUnknown=1");
       expect(new Set(keys).size).toBe(keys.length);
       expect(pairs).toEqual(
-        expect.arrayContaining(["K8S_POD_NAMESPACE=sel", "K8S_POD_NAME=web-0", `K8S_POD_UID=${pod.uid}`, `K8S_POD_INFRA_CONTAINER_ID=${pod.containerId}`, "FOO=bar=baz"]),
+        expect.arrayContaining([
+          "K8S_POD_NAMESPACE=sel",
+          "K8S_POD_NAME=web-0",
+          `K8S_POD_UID=${pod.uid}`,
+          `K8S_POD_INFRA_CONTAINER_ID=${pod.containerId}`,
+          "FOO=bar=baz",
+        ]),
       );
       expect(pairs).toHaveLength(6);
     }
@@ -158,17 +204,26 @@ describe("a requested capability no plugin declares", () => {
     ["bandwidth", { bandwidth: { egressRate: 5, egressBurst: 5 } }, "bandwidth"],
     ["infiniband-guid", { "infiniband-guid": "00:11:22:33:44:55:66:77" }, "infinibandGUID"],
   ];
-  it.each(cases)("%s: ADD fails naming the field and the capability, and runs no delegate", async (key, extra, capability) => {
-    const pod = h.createPod("sel", `cap-${key.toLowerCase()}`, { [NETWORKS]: JSON.stringify([{ name: "plain", ...extra }]) });
-    await h.resetCalls();
-    const err = wireError(await h.call("ADD", pod));
-    expect(err.code).toBe(7);
-    expect(err.msg).toContain(`pod sel/${pod.name}: network sel/plain: the selection requests ${key},`);
-    expect(err.msg).toContain(`"capabilities": {"${capability}": true}`);
-    expect(callsOf(h.calls(), "ADD")).toEqual([]);
-  });
+  it.each(cases)(
+    "%s: ADD fails naming the field and the capability, and runs no delegate",
+    async (key, extra, capability) => {
+      const pod = h.createPod("sel", `cap-${key.toLowerCase()}`, {
+        [NETWORKS]: JSON.stringify([{ name: "plain", ...extra }]),
+      });
+      await h.resetCalls();
+      const err = wireError(await h.call("ADD", pod));
+      expect(err.code).toBe(7);
+      expect(err.msg).toContain(`pod sel/${pod.name}: network sel/plain: the selection requests ${key},`);
+      expect(err.msg).toContain(`"capabilities": {"${capability}": true}`);
+      expect(callsOf(h.calls(), "ADD")).toEqual([]);
+    },
+  );
 });
 
 function clusterWithPortmap(): Record<string, unknown> {
-  return { cniVersion: "1.0.0", name: "cluster", plugins: [{ type: "recorder", capabilities: { portMappings: true }, result: CLUSTER_RESULT }] };
+  return {
+    cniVersion: "1.0.0",
+    name: "cluster",
+    plugins: [{ type: "recorder", capabilities: { portMappings: true }, result: CLUSTER_RESULT }],
+  };
 }

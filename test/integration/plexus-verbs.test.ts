@@ -5,20 +5,41 @@ import { existsSync } from "node:fs";
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { callsOf, CLUSTER_RESULT, NETWORKS, netResult, startPlexusHarness, wireError, type HarnessPod, type PlexusHarness } from "./plexus-harness.js";
+import {
+  callsOf,
+  CLUSTER_RESULT,
+  NETWORKS,
+  netResult,
+  startPlexusHarness,
+  wireError,
+  type HarnessPod,
+  type PlexusHarness,
+} from "./plexus-harness.js";
 
 const V = "1.1.0";
 
 describe("plexus CHECK, STATUS and GC", () => {
   let h: PlexusHarness;
-  const cluster = (plugin: Record<string, unknown> = {}) => ({ cniVersion: V, name: "cluster", plugins: [{ type: "recorder", result: CLUSTER_RESULT, ...plugin }] });
-  const conf = (extra: Record<string, unknown> = {}) => h.conf({ cniVersion: V, clusterNetwork: "", delegates: [cluster()], ...extra });
+  const cluster = (plugin: Record<string, unknown> = {}) => ({
+    cniVersion: V,
+    name: "cluster",
+    plugins: [{ type: "recorder", result: CLUSTER_RESULT, ...plugin }],
+  });
+  const conf = (extra: Record<string, unknown> = {}) =>
+    h.conf({ cniVersion: V, clusterNetwork: "", delegates: [cluster()], ...extra });
 
   beforeAll(async () => {
     h = await startPlexusHarness();
     h.createNad("verbs", "new-net", { cniVersion: V, type: "recorder", result: netResult("net1", "198.18.1.2/24") });
-    h.createNad("verbs", "old-net", { cniVersion: "0.4.0", plugins: [{ type: "recorder", result: netResult("net2", "198.18.2.2/24") }] });
-    h.createNad("verbs", "ancient", { cniVersion: "0.3.1", type: "recorder", result: { ips: [{ version: "4", address: "198.18.3.2/24" }] } });
+    h.createNad("verbs", "old-net", {
+      cniVersion: "0.4.0",
+      plugins: [{ type: "recorder", result: netResult("net2", "198.18.2.2/24") }],
+    });
+    h.createNad("verbs", "ancient", {
+      cniVersion: "0.3.1",
+      type: "recorder",
+      result: { ips: [{ version: "4", address: "198.18.3.2/24" }] },
+    });
     // Two NADs with one CNI network name in two namespaces: different networks all the same.
     h.createNad("verbs", "dup", { cniVersion: V, type: "recorder", marker: "verbs/dup" });
     h.createNad("verbs-b", "dup", { cniVersion: V, type: "recorder", marker: "verbs-b/dup" });
@@ -52,7 +73,12 @@ describe("plexus CHECK, STATUS and GC", () => {
     });
 
     it("a delegate's CHECK failure fails CHECK naming the network and keeping the delegate's code", async () => {
-      h.createNad("verbs", "sick", { cniVersion: V, type: "recorder", fail: { code: 42, msg: "link is down" }, failOn: ["CHECK"] });
+      h.createNad("verbs", "sick", {
+        cniVersion: V,
+        type: "recorder",
+        fail: { code: 42, msg: "link is down" },
+        failOn: ["CHECK"],
+      });
       const pod = await added("sick", "sick");
       const err = wireError(await h.call("CHECK", pod, { conf: conf() }));
       expect(err.code).toBe(42);
@@ -77,11 +103,16 @@ describe("plexus CHECK, STATUS and GC", () => {
       await h.resetCalls();
       const ok = await h.call("STATUS", undefined, { conf: conf({ readinessindicatorfile: file }) });
       expect([ok.code, ok.stdout]).toEqual([0, ""]);
-      expect(callsOf(h.calls(), "STATUS").map((c) => [c.stdin["name"], c.stdin["cniVersion"]])).toEqual([["cluster", V]]);
+      expect(callsOf(h.calls(), "STATUS").map((c) => [c.stdin["name"], c.stdin["cniVersion"]])).toEqual([
+        ["cluster", V],
+      ]);
     });
 
     it("passes the cluster delegate's STATUS error on with its code", async () => {
-      const sick = cluster({ fail: { code: 51, msg: "uplink down", details: "eth9 has no carrier" }, failOn: ["STATUS"] });
+      const sick = cluster({
+        fail: { code: 51, msg: "uplink down", details: "eth9 has no carrier" },
+        failOn: ["STATUS"],
+      });
       const err = wireError(await h.call("STATUS", undefined, { conf: conf({ delegates: [sick] }) }));
       expect(err.code).toBe(51);
       expect(err.msg).toContain("uplink down");
@@ -90,7 +121,9 @@ describe("plexus CHECK, STATUS and GC", () => {
 
     it("does not ask a cluster delegate older than 1.1.0", async () => {
       await h.resetCalls();
-      const out = await h.call("STATUS", undefined, { conf: conf({ delegates: [{ ...cluster(), cniVersion: "1.0.0" }] }) });
+      const out = await h.call("STATUS", undefined, {
+        conf: conf({ delegates: [{ ...cluster(), cniVersion: "1.0.0" }] }),
+      });
       expect([out.code, out.stdout]).toEqual([0, ""]);
       expect(h.calls()).toEqual([]);
     });
@@ -102,7 +135,9 @@ describe("plexus CHECK, STATUS and GC", () => {
       const valid = await added("gc-valid", "new-net,old-net,verbs/dup,verbs-b/dup");
       const stale = await added("gc-stale", "new-net,old-net");
       await h.resetCalls();
-      const out = await h.call("GC", undefined, { conf: conf({ "cni.dev/valid-attachments": [{ containerID: valid.containerId, ifname: "eth0" }] }) });
+      const out = await h.call("GC", undefined, {
+        conf: conf({ "cni.dev/valid-attachments": [{ containerID: valid.containerId, ifname: "eth0" }] }),
+      });
       expect([out.code, out.stdout]).toEqual([0, ""]);
       const calls = h.calls();
       expect(callsOf(calls, "DEL").map((c) => [c.env["CNI_CONTAINERID"], c.env["CNI_IFNAME"]])).toEqual([
@@ -112,7 +147,10 @@ describe("plexus CHECK, STATUS and GC", () => {
       ]);
       expect(existsSync(join(h.stateDir, stale.containerId))).toBe(false);
       expect(existsSync(join(h.stateDir, valid.containerId, "net1.json"))).toBe(true);
-      const gcs = callsOf(calls, "GC").map((c) => [c.stdin["marker"] ?? c.stdin["name"], c.stdin["cni.dev/valid-attachments"]]);
+      const gcs = callsOf(calls, "GC").map((c) => [
+        c.stdin["marker"] ?? c.stdin["name"],
+        c.stdin["cni.dev/valid-attachments"],
+      ]);
       const mine = (ifname: string) => [{ containerID: valid.containerId, ifname }];
       // old-net is 0.4.0: no GC for it.
       expect(gcs).toEqual([
@@ -133,7 +171,9 @@ describe("plexus CHECK, STATUS and GC", () => {
         { containerID: cached.containerId, ifname: "eth0" },
         { containerID: lost.containerId, ifname: "eth0" },
       ];
-      const out = await h.call("GC", undefined, { conf: conf({ "cni.dev/valid-attachments": list, logLevel: "warn" }) });
+      const out = await h.call("GC", undefined, {
+        conf: conf({ "cni.dev/valid-attachments": list, logLevel: "warn" }),
+      });
       expect([out.code, out.stdout]).toEqual([0, ""]);
       expect(callsOf(h.calls(), "DEL")).toEqual([]);
       const gcs = callsOf(h.calls(), "GC").map((c) => [c.stdin["name"], c.stdin["cni.dev/valid-attachments"]]);

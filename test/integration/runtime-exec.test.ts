@@ -27,7 +27,12 @@ const recordFile = (): string => join(tmp, `record-${++seq}.jsonl`);
 
 function options(extra: Partial<RuntimeOptions> & { envExtra?: Record<string, string> } = {}) {
   const { envExtra, ...rest } = extra;
-  return execOptions({ binDirs: [fakePluginDir, "/nonexistent"], env: fakePluginEnv(envExtra), retryDelayMs: 50, ...rest });
+  return execOptions({
+    binDirs: [fakePluginDir, "/nonexistent"],
+    env: fakePluginEnv(envExtra),
+    retryDelayMs: 50,
+    ...rest,
+  });
 }
 
 const VERBS: [CniCommand, string][] = [
@@ -46,7 +51,14 @@ describe("environment and stdin (B15)", () => {
     const opts = options({ envExtra: { PLEXUS_MARK: "kept", CNI_COMMAND: "STALE", CNI_NETNS: "/stale" } });
     const out = await execPlugin(
       { type: "recorder" },
-      { command, containerId: "c1", ...(command === "ADD" ? { netns: "/run/netns/p" } : {}), ifName: "net1", args: "IgnoreUnknown=1;K8S_POD_NAME=p", stdin },
+      {
+        command,
+        containerId: "c1",
+        ...(command === "ADD" ? { netns: "/run/netns/p" } : {}),
+        ifName: "net1",
+        args: "IgnoreUnknown=1;K8S_POD_NAME=p",
+        stdin,
+      },
       opts,
       never,
     );
@@ -68,11 +80,18 @@ describe("environment and stdin (B15)", () => {
 
   it("sets the variables that do not apply to the empty string, and nothing else is inherited", async () => {
     const file = recordFile();
-    await execPlugin({ type: "recorder" }, { command: "GC", stdin: { record: file } }, options({ env: { PATH: process.env["PATH"], DROPPED: undefined } }), never);
-    const env = readRecords(file)[0]?.env ?? {};
-    expect(Object.keys(env).filter((k) => k.startsWith("CNI_")).sort()).toEqual(
-      ["CNI_ARGS", "CNI_COMMAND", "CNI_CONTAINERID", "CNI_IFNAME", "CNI_NETNS", "CNI_PATH"],
+    await execPlugin(
+      { type: "recorder" },
+      { command: "GC", stdin: { record: file } },
+      options({ env: { PATH: process.env["PATH"], DROPPED: undefined } }),
+      never,
     );
+    const env = readRecords(file)[0]?.env ?? {};
+    expect(
+      Object.keys(env)
+        .filter((k) => k.startsWith("CNI_"))
+        .sort(),
+    ).toEqual(["CNI_ARGS", "CNI_COMMAND", "CNI_CONTAINERID", "CNI_IFNAME", "CNI_NETNS", "CNI_PATH"]);
     expect([env["CNI_CONTAINERID"], env["CNI_NETNS"], env["CNI_IFNAME"], env["CNI_ARGS"]]).toEqual(["", "", "", ""]);
     expect(env).not.toHaveProperty("DROPPED");
     expect(env).not.toHaveProperty("HOME");
@@ -88,7 +107,12 @@ describe("environment and stdin (B15)", () => {
   it("hands stderr to onStderr, on success too", async () => {
     const seen: [string, string][] = [];
     const opts = options({ onStderr: (type, text) => seen.push([type, text]) });
-    await execPlugin({ type: "recorder" }, { command: "ADD", stdin: { cniVersion: "1.0.0", stderr: "debug: hello" } }, opts, never);
+    await execPlugin(
+      { type: "recorder" },
+      { command: "ADD", stdin: { cniVersion: "1.0.0", stderr: "debug: hello" } },
+      opts,
+      never,
+    );
     expect(seen).toEqual([["recorder", "debug: hello"]]);
   });
 });
@@ -107,16 +131,24 @@ describe("failures name the plugin and the command and keep the delegate's code"
 
   it.each([
     { name: "B9: stderr only", env: { FAIL_STDERR: "boom" }, msg: 'netplugin failed: "boom": exit status 1' },
-    { name: "no output at all, exit 3", env: { FAIL_EXIT: "3" }, msg: "netplugin failed with no error message: exit status 3" },
+    {
+      name: "no output at all, exit 3",
+      env: { FAIL_EXIT: "3" },
+      msg: "netplugin failed with no error message: exit status 3",
+    },
   ])("$name", async ({ env, msg }) => {
-    const err = await cniFailure(execPlugin({ type: "fail" }, { command: "ADD", stdin: {} }, options({ envExtra: env }), never));
+    const err = await cniFailure(
+      execPlugin({ type: "fail" }, { command: "ADD", stdin: {} }, options({ envExtra: env }), never),
+    );
     expect(err.code).toBe(ErrorCode.Unknown);
     expect(err.msg).toBe(`plugin type="fail" failed (add): ${msg}`);
   });
 
   it("B11: garbage on stdout is quoted", async () => {
     const err = await cniFailure(execPlugin({ type: "garbage" }, { command: "DEL", stdin: {} }, options(), never));
-    expect(err.msg).toMatch(/^plugin type="garbage" failed \(delete\): netplugin failed but error parsing its diagnostic message "garbage": .+/);
+    expect(err.msg).toMatch(
+      /^plugin type="garbage" failed \(delete\): netplugin failed but error parsing its diagnostic message "garbage": .+/,
+    );
   });
 
   it("a long garbage output is quoted truncated", async () => {
@@ -136,8 +168,12 @@ describe("failures name the plugin and the command and keep the delegate's code"
 
   it("B14: ADD printing nothing is an error; DEL printing nothing is success", async () => {
     const err = await cniFailure(execPlugin({ type: "silent" }, { command: "ADD", stdin: {} }, options(), never));
-    expect(err.msg).toBe('plugin type="silent" failed (add): failed to unmarshal raw result: unexpected end of JSON input');
-    await expect(execPlugin({ type: "silent" }, { command: "DEL", stdin: {} }, options(), never)).resolves.toBeUndefined();
+    expect(err.msg).toBe(
+      'plugin type="silent" failed (add): failed to unmarshal raw result: unexpected end of JSON input',
+    );
+    await expect(
+      execPlugin({ type: "silent" }, { command: "DEL", stdin: {} }, options(), never),
+    ).resolves.toBeUndefined();
   });
 
   it("ADD printing null returns an empty object", async () => {
@@ -152,7 +188,9 @@ describe("a plugin type is a bare name: a path is never executed", () => {
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), "plexus-evil-"));
     marker = join(root, "pwned");
-    await writeFile(join(root, "evil"), `#!/bin/sh\necho "$0" >> ${marker}\necho '{"cniVersion":"1.0.0"}'\n`, { mode: 0o755 });
+    await writeFile(join(root, "evil"), `#!/bin/sh\necho "$0" >> ${marker}\necho '{"cniVersion":"1.0.0"}'\n`, {
+      mode: 0o755,
+    });
     await mkdir(join(root, "bin"));
     await copyFile(join(root, "evil"), join(root, "bin", "allowed"));
   });
@@ -167,17 +205,22 @@ describe("a plugin type is a bare name: a path is never executed", () => {
     await rm(marker);
   });
 
-  it.each(["../evil", "../../evil", "bin/../../evil", "/tmp/../evil", "..\\evil", "evil\0", ""])("%j is refused", async (type) => {
-    const opts = execOptions({ binDirs: [join(root, "bin")], env: fakePluginEnv() });
-    const err = await cniFailure(execPlugin({ type }, { command: "ADD", stdin: {} }, opts, never));
-    expect(err.code).toBe(ErrorCode.InvalidNetworkConfig);
-    expect(err.msg).toBe(`plugin type=${JSON.stringify(type)} failed (add): invalid plugin name: ${type}`);
-    expect(existsSync(marker)).toBe(false);
-  });
+  it.each(["../evil", "../../evil", "bin/../../evil", "/tmp/../evil", "..\\evil", "evil\0", ""])(
+    "%j is refused",
+    async (type) => {
+      const opts = execOptions({ binDirs: [join(root, "bin")], env: fakePluginEnv() });
+      const err = await cniFailure(execPlugin({ type }, { command: "ADD", stdin: {} }, opts, never));
+      expect(err.code).toBe(ErrorCode.InvalidNetworkConfig);
+      expect(err.msg).toBe(`plugin type=${JSON.stringify(type)} failed (add): invalid plugin name: ${type}`);
+      expect(existsSync(marker)).toBe(false);
+    },
+  );
 
   it(`an absolute path is refused too`, async () => {
     const opts = execOptions({ binDirs: [join(root, "bin")], env: fakePluginEnv() });
-    await expect(execPlugin({ type: join(root, "evil") }, { command: "ADD", stdin: {} }, opts, never)).rejects.toThrow("invalid plugin name");
+    await expect(execPlugin({ type: join(root, "evil") }, { command: "ADD", stdin: {} }, opts, never)).rejects.toThrow(
+      "invalid plugin name",
+    );
     expect(existsSync(marker)).toBe(false);
   });
 });
@@ -208,16 +251,32 @@ describe("the deadline", () => {
     const pidFile = join(tmp, "sleeper2.pids");
     const ac = new AbortController();
     setTimeout(() => ac.abort(new Error("pod deleted")), 300);
-    const err = await cniFailure(execPlugin({ type: "sleeper" }, { command: "DEL", stdin: {} }, options({ envExtra: { SLEEPER_PIDS: pidFile } }), ac.signal));
+    const err = await cniFailure(
+      execPlugin(
+        { type: "sleeper" },
+        { command: "DEL", stdin: {} },
+        options({ envExtra: { SLEEPER_PIDS: pidFile } }),
+        ac.signal,
+      ),
+    );
     expect(err.code).toBe(ErrorCode.Timeout);
-    expect(err.msg).toBe('plugin type="sleeper" failed (delete): cancelled by the caller (pod deleted) and the plugin was killed');
+    expect(err.msg).toBe(
+      'plugin type="sleeper" failed (delete): cancelled by the caller (pod deleted) and the plugin was killed',
+    );
     const pids = (await readFile(pidFile, "utf8")).trim().split(" ").map(Number);
     for (const pid of pids) await expect.poll(() => isAlive(pid), { timeout: 2_000 }).toBe(false);
   });
 
   it("an already aborted signal starts nothing", async () => {
     const file = recordFile();
-    const err = await cniFailure(execPlugin({ type: "recorder" }, { command: "ADD", stdin: { record: file } }, options(), AbortSignal.abort(new Error("late"))));
+    const err = await cniFailure(
+      execPlugin(
+        { type: "recorder" },
+        { command: "ADD", stdin: { record: file } },
+        options(),
+        AbortSignal.abort(new Error("late")),
+      ),
+    );
     expect(err.code).toBe(ErrorCode.Timeout);
     expect(err.msg).toContain("cancelled by the caller (late) before it started");
     expect(readRecords(file)).toEqual([]);
@@ -227,7 +286,9 @@ describe("the deadline", () => {
 describe("ETXTBSY: a binary being written is retried", () => {
   // Another process holds the file open for writing, which makes execve fail with ETXTBSY.
   async function holdOpenForWriting(path: string, seconds: number): Promise<ChildProcess> {
-    const holder = spawn("sh", ["-c", `exec 3>>"$0"; echo ready; exec sleep ${seconds}`, path], { stdio: ["ignore", "pipe", "inherit"] });
+    const holder = spawn("sh", ["-c", `exec 3>>"$0"; echo ready; exec sleep ${seconds}`, path], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     await new Promise((resolve) => holder.stdout.once("data", resolve));
     return holder;
   }

@@ -22,7 +22,13 @@ afterAll(async () => {
 
 const never = new AbortController().signal;
 const runtime = createRuntime({ binDirs: [fakePluginDir], env: fakePluginEnv() });
-const rt: RuntimeConf = { containerId: parseContainerId("c1"), netns: "/run/netns/pod-1", ifName: parseIfName("net1"), args: [], capabilityArgs: {} };
+const rt: RuntimeConf = {
+  containerId: parseContainerId("c1"),
+  netns: "/run/netns/pod-1",
+  ifName: parseIfName("net1"),
+  args: [],
+  capabilityArgs: {},
+};
 const R3 = { cniVersion: "1.1.0", ips: [{ address: "198.18.0.2/24", gateway: "198.18.0.1" }] };
 const recorders = (version: string, plugins: Record<string, unknown>[], extra: Record<string, unknown> = {}) =>
   recorderList(tmp, version, plugins, extra);
@@ -34,7 +40,10 @@ describe("CHECK", () => {
     const run = runtime.checkNetworkList(list, rt, parseResult(R3), never);
     if (v < "0.4.0") {
       const err = await cniFailure(run);
-      expect([err.code, err.msg]).toEqual([ErrorCode.IncompatibleVersion, `configuration version "${v}" does not support the CHECK command`]);
+      expect([err.code, err.msg]).toEqual([
+        ErrorCode.IncompatibleVersion,
+        `configuration version "${v}" does not support the CHECK command`,
+      ]);
       expect(calls()).toEqual([]);
       return;
     }
@@ -64,7 +73,15 @@ describe("STATUS", () => {
     const { list, calls } = recorders(v, [{}, {}]);
     await runtime.statusNetworkList(list, never);
     if (v !== "1.1.0") return expect(calls()).toEqual([]);
-    expect(calls().map((c) => [c.command, c.stdin["name"], c.stdin["cniVersion"], c.env["CNI_CONTAINERID"], c.env["CNI_PATH"]])).toEqual([
+    expect(
+      calls().map((c) => [
+        c.command,
+        c.stdin["name"],
+        c.stdin["cniVersion"],
+        c.env["CNI_CONTAINERID"],
+        c.env["CNI_PATH"],
+      ]),
+    ).toEqual([
       ["STATUS", "dbnet", "1.1.0", "", fakePluginDir],
       ["STATUS", "dbnet", "1.1.0", "", fakePluginDir],
     ]);
@@ -85,16 +102,31 @@ describe("GC", () => {
     const { list, calls } = recorders("1.1.0", [{ capabilities: { mac: true } }, {}]);
     await runtime.gcNetworkList(list, valid, never);
     for (const call of calls()) {
-      expect(call.stdin).toMatchObject({ name: "dbnet", cniVersion: "1.1.0", "cni.dev/valid-attachments": valid, "cni.dev/attachments": valid });
+      expect(call.stdin).toMatchObject({
+        name: "dbnet",
+        cniVersion: "1.1.0",
+        "cni.dev/valid-attachments": valid,
+        "cni.dev/attachments": valid,
+      });
       expect(call.stdin).not.toHaveProperty("runtimeConfig");
       expect(call.stdin).not.toHaveProperty("prevResult");
-      expect(call.env).toMatchObject({ CNI_COMMAND: "GC", CNI_CONTAINERID: "", CNI_NETNS: "", CNI_IFNAME: "", CNI_ARGS: "" });
+      expect(call.env).toMatchObject({
+        CNI_COMMAND: "GC",
+        CNI_CONTAINERID: "",
+        CNI_NETNS: "",
+        CNI_IFNAME: "",
+        CNI_ARGS: "",
+      });
     }
     expect(calls()).toHaveLength(2);
   });
 
   it("B17: runs every plugin even when one fails; the failures are joined", async () => {
-    const { list, calls } = recorders("1.1.0", [{ fail: { code: 11, msg: "locked" } }, {}, { fail: { code: 5, msg: "disk" } }]);
+    const { list, calls } = recorders("1.1.0", [
+      { fail: { code: 11, msg: "locked" } },
+      {},
+      { fail: { code: 5, msg: "disk" } },
+    ]);
     const err = await cniFailure(runtime.gcNetworkList(list, valid, never));
     expect(calls()).toHaveLength(3);
     expect(err.code).toBe(11);
@@ -120,14 +152,27 @@ describe("VERSION probe", () => {
     expect(await probe.pluginVersions("recorder", never)).toEqual(SUPPORTED_VERSIONS);
     const [call] = readRecords(file);
     expect(call?.stdin).toEqual({ cniVersion: "1.1.0" });
-    expect(call?.env).toMatchObject({ CNI_COMMAND: "VERSION", CNI_NETNS: "dummy", CNI_IFNAME: "dummy", CNI_PATH: "dummy", CNI_CONTAINERID: "", CNI_ARGS: "" });
+    expect(call?.env).toMatchObject({
+      CNI_COMMAND: "VERSION",
+      CNI_NETNS: "dummy",
+      CNI_IFNAME: "dummy",
+      CNI_PATH: "dummy",
+      CNI_CONTAINERID: "",
+      CNI_ARGS: "",
+    });
   });
 
   it.each([
     { reply: '{"cniVersion":"0.2.0"}', want: ["0.1.0", "0.2.0"] },
     { reply: '{"cniVersion":"1.0.0","supportedVersions":["0.4.0","1.0.0"]}', want: ["0.4.0", "1.0.0"] },
-    { reply: '{"cniVersion":"0.3.1"}', error: 'plugin type="recorder" failed (version): decoding version info: missing field supportedVersions' },
-    { reply: '{"supportedVersions":["1.0.0"]}', error: 'plugin type="recorder" failed (version): decoding version info: missing field cniVersion' },
+    {
+      reply: '{"cniVersion":"0.3.1"}',
+      error: 'plugin type="recorder" failed (version): decoding version info: missing field supportedVersions',
+    },
+    {
+      reply: '{"supportedVersions":["1.0.0"]}',
+      error: 'plugin type="recorder" failed (version): decoding version info: missing field cniVersion',
+    },
   ])("B21: $reply", async ({ reply, want, error }) => {
     const probe = createRuntime({ binDirs: [fakePluginDir], env: fakePluginEnv({ RECORDER_VERSION_REPLY: reply }) });
     if (want) expect(await probe.pluginVersions("recorder", never)).toEqual(want);
@@ -136,8 +181,14 @@ describe("VERSION probe", () => {
 
   it.each([
     { stdout: '{"code":4,"msg":"unknown CNI_COMMAND: VERSION"}', want: ["0.1.0"] },
-    { stdout: '{"code":4,"msg":"unknown CNI_COMMAND: VERSION","details":"x"}', error: 'plugin type="fail" failed (version): unknown CNI_COMMAND: VERSION' },
-    { stdout: '{"code":4,"msg":"required env variables [CNI_PATH] missing"}', error: 'plugin type="fail" failed (version): required env variables [CNI_PATH] missing' },
+    {
+      stdout: '{"code":4,"msg":"unknown CNI_COMMAND: VERSION","details":"x"}',
+      error: 'plugin type="fail" failed (version): unknown CNI_COMMAND: VERSION',
+    },
+    {
+      stdout: '{"code":4,"msg":"required env variables [CNI_PATH] missing"}',
+      error: 'plugin type="fail" failed (version): required env variables [CNI_PATH] missing',
+    },
   ])("B21: a plugin failing with $stdout", async ({ stdout, want, error }) => {
     const probe = createRuntime({ binDirs: [fakePluginDir], env: fakePluginEnv({ FAIL_STDOUT: stdout }) });
     if (want) expect(await probe.pluginVersions("fail", never)).toEqual(want);

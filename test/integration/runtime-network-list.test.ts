@@ -28,16 +28,33 @@ const rt: RuntimeConf = {
   containerId: parseContainerId("c1"),
   netns: "/run/netns/pod-1",
   ifName: parseIfName("net1"),
-  args: [["K8S_POD_NAMESPACE", "ns1"], ["K8S_POD_NAME", "pod-1"]],
+  args: [
+    ["K8S_POD_NAMESPACE", "ns1"],
+    ["K8S_POD_NAME", "pod-1"],
+  ],
   capabilityArgs: { mac: "00:11:22:33:44:66", ips: ["10.0.0.2/24"] },
 };
 
 const recorders = (version: string, plugins: Record<string, unknown>[], extra: Record<string, unknown> = {}) =>
   recorderList(tmp, version, plugins, extra);
 
-const R1 = { cniVersion: "0.3.1", interfaces: [{ name: "br0" }], ips: [{ version: "4", address: "198.18.0.2/24", interface: 0 }], dns: {} };
-const R2 = { cniVersion: "1.0.0", interfaces: [{ name: "br0" }, { name: "net1", sandbox: "/run/netns/pod-1" }], ips: [{ address: "198.18.0.2/24", gateway: "198.18.0.1", interface: 1 }] };
-const R3 = { ...R2, cniVersion: "1.1.0", routes: [{ dst: "0.0.0.0/0", gw: "198.18.0.1" }], dns: { nameservers: ["198.18.0.1"] } };
+const R1 = {
+  cniVersion: "0.3.1",
+  interfaces: [{ name: "br0" }],
+  ips: [{ version: "4", address: "198.18.0.2/24", interface: 0 }],
+  dns: {},
+};
+const R2 = {
+  cniVersion: "1.0.0",
+  interfaces: [{ name: "br0" }, { name: "net1", sandbox: "/run/netns/pod-1" }],
+  ips: [{ address: "198.18.0.2/24", gateway: "198.18.0.1", interface: 1 }],
+};
+const R3 = {
+  ...R2,
+  cniVersion: "1.1.0",
+  routes: [{ dst: "0.0.0.0/0", gw: "198.18.0.1" }],
+  dns: { nameservers: ["198.18.0.1"] },
+};
 
 describe("ADD", () => {
   it("B1/B2/B3: name and cniVersion injected, runtimeConfig from capabilities, unknown keys kept", async () => {
@@ -80,7 +97,11 @@ describe("ADD", () => {
   });
 
   it("B8: stops at the first failure, keeps its code, names the plugin", async () => {
-    const { list, calls } = recorders("1.0.0", [{}, { fail: { code: 7, msg: "bad subnet", details: "198.18.0.0/33" } }, {}]);
+    const { list, calls } = recorders("1.0.0", [
+      {},
+      { fail: { code: 7, msg: "bad subnet", details: "198.18.0.0/33" } },
+      {},
+    ]);
     const err = await cniFailure(runtime.addNetworkList(list, rt, never));
     expect({ code: err.code, msg: err.msg, details: err.details }).toEqual({
       code: 7,
@@ -93,12 +114,15 @@ describe("ADD", () => {
     ]);
   });
 
-  it.each(["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"])("B12: a result without cniVersion takes the list's (%s)", async (v) => {
-    const list = parseNetworkConfig({ cniVersion: v, name: "n", plugins: [{ type: "fixed-result" }] });
-    const result = await runtime.addNetworkList(list, rt, never);
-    expect(result.cniVersion).toBe(v);
-    expect(formatResult(result)).toMatchObject({ ips: [expect.objectContaining({ address: "198.18.0.2/24" })] });
-  });
+  it.each(["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"])(
+    "B12: a result without cniVersion takes the list's (%s)",
+    async (v) => {
+      const list = parseNetworkConfig({ cniVersion: v, name: "n", plugins: [{ type: "fixed-result" }] });
+      const result = await runtime.addNetworkList(list, rt, never);
+      expect(result.cniVersion).toBe(v);
+      expect(formatResult(result)).toMatchObject({ ips: [expect.objectContaining({ address: "198.18.0.2/24" })] });
+    },
+  );
 
   it("null on stdout is an empty result of the list's version", async () => {
     const { list } = recorders("1.0.0", [{ stdout: "null" }]);
@@ -121,7 +145,10 @@ describe("ADD", () => {
 
   it.each([
     { type: "../x", msg: 'plugin type="../x" failed (add): invalid plugin name: ../x' },
-    { type: "nosuch", msg: `plugin type="nosuch" failed (add): failed to find plugin "nosuch" in path [${fakePluginDir}]` },
+    {
+      type: "nosuch",
+      msg: `plugin type="nosuch" failed (add): failed to find plugin "nosuch" in path [${fakePluginDir}]`,
+    },
   ])("B16: $type", async ({ type, msg }) => {
     const list = parseNetworkConfig({ cniVersion: "1.0.0", name: "n", plugins: [{ type }] });
     expect((await cniFailure(runtime.addNetworkList(list, rt, never))).msg).toBe(msg);

@@ -29,7 +29,11 @@ interface InstalledNode {
 }
 
 /** A test node with `primary` (adjusted by `adjust`) installed under Plexus by the real agent. */
-async function installNode(tag: string, primary: string, adjust: (conflist: any, dir: string) => void): Promise<InstalledNode> {
+async function installNode(
+  tag: string,
+  primary: string,
+  adjust: (conflist: any, dir: string) => void,
+): Promise<InstalledNode> {
   requireBuiltPlexus();
   const n = await startTestNode(tag);
   const master = `${n.net.prefix}m`.slice(-15);
@@ -49,8 +53,26 @@ async function installNode(tag: string, primary: string, adjust: (conflist: any,
   // The machine is the node here (--host-root /): the paths in the generated files are real.
   const installed = await runAgent(
     bundle,
-    ["--once", "--host-root", "/", "--cni-conf-dir", confDir, "--cni-bin-dir", binDir, "--state-dir", join(n.dir, "plexus-state"), "--plexus-binary", plexusBin, "--service-account-dir", sa],
-    { PATH: process.env["PATH"] ?? "/usr/bin:/bin", KUBERNETES_SERVICE_HOST: "127.0.0.1", KUBERNETES_SERVICE_PORT: String(n.api.port) },
+    [
+      "--once",
+      "--host-root",
+      "/",
+      "--cni-conf-dir",
+      confDir,
+      "--cni-bin-dir",
+      binDir,
+      "--state-dir",
+      join(n.dir, "plexus-state"),
+      "--plexus-binary",
+      plexusBin,
+      "--service-account-dir",
+      sa,
+    ],
+    {
+      PATH: process.env["PATH"] ?? "/usr/bin:/bin",
+      KUBERNETES_SERVICE_HOST: "127.0.0.1",
+      KUBERNETES_SERVICE_PORT: String(n.api.port),
+    },
   );
   if (installed.code !== 0) throw new Error(`plexus install failed: ${installed.stderr}`);
   const list = parseNetworkConfig(JSON.parse(await readFile(join(confDir, "00-plexus.conflist"), "utf8")));
@@ -116,7 +138,8 @@ describe.skipIf(!isRoot)("a node installed over the Flannel stand-in", () => {
       conflist.plugins[0].ipam = { dataDir: join(dir, "ipam") };
     });
     await copyFile(join(primariesDir, "subnet.env"), join(node.n.dir, "subnet.env"));
-    for (const name of ["web-0", "web-1"]) pods.push(await node.n.createPod("default", name, { "k8s.v1.cni.cncf.io/networks": "macvlan-conf" }));
+    for (const name of ["web-0", "web-1"])
+      pods.push(await node.n.createPod("default", name, { "k8s.v1.cni.cncf.io/networks": "macvlan-conf" }));
   });
   afterAll(async () => {
     await node?.n.cleanup();
@@ -143,7 +166,10 @@ describe.skipIf(!isRoot)("a node installed over the Flannel stand-in", () => {
 
   it("the result names eth0's address first (the pod IP) and lists net1", () => {
     for (const result of results) {
-      const r = result as { interfaces: { name: string; sandbox?: string }[]; ips: { address: string; interface: number }[] };
+      const r = result as {
+        interfaces: { name: string; sandbox?: string }[];
+        ips: { address: string; interface: number }[];
+      };
       expect(r.interfaces.filter((i) => i.sandbox).map((i) => i.name)).toEqual(["eth0", "net1"]);
       expect(r.interfaces[r.ips[0]!.interface]?.name).toBe("eth0");
       expect(r.ips[0]!.address).toMatch(/^198\.18\.7\.\d+\/24$/);
@@ -154,7 +180,9 @@ describe.skipIf(!isRoot)("a node installed over the Flannel stand-in", () => {
     const rules = await natRules(node.n);
     for (const [i, pod] of pods.entries()) {
       const ip = ipOf(await addressesOf(pod.netns, "eth0"));
-      expect(rules).toMatch(new RegExp(`--dport ${18080 + i} .*-j DNAT --to-destination ${ip.replaceAll(".", "\\.")}:80`));
+      expect(rules).toMatch(
+        new RegExp(`--dport ${18080 + i} .*-j DNAT --to-destination ${ip.replaceAll(".", "\\.")}:80`),
+      );
     }
   });
 
@@ -208,7 +236,9 @@ describe.skipIf(!isRoot)("a node installed over the Calico stand-in", () => {
 
   it("ADD gives eth0 a /32 behind the link-local gateway 169.254.1.1, net1 from the macvlan NAD", async () => {
     result = await node.runtime.addNetworkList(node.list, runtimeConf(pod, 18090), signal());
-    expect((await addressesOf(pod.netns, "eth0")).filter((a) => a.startsWith("198.18."))).toEqual([expect.stringMatching(/^198\.18\.6[4-9]\.\d+\/32$/)]);
+    expect((await addressesOf(pod.netns, "eth0")).filter((a) => a.startsWith("198.18."))).toEqual([
+      expect.stringMatching(/^198\.18\.6[4-9]\.\d+\/32$/),
+    ]);
     const r4 = await routes(pod.netns, 4);
     expect(r4.find((r) => r.dst === "default")).toMatchObject({ gateway: "169.254.1.1", dev: "eth0" });
     expect(r4.find((r) => r.dst === "169.254.1.1")).toMatchObject({ dev: "eth0" });
@@ -217,8 +247,12 @@ describe.skipIf(!isRoot)("a node installed over the Calico stand-in", () => {
 
   it("the runtime's portMappings and bandwidth reach Calico's portmap and bandwidth plugins", async () => {
     const ip = ipOf(await addressesOf(pod.netns, "eth0"));
-    expect(await natRules(node.n)).toMatch(new RegExp(`--dport 18090 .*-j DNAT --to-destination ${ip.replaceAll(".", "\\.")}:80`));
-    const hostVeth = (result as { interfaces: { name: string; sandbox?: string }[] }).interfaces.find((i) => i.name.startsWith("cali"))?.name;
+    expect(await natRules(node.n)).toMatch(
+      new RegExp(`--dport 18090 .*-j DNAT --to-destination ${ip.replaceAll(".", "\\.")}:80`),
+    );
+    const hostVeth = (result as { interfaces: { name: string; sandbox?: string }[] }).interfaces.find((i) =>
+      i.name.startsWith("cali"),
+    )?.name;
     expect(hostVeth).toBeDefined();
     expect(await execIn(node.n.node, ["tc", "qdisc", "show", "dev", hostVeth!])).toContain("tbf");
   });

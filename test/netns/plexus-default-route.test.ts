@@ -50,7 +50,11 @@ describe.skipIf(!isRoot)("default-route in the pod's kernel", () => {
       type: "macvlan",
       master,
       mode: "bridge",
-      ipam: { type: "host-local", dataDir: n.ipamDir, ranges: [[{ subnet: "198.18.1.0/24", gateway: "198.18.1.254" }]] },
+      ipam: {
+        type: "host-local",
+        dataDir: n.ipamDir,
+        ranges: [[{ subnet: "198.18.1.0/24", gateway: "198.18.1.254" }]],
+      },
     });
   });
   afterAll(async () => {
@@ -62,8 +66,11 @@ describe.skipIf(!isRoot)("default-route in the pod's kernel", () => {
     const kernel = async (family: 4 | 6) =>
       (await routes(pod.netns, family)).filter((r) => r.dst === "default").map((r) => [r.dev, r.gateway]);
     // Result routes carry no interface: the gateway says which attachment's subnet they leave by.
-    const fromResult = (dst: string) => ((result.routes ?? []) as any[]).filter((r) => r.dst === dst).map((r) => r.gw ?? "(the interface's gateway)");
-    const status = parseNetworkStatusAnnotation(n.getPod(pod.namespace, pod.name).metadata.annotations["k8s.v1.cni.cncf.io/network-status"]);
+    const fromResult = (dst: string) =>
+      ((result.routes ?? []) as any[]).filter((r) => r.dst === dst).map((r) => r.gw ?? "(the interface's gateway)");
+    const status = parseNetworkStatusAnnotation(
+      n.getPod(pod.namespace, pod.name).metadata.annotations["k8s.v1.cni.cncf.io/network-status"],
+    );
     return {
       kernel4: await kernel(4),
       kernel6: await kernel(6),
@@ -114,15 +121,21 @@ describe.skipIf(!isRoot)("default-route in the pod's kernel", () => {
   });
 
   it("a v6 gateway on an attachment without IPv6 fails ADD naming the pod, and leaves nothing", async () => {
-    const pod = await n.createPod("team-a", "bad-family", { [NETWORKS]: JSON.stringify([{ name: "macvlan-a", "default-route": ["fd00:18::1"] }]) });
+    const pod = await n.createPod("team-a", "bad-family", {
+      [NETWORKS]: JSON.stringify([{ name: "macvlan-a", "default-route": ["fd00:18::1"] }]),
+    });
     const out = await n.add(pod, { conf });
     expect(out.code).not.toBe(0);
-    expect(out.json.msg).toMatch(/pod team-a\/bad-family: default-route of net1: gateway fd00:18::1 is IPv6, but net1 has no IPv6 address/);
+    expect(out.json.msg).toMatch(
+      /pod team-a\/bad-family: default-route of net1: gateway fd00:18::1 is IPv6, but net1 has no IPv6 address/,
+    );
     expect((await execIn(pod.netns, ["ip", "-o", "link", "show"])).trim().split("\n")).toHaveLength(1);
   });
 
   it("DEL after a moved default route removes every link", async () => {
-    const pod = await n.createPod("team-a", "moved-del", { [NETWORKS]: JSON.stringify([{ name: "macvlan-a", "default-route": ["198.18.1.254"] }]) });
+    const pod = await n.createPod("team-a", "moved-del", {
+      [NETWORKS]: JSON.stringify([{ name: "macvlan-a", "default-route": ["198.18.1.254"] }]),
+    });
     expect((await n.add(pod, { conf })).code).toBe(0);
     const out = await n.del(pod, { conf });
     expect([out.code, out.stdout]).toEqual([0, ""]);

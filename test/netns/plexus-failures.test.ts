@@ -71,31 +71,59 @@ describe.skipIf(!isRoot)("failed ADDs leave nothing behind", () => {
   }
 
   const cases = [
-    { title: "a missing NAD", annotation: "macvlan-ok, nope", code: 100, msg: /network-attachment-definition "nope" not found in namespace "team-a" \(pod team-a\/bad-0\)/ },
+    {
+      title: "a missing NAD",
+      annotation: "macvlan-ok, nope",
+      code: 100,
+      msg: /network-attachment-definition "nope" not found in namespace "team-a" \(pod team-a\/bad-0\)/,
+    },
     { title: "an invalid NAD config (not JSON)", annotation: "broken-json", code: 7, msg: /team-a\/broken-json/ },
-    { title: "an invalid NAD config (a plugin without type)", annotation: "no-type", code: 7, msg: /team-a\/no-type.*type/ },
-    { title: "an invalid annotation", annotation: "macvlan-ok,Net_A", code: 7, msg: /pod team-a\/bad-3: annotation k8s.v1.cni.cncf.io\/networks.*Net_A/ },
-    { title: "a failing delegate after a successful one", annotation: "macvlan-ok, failing", code: 7, msg: /pod team-a\/bad-4: network "team-a\/failing" \(net2\).*boom from the failing delegate/ },
-    { title: "ipvlan, which this kernel lacks (the plugin reports code 999)", annotation: "ipvlan", code: 999, msg: /network "team-a\/ipvlan" \(net1\).*failed to create ipvlan: operation not supported/ },
+    {
+      title: "an invalid NAD config (a plugin without type)",
+      annotation: "no-type",
+      code: 7,
+      msg: /team-a\/no-type.*type/,
+    },
+    {
+      title: "an invalid annotation",
+      annotation: "macvlan-ok,Net_A",
+      code: 7,
+      msg: /pod team-a\/bad-3: annotation k8s.v1.cni.cncf.io\/networks.*Net_A/,
+    },
+    {
+      title: "a failing delegate after a successful one",
+      annotation: "macvlan-ok, failing",
+      code: 7,
+      msg: /pod team-a\/bad-4: network "team-a\/failing" \(net2\).*boom from the failing delegate/,
+    },
+    {
+      title: "ipvlan, which this kernel lacks (the plugin reports code 999)",
+      annotation: "ipvlan",
+      code: 999,
+      msg: /network "team-a\/ipvlan" \(net1\).*failed to create ipvlan: operation not supported/,
+    },
   ];
 
-  it.each(cases.map((c, i) => ({ ...c, i })))("$title: clear error, nothing left, the next DEL succeeds", async ({ annotation, code, msg, i }) => {
-    const pod = await n.createPod("team-a", `bad-${i}`, { "k8s.v1.cni.cncf.io/networks": annotation });
-    const add = await run(pod, "ADD");
-    expect(add.code).toBe(1);
-    // stdout is one JSON document: the CNI error, in the caller's version.
-    expect(add.stdout.trim().split("\n")).toHaveLength(1);
-    expect(add.json).toMatchObject({ cniVersion: "1.0.0", code });
-    expect(add.json.msg).toMatch(msg);
-    await expectNothingLeft(pod);
-    // The runtime DELs after a failed ADD, then again with an empty netns on RemovePodSandbox.
-    const del = await run(pod, "DEL");
-    expect(del.code, del.stdout).toBe(0);
-    expect((await run(pod, "DEL", "")).code).toBe(0);
-    await expectNothingLeft(pod);
-    const warnings = (n.api.store.list({ resource: "events" }, { namespace: "team-a" }).items as any[]).filter(
-      (e) => e.involvedObject.name === pod.name && e.type === "Warning",
-    );
-    expect(warnings.length).toBeGreaterThan(0);
-  });
+  it.each(cases.map((c, i) => ({ ...c, i })))(
+    "$title: clear error, nothing left, the next DEL succeeds",
+    async ({ annotation, code, msg, i }) => {
+      const pod = await n.createPod("team-a", `bad-${i}`, { "k8s.v1.cni.cncf.io/networks": annotation });
+      const add = await run(pod, "ADD");
+      expect(add.code).toBe(1);
+      // stdout is one JSON document: the CNI error, in the caller's version.
+      expect(add.stdout.trim().split("\n")).toHaveLength(1);
+      expect(add.json).toMatchObject({ cniVersion: "1.0.0", code });
+      expect(add.json.msg).toMatch(msg);
+      await expectNothingLeft(pod);
+      // The runtime DELs after a failed ADD, then again with an empty netns on RemovePodSandbox.
+      const del = await run(pod, "DEL");
+      expect(del.code, del.stdout).toBe(0);
+      expect((await run(pod, "DEL", "")).code).toBe(0);
+      await expectNothingLeft(pod);
+      const warnings = (n.api.store.list({ resource: "events" }, { namespace: "team-a" }).items as any[]).filter(
+        (e) => e.involvedObject.name === pod.name && e.type === "Warning",
+      );
+      expect(warnings.length).toBeGreaterThan(0);
+    },
+  );
 });

@@ -23,12 +23,17 @@ describe.skipIf(!isRoot)("plexus local with kubectl", () => {
   let local: ChildProcess | undefined;
   let output = "";
   const kubectl = (...args: string[]) =>
-    runCommand(["kubectl", "--kubeconfig", join(dir, "state", "kubeconfig"), "--cache-dir", join(dir, "kube-cache"), ...args], 60_000);
+    runCommand(
+      ["kubectl", "--kubeconfig", join(dir, "state", "kubeconfig"), "--cache-dir", join(dir, "kube-cache"), ...args],
+      60_000,
+    );
 
   beforeAll(async () => {
     requireBuiltPlexus();
     dir = await mkdtemp(join(tmpdir(), "plexus-local-"));
-    local = spawn(plexusBin, ["local", "--state-dir", join(dir, "state"), "--node-name", NODE], { stdio: ["ignore", "pipe", "pipe"] });
+    local = spawn(plexusBin, ["local", "--state-dir", join(dir, "state"), "--node-name", NODE], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     local.stdout?.on("data", (b) => (output += b));
     local.stderr?.on("data", (b) => (output += b));
     for (let i = 0; i < 150 && !existsSync(join(dir, "state", "ready")); i++) {

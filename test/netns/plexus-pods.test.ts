@@ -38,7 +38,8 @@ describe.skipIf(!isRoot)("plexus ADD/DEL of annotated pods in a node namespace",
       bridge: `${n.net.prefix}b`.slice(-15),
       ipam: { type: "host-local", dataDir: n.ipamDir, ranges: [[{ subnet: "198.18.2.0/24" }]] },
     });
-    for (const name of ["web-0", "web-1"]) pods.push(await n.createPod("team-a", name, { "k8s.v1.cni.cncf.io/networks": ANNOTATION }));
+    for (const name of ["web-0", "web-1"])
+      pods.push(await n.createPod("team-a", name, { "k8s.v1.cni.cncf.io/networks": ANNOTATION }));
   });
   afterAll(async () => {
     await n?.cleanup();
@@ -55,7 +56,8 @@ describe.skipIf(!isRoot)("plexus ADD/DEL of annotated pods in a node namespace",
       const sandbox = r.interfaces.filter((i: any) => i.sandbox).map((i: any) => i.name);
       expect(sandbox).toEqual(["eth0", "net1", "data0"]);
       // Every IP is indexed to its own interface, eth0's first (containerd's pod IP).
-      const byIf = (name: string) => r.ips.filter((ip: any) => r.interfaces[ip.interface].name === name).map((ip: any) => ip.address);
+      const byIf = (name: string) =>
+        r.ips.filter((ip: any) => r.interfaces[ip.interface].name === name).map((ip: any) => ip.address);
       expect(r.interfaces[r.ips[0].interface].name).toBe("eth0");
       expect(byIf("eth0")[0]).toMatch(/^198\.18\.0\.\d+\/24$/);
       expect(byIf("net1")[0]).toMatch(/^198\.18\.1\.\d+\/24$/);
@@ -67,7 +69,9 @@ describe.skipIf(!isRoot)("plexus ADD/DEL of annotated pods in a node namespace",
     for (const [i, pod] of pods.entries()) {
       const r = results[i];
       for (const name of ["eth0", "net1", "data0"]) {
-        const expected = r.ips.filter((ip: any) => r.interfaces[ip.interface].name === name).map((ip: any) => ip.address);
+        const expected = r.ips
+          .filter((ip: any) => r.interfaces[ip.interface].name === name)
+          .map((ip: any) => ip.address);
         expect((await addressesOf(pod.netns, name)).filter((a) => !a.startsWith("fe80:"))).toEqual(expected);
         const mac = r.interfaces.find((x: any) => x.name === name && x.sandbox).mac;
         expect((await links(pod.netns)).find((l) => l.ifname === name)?.address).toBe(mac);
@@ -85,7 +89,9 @@ describe.skipIf(!isRoot)("plexus ADD/DEL of annotated pods in a node namespace",
         ["team-b/bridge-b", "data0", false],
       ]);
       for (const s of statuses) {
-        const kernel = (await addressesOf(pod.netns, s.interface as string)).filter((a) => !a.startsWith("fe80:")).map((a) => a.split("/")[0]);
+        const kernel = (await addressesOf(pod.netns, s.interface as string))
+          .filter((a) => !a.startsWith("fe80:"))
+          .map((a) => a.split("/")[0]);
         expect(s.ips).toEqual(kernel);
         expect(s.mac).toBe((await links(pod.netns)).find((l) => l.ifname === s.interface)?.address);
       }
@@ -96,7 +102,9 @@ describe.skipIf(!isRoot)("plexus ADD/DEL of annotated pods in a node namespace",
 
   it("records an AddedInterface event per interface", () => {
     const events = n.api.store.list({ resource: "events" }, { namespace: "team-a" }).items as any[];
-    const mine = events.filter((e) => e.involvedObject.name === "web-0" && e.reason === "AddedInterface").map((e) => e.message);
+    const mine = events
+      .filter((e) => e.involvedObject.name === "web-0" && e.reason === "AddedInterface")
+      .map((e) => e.message);
     expect(mine).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^Add eth0 \[198\.18\.0\.\d+\/24\] from cluster$/),

@@ -14,7 +14,19 @@ import { runInNetns } from "../../src/runtime/run-in-netns.js";
 import { createRuntime } from "../../src/runtime/runtime.js";
 import type { CniRuntime, RuntimeConf } from "../../src/runtime/types.js";
 import { referencePluginDir } from "../support/cni-plugins.js";
-import { addressesOf, createNetScope, execIn, link, links, readSysctl, routes, runCommand, shortName, wrapInNetns, type Netns } from "../support/netns.js";
+import {
+  addressesOf,
+  createNetScope,
+  execIn,
+  link,
+  links,
+  readSysctl,
+  routes,
+  runCommand,
+  shortName,
+  wrapInNetns,
+  type Netns,
+} from "../support/netns.js";
 import { isRoot } from "../support/root.js";
 
 const never = new AbortController().signal;
@@ -30,7 +42,12 @@ describe.skipIf(!isRoot)("reference plugins through the runtime, inside a node n
   beforeAll(async () => {
     node = await net.netns("node");
     dataDir = await mkdtemp(join(tmpdir(), "plexus-ipam-"));
-    runtime = createRuntime({ binDirs: [referencePluginDir()], env: { PATH }, wrap: wrapInNetns(node), timeoutMs: 30_000 });
+    runtime = createRuntime({
+      binDirs: [referencePluginDir()],
+      env: { PATH },
+      wrap: wrapInNetns(node),
+      timeoutMs: 30_000,
+    });
   });
   afterAll(async () => {
     await net.cleanup();
@@ -43,7 +60,10 @@ describe.skipIf(!isRoot)("reference plugins through the runtime, inside a node n
       containerId: parseContainerId(`${net.prefix}-c${podSeq}`),
       netns: ns.path,
       ifName: parseIfName("net1"),
-      args: [["K8S_POD_NAMESPACE", "default"], ["K8S_POD_NAME", `pod${podSeq}`]],
+      args: [
+        ["K8S_POD_NAMESPACE", "default"],
+        ["K8S_POD_NAME", `pod${podSeq}`],
+      ],
       capabilityArgs: {},
     };
     return { ns, rt };
@@ -58,7 +78,11 @@ describe.skipIf(!isRoot)("reference plugins through the runtime, inside a node n
           type: "bridge",
           bridge: shortName("pxbr"),
           isGateway: true,
-          ipam: { type: "host-local", dataDir, ranges: [[{ subnet: `198.18.${subnet}.0/24` }], [{ subnet: `fd00:198:${subnet}::/64` }]] },
+          ipam: {
+            type: "host-local",
+            dataDir,
+            ranges: [[{ subnet: `198.18.${subnet}.0/24` }], [{ subnet: `fd00:198:${subnet}::/64` }]],
+          },
         },
         ...extra,
       ],
@@ -66,7 +90,9 @@ describe.skipIf(!isRoot)("reference plugins through the runtime, inside a node n
   }
 
   const leases = async (network: string): Promise<string[]> =>
-    existsSync(join(dataDir, network)) ? (await readdir(join(dataDir, network))).filter((f) => /^[0-9a-f.:]+$/.test(f)) : [];
+    existsSync(join(dataDir, network))
+      ? (await readdir(join(dataDir, network))).filter((f) => /^[0-9a-f.:]+$/.test(f))
+      : [];
 
   // Every version the installed plugins speak where runtime behaviour differs: prevResult on
   // DEL and CHECK exist from 0.4.0 on.
@@ -81,7 +107,9 @@ describe.skipIf(!isRoot)("reference plugins through the runtime, inside a node n
 
     const result = await runtime.addNetworkList(list, rt, never);
     expect(result.cniVersion).toBe(version);
-    expect(await addressesOf(ns, "net1")).toEqual(expect.arrayContaining([`198.18.${subnet}.2/24`, `fd00:198:${subnet}::2/64`]));
+    expect(await addressesOf(ns, "net1")).toEqual(
+      expect.arrayContaining([`198.18.${subnet}.2/24`, `fd00:198:${subnet}::2/64`]),
+    );
     expect((await link(node, bridgeName))?.linkinfo?.info_kind).toBe("bridge");
     expect(await addressesOf(node, bridgeName)).toContain(`198.18.${subnet}.1/24`);
     const hostVeths = (await links(node)).filter((l) => l.master === bridgeName);
@@ -101,7 +129,9 @@ describe.skipIf(!isRoot)("reference plugins through the runtime, inside a node n
   it("tuning chained after bridge gets the mac capability as runtimeConfig and sets a sysctl", async () => {
     const { ns, rt } = await pod();
     const mac = "02:00:c6:12:14:07";
-    const list = bridgeList("1.0.0", 20, [{ type: "tuning", capabilities: { mac: true }, sysctl: { "net.ipv4.conf.net1.arp_notify": "1" } }]);
+    const list = bridgeList("1.0.0", 20, [
+      { type: "tuning", capabilities: { mac: true }, sysctl: { "net.ipv4.conf.net1.arp_notify": "1" } },
+    ]);
     const result = await runtime.addNetworkList(list, { ...rt, capabilityArgs: { mac } }, never);
     expect((await link(ns, "net1"))?.address).toBe(mac);
     expect(await readSysctl(ns, "net/ipv4/conf/net1/arp_notify")).toBe("1");
@@ -138,11 +168,19 @@ describe.skipIf(!isRoot)("reference plugins through the runtime, inside a node n
     const list = bridgeList("1.0.0", 22);
     const result = await runtime.addNetworkList(list, rt, never);
     await runInNetns(ns.path, ["ip", "route", "replace", "default", "via", "198.18.22.1", "dev", "net1"], never);
-    expect(await routes(ns)).toContainEqual(expect.objectContaining({ dst: "default", gateway: "198.18.22.1", dev: "net1" }));
+    expect(await routes(ns)).toContainEqual(
+      expect.objectContaining({ dst: "default", gateway: "198.18.22.1", dev: "net1" }),
+    );
 
-    const err = await runInNetns(ns.path, ["ip", "route", "replace", "default", "via", "198.19.99.1", "dev", "net1"], never).catch((e: unknown) => e);
+    const err = await runInNetns(
+      ns.path,
+      ["ip", "route", "replace", "default", "via", "198.19.99.1", "dev", "net1"],
+      never,
+    ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CniError);
-    expect((err as CniError).msg).toMatch(/^command "ip route replace default via 198\.19\.99\.1 dev net1" in network namespace \/run\/netns\/\S+ failed: ".+": exit status 2$/);
+    expect((err as CniError).msg).toMatch(
+      /^command "ip route replace default via 198\.19\.99\.1 dev net1" in network namespace \/run\/netns\/\S+ failed: ".+": exit status 2$/,
+    );
     await runtime.delNetworkList(list, rt, result, never);
     expect(await link(ns, "net1")).toBeUndefined();
   });

@@ -30,7 +30,12 @@ describe.skipIf(!isRoot)("macvlan and ipvlan through the runtime", () => {
     // The kernel has no dummy links: a veth pair inside the node namespace is the master.
     await net.veth(node, "mv0", node, "mv0p");
     dataDir = await mkdtemp(join(tmpdir(), "plexus-ipam-"));
-    runtime = createRuntime({ binDirs: [referencePluginDir()], env: { PATH }, wrap: wrapInNetns(node), timeoutMs: 30_000 });
+    runtime = createRuntime({
+      binDirs: [referencePluginDir()],
+      env: { PATH },
+      wrap: wrapInNetns(node),
+      timeoutMs: 30_000,
+    });
   });
   afterAll(async () => {
     await net.cleanup();
@@ -41,14 +46,23 @@ describe.skipIf(!isRoot)("macvlan and ipvlan through the runtime", () => {
     const ns = await net.netns(`pod${++seq}`);
     return {
       ns,
-      rt: { containerId: parseContainerId(`${net.prefix}-c${seq}`), netns: ns.path, ifName: parseIfName("net1"), args: [], capabilityArgs },
+      rt: {
+        containerId: parseContainerId(`${net.prefix}-c${seq}`),
+        netns: ns.path,
+        ifName: parseIfName("net1"),
+        args: [],
+        capabilityArgs,
+      },
     };
   }
 
   it.each([
     {
       name: "static addresses from the config",
-      ipam: { type: "static", addresses: [{ address: "198.19.1.10/24", gateway: "198.19.1.1" }, { address: "fd00:199:1::10/64" }] },
+      ipam: {
+        type: "static",
+        addresses: [{ address: "198.19.1.10/24", gateway: "198.19.1.1" }, { address: "fd00:199:1::10/64" }],
+      },
       capabilities: {},
       capabilityArgs: {},
       want: ["198.19.1.10/24", "fd00:199:1::10/64"],

@@ -96,9 +96,18 @@ export function createNetScope(tag: string): NetScope {
       await runCommand(["ip", "-n", nsB.name, "link", "set", b, "up"]);
     },
     async cleanup() {
-      const results = await Promise.allSettled(created.splice(0).reverse().map((n) => deleteNetns(n)));
+      const results = await Promise.allSettled(
+        created
+          .splice(0)
+          .reverse()
+          .map((n) => deleteNetns(n)),
+      );
       const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
-      if (failed.length > 0) throw new AggregateError(failed.map((f) => f.reason as unknown), "netns cleanup failed");
+      if (failed.length > 0)
+        throw new AggregateError(
+          failed.map((f) => f.reason as unknown),
+          "netns cleanup failed",
+        );
     },
   };
 }
@@ -116,7 +125,9 @@ const LinkSchema = z.looseObject({
 export type IpLink = z.infer<typeof LinkSchema>;
 
 const AddrSchema = LinkSchema.extend({
-  addr_info: z.array(z.looseObject({ family: z.string(), local: z.string(), prefixlen: z.number(), scope: z.string().optional() })),
+  addr_info: z.array(
+    z.looseObject({ family: z.string(), local: z.string(), prefixlen: z.number(), scope: z.string().optional() }),
+  ),
 });
 export type IpAddr = z.infer<typeof AddrSchema>;
 

@@ -76,7 +76,12 @@ export function clusterConflist(bridge: string, ipamDir: string, cniVersion = "1
         type: "bridge",
         bridge,
         isGateway: true,
-        ipam: { type: "host-local", dataDir: ipamDir, ranges: [[{ subnet: "198.18.0.0/24" }]], routes: [{ dst: "0.0.0.0/0" }] },
+        ipam: {
+          type: "host-local",
+          dataDir: ipamDir,
+          ranges: [[{ subnet: "198.18.0.0/24" }]],
+          routes: [{ dst: "0.0.0.0/0" }],
+        },
       },
       { type: "portmap", capabilities: { portMappings: true } },
     ],
@@ -108,7 +113,10 @@ export async function startTestNode(tag: string): Promise<TestNode> {
     await api.writeKubeconfig(kubeconfig);
     hostForwarder = await startForwarder({ path: socket }, { host: "127.0.0.1", port: api.port });
     nodeForwarder = await startNetnsForwarder({ netns: node.name, self: [plexusBin], port: api.port, socket });
-    await writeFile(join(dir, "cluster.conflist"), JSON.stringify(clusterConflist(`${net.prefix}c`.slice(0, 15), ipamDir)));
+    await writeFile(
+      join(dir, "cluster.conflist"),
+      JSON.stringify(clusterConflist(`${net.prefix}c`.slice(0, 15), ipamDir)),
+    );
     const cniPath = [referencePluginDir()];
     const liveApi = api;
     const self: TestNode = {
@@ -134,7 +142,8 @@ export async function startTestNode(tag: string): Promise<TestNode> {
         ...overrides,
       }),
       createNamespace: (name) => {
-        if (!liveApi.store.find(NAMESPACES, undefined, name)) liveApi.store.create(NAMESPACES, { apiVersion: "v1", kind: "Namespace", metadata: { name } });
+        if (!liveApi.store.find(NAMESPACES, undefined, name))
+          liveApi.store.create(NAMESPACES, { apiVersion: "v1", kind: "Namespace", metadata: { name } });
       },
       createNad: (namespace, name, config, annotations = {}) => {
         self.createNamespace(namespace);
@@ -154,7 +163,13 @@ export async function startTestNode(tag: string): Promise<TestNode> {
           spec: { containers: [{ name: "c", image: "pause" }], nodeName: "node" },
         });
         const netns = await net.netns(`p${pods.length}`);
-        const pod = { namespace, name, uid: String(obj.metadata.uid), containerId: randomUUID().replaceAll("-", ""), netns };
+        const pod = {
+          namespace,
+          name,
+          uid: String(obj.metadata.uid),
+          containerId: randomUUID().replaceAll("-", ""),
+          netns,
+        };
         pods.push(pod);
         return pod;
       },

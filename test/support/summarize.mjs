@@ -33,9 +33,17 @@ for (const file of report.testResults ?? []) {
 
 let passed = 0;
 let failed = 0;
-for (const tier of ["unit", "integration", "netns", "e2e", ...[...tiers.keys()].filter((k) => !["unit", "integration", "netns", "e2e"].includes(k))]) {
+for (const tier of [
+  "unit",
+  "integration",
+  "netns",
+  "e2e",
+  ...[...tiers.keys()].filter((k) => !["unit", "integration", "netns", "e2e"].includes(k)),
+]) {
   const t = tiers.get(tier) ?? { passed: 0, failed: 0, skipped: 0 };
-  console.log(`${tier.padEnd(12)} ${String(t.passed).padStart(5)} passed ${String(t.failed).padStart(4)} failed ${String(t.skipped).padStart(4)} skipped`);
+  console.log(
+    `${tier.padEnd(12)} ${String(t.passed).padStart(5)} passed ${String(t.failed).padStart(4)} failed ${String(t.skipped).padStart(4)} skipped`,
+  );
   passed += t.passed;
   failed += t.failed + (strict ? t.skipped : 0);
 }

@@ -55,7 +55,9 @@ describe("cache store", () => {
     await writeFile(join(dir, "c1", "net1.json"), "{ truncated");
     const state = await store.loadContainer("c1");
     expect(state.attachments.map((r) => r.ifName)).toEqual(["eth0"]);
-    expect(state.corrupt).toEqual([{ path: join(dir, "c1", "net1.json"), reason: expect.stringContaining("not JSON") }]);
+    expect(state.corrupt).toEqual([
+      { path: join(dir, "c1", "net1.json"), reason: expect.stringContaining("not JSON") },
+    ]);
     await store.quarantine(join(dir, "c1", "net1.json"));
     expect(await readdir(join(dir, "c1"))).toContain("net1.json.corrupt");
     expect((await store.loadContainer("c1")).corrupt).toEqual([]);
@@ -83,7 +85,9 @@ describe("cache store", () => {
   });
 
   it("refuses names that would escape the state directory", async () => {
-    await expect(store.saveAttachment({ ...record("eth0", 0), containerId: "../etc" })).rejects.toThrow(/unsafe container ID/);
+    await expect(store.saveAttachment({ ...record("eth0", 0), containerId: "../etc" })).rejects.toThrow(
+      /unsafe container ID/,
+    );
     await expect(store.saveAttachment({ ...record("../x", 0) })).rejects.toThrow(/unsafe interface name/);
   });
 

@@ -8,7 +8,9 @@ import { thrown } from "../support/cni-error.js";
 
 describe("parseCniArgs: what runtimes send", () => {
   it("E3 the CRI-O form: known keys read, unknown FOO tolerated with IgnoreUnknown", () => {
-    const args = parseCniArgs("IgnoreUnknown=1;K8S_POD_NAMESPACE=ns1;K8S_POD_NAME=pod1;K8S_POD_INFRA_CONTAINER_ID=abc;K8S_POD_UID=u-1;FOO=bar");
+    const args = parseCniArgs(
+      "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns1;K8S_POD_NAME=pod1;K8S_POD_INFRA_CONTAINER_ID=abc;K8S_POD_UID=u-1;FOO=bar",
+    );
     expect(args).toStrictEqual({
       ignoreUnknown: true,
       podNamespace: "ns1",
@@ -27,8 +29,16 @@ describe("parseCniArgs: what runtimes send", () => {
   });
 
   it("the containerd form: IgnoreUnknown last, any order (built from a Go map)", () => {
-    const args = parseCniArgs("K8S_POD_UID=2f6c;K8S_POD_INFRA_CONTAINER_ID=9a8b;K8S_POD_NAME=web-0;K8S_POD_NAMESPACE=team-a;IgnoreUnknown=1");
-    expect(args).toMatchObject({ ignoreUnknown: true, podNamespace: "team-a", podName: "web-0", podUid: "2f6c", infraContainerId: "9a8b" });
+    const args = parseCniArgs(
+      "K8S_POD_UID=2f6c;K8S_POD_INFRA_CONTAINER_ID=9a8b;K8S_POD_NAME=web-0;K8S_POD_NAMESPACE=team-a;IgnoreUnknown=1",
+    );
+    expect(args).toMatchObject({
+      ignoreUnknown: true,
+      podNamespace: "team-a",
+      podName: "web-0",
+      podUid: "2f6c",
+      infraContainerId: "9a8b",
+    });
   });
 
   it("IP and MAC are known keys (the static IPAM / tuning conventions)", () => {
@@ -88,7 +98,9 @@ describe("parseCniArgs: IgnoreUnknown", () => {
   it.each(["yes", "on", "2", "truee"])("E6 IgnoreUnknown=%s is an error (code 4)", (v) => {
     const err = thrown(() => parseCniArgs(`IgnoreUnknown=${v}`));
     expect(err.code).toBe(ErrorCode.InvalidEnvironment);
-    expect(err.msg).toBe(`CNI_ARGS: error parsing value of pair "IgnoreUnknown=${v}": boolean unmarshal error: invalid input ${v}`);
+    expect(err.msg).toBe(
+      `CNI_ARGS: error parsing value of pair "IgnoreUnknown=${v}": boolean unmarshal error: invalid input ${v}`,
+    );
   });
 });
 
@@ -136,7 +148,9 @@ describe("formatCniArgs: what delegates get", () => {
         ["K8S_POD_INFRA_CONTAINER_ID", "9a8b"],
         ["K8S_POD_UID", "2f6c"],
       ]),
-    ).toBe("IgnoreUnknown=1;K8S_POD_NAMESPACE=team-a;K8S_POD_NAME=web-0;K8S_POD_INFRA_CONTAINER_ID=9a8b;K8S_POD_UID=2f6c");
+    ).toBe(
+      "IgnoreUnknown=1;K8S_POD_NAMESPACE=team-a;K8S_POD_NAME=web-0;K8S_POD_INFRA_CONTAINER_ID=9a8b;K8S_POD_UID=2f6c",
+    );
   });
 
   it("with no pairs it is just IgnoreUnknown=1", () => {
@@ -165,7 +179,9 @@ describe("formatCniArgs: what delegates get", () => {
   });
 
   it("reads back to the same fields (Multus thin-mode input with repeated keys)", () => {
-    const incoming = parseCniArgs("IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p;IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p;FOO=1");
+    const incoming = parseCniArgs(
+      "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p;IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p;FOO=1",
+    );
     const out = formatCniArgs(incoming.pairs);
     expect(out).toBe("IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p;FOO=1");
     expect(parseCniArgs(out)).toMatchObject({ ignoreUnknown: true, podNamespace: "ns", podName: "p" });

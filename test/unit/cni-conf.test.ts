@@ -6,16 +6,41 @@ import { confToList, isConfList, parseConfList, parseJsonObject, parseNetworkCon
 import { ErrorCode } from "../../src/cni/error.js";
 import { thrown } from "../support/cni-error.js";
 
-const list = (extra: Record<string, unknown>) => ({ cniVersion: "1.0.0", name: "x", plugins: [{ type: "a" }], ...extra });
+const list = (extra: Record<string, unknown>) => ({
+  cniVersion: "1.0.0",
+  name: "x",
+  plugins: [{ type: "a" }],
+  ...extra,
+});
 
 describe("reference/specs.md §5.C conflist checks", () => {
   it.each([
     ["C1 no name", { cniVersion: "1.0.0", plugins: [{ type: "bridge" }] }, "error parsing configuration list: no name"],
-    ["C2 empty plugins", { cniVersion: "1.0.0", name: "x", plugins: [] }, 'error parsing configuration list "x": no plugins in list'],
-    ["C3 plugin without type", { cniVersion: "1.0.0", name: "x", plugins: [{ bridge: "br0" }] }, "failed to parse plugin config 0: error parsing configuration: missing 'type'"],
-    ["C7 unparsable cniVersions entry", list({ cniVersions: ["1.0.f"] }), 'error parsing configuration list: invalid cniVersions entry 1.0.f at index 0: failed to convert micro version part "f"'],
-    ["C8 disableCheck: \"yes\"", list({ disableCheck: "yes" }), 'error parsing configuration list: invalid value "yes" for disableCheck'],
-    ["C9 numeric name", { name: 5, plugins: [{ type: "a" }] }, "error parsing configuration list: invalid name type float64"],
+    [
+      "C2 empty plugins",
+      { cniVersion: "1.0.0", name: "x", plugins: [] },
+      'error parsing configuration list "x": no plugins in list',
+    ],
+    [
+      "C3 plugin without type",
+      { cniVersion: "1.0.0", name: "x", plugins: [{ bridge: "br0" }] },
+      "failed to parse plugin config 0: error parsing configuration: missing 'type'",
+    ],
+    [
+      "C7 unparsable cniVersions entry",
+      list({ cniVersions: ["1.0.f"] }),
+      'error parsing configuration list: invalid cniVersions entry 1.0.f at index 0: failed to convert micro version part "f"',
+    ],
+    [
+      'C8 disableCheck: "yes"',
+      list({ disableCheck: "yes" }),
+      'error parsing configuration list: invalid value "yes" for disableCheck',
+    ],
+    [
+      "C9 numeric name",
+      { name: 5, plugins: [{ type: "a" }] },
+      "error parsing configuration list: invalid name type float64",
+    ],
   ])("%s fails with code 7", (_id, input, msg) => {
     const err = thrown(() => parseConfList(input));
     expect(err.code).toBe(ErrorCode.InvalidNetworkConfig);
@@ -23,8 +48,16 @@ describe("reference/specs.md §5.C conflist checks", () => {
   });
 
   it.each([
-    ["C4 highest supported of cniVersion and cniVersions", { cniVersion: "0.4.0", cniVersions: ["0.3.1", "1.0.0", "2.0.0"] }, "1.0.0"],
-    ["C5 a cniVersion above 1.1.0 is dropped when cniVersions is given", { cniVersion: "1.2.0", cniVersions: ["1.1.0"] }, "1.1.0"],
+    [
+      "C4 highest supported of cniVersion and cniVersions",
+      { cniVersion: "0.4.0", cniVersions: ["0.3.1", "1.0.0", "2.0.0"] },
+      "1.0.0",
+    ],
+    [
+      "C5 a cniVersion above 1.1.0 is dropped when cniVersions is given",
+      { cniVersion: "1.2.0", cniVersions: ["1.1.0"] },
+      "1.1.0",
+    ],
     ["C6 without cniVersions, cniVersion is kept as written", { cniVersion: "1.2.3" }, "1.2.3"],
   ])("%s", (_id, versions, selected) => {
     expect(parseConfList({ name: "x", plugins: [{ type: "a" }], ...versions }).cniVersion).toBe(selected);
@@ -45,7 +78,15 @@ describe("reference/specs.md §5.C conflist checks", () => {
     const expected = {
       cniVersion: "0.3.1",
       name: "mynet",
-      plugins: [{ bridge: "cni0", cniVersion: "0.3.1", ipam: { subnet: "10.1.0.0/16", type: "host-local" }, name: "mynet", type: "bridge" }],
+      plugins: [
+        {
+          bridge: "cni0",
+          cniVersion: "0.3.1",
+          ipam: { subnet: "10.1.0.0/16", type: "host-local" },
+          name: "mynet",
+          type: "bridge",
+        },
+      ],
     };
     expect(confToList(conf)).toStrictEqual(expected);
     const parsed = parseNetworkConfig(conf);
@@ -69,17 +110,33 @@ describe("cniVersion and cniVersions", () => {
     ["short forms are versions too", { cniVersions: ["1", "0.4"] }, "1"],
     ["every entry too high: cniVersion stands (libcni)", { cniVersion: "1.2.0", cniVersions: ["2.0.0"] }, "1.2.0"],
     ["every entry too high, no cniVersion", { cniVersions: ["2.0.0", "1.2.0"] }, ""],
-    ['an empty cniVersion does not take part', { cniVersion: "", cniVersions: ["0.4.0"] }, "0.4.0"],
+    ["an empty cniVersion does not take part", { cniVersion: "", cniVersions: ["0.4.0"] }, "0.4.0"],
   ])("%s", (_name, versions, selected) => {
     expect(parseConfList({ name: "x", plugins: [{ type: "a" }], ...versions }).cniVersion).toBe(selected);
   });
 
   it.each([
     ["cniVersion not a string", { cniVersion: 1 }, "error parsing configuration list: invalid cniVersion type"],
-    ["cniVersions not a list", { cniVersions: "1.0.0" }, "error parsing configuration list: cniVersions must be a list"],
-    ["cniVersions entry not a string", { cniVersions: ["1.0.0", 1] }, "error parsing configuration list: invalid cniVersions entry 1 at index 1"],
-    ["cniVersions entry with four parts", { cniVersions: ["1.0.0.0"] }, 'error parsing configuration list: invalid cniVersions entry 1.0.0.0 at index 0: invalid version "1.0.0.0": too many parts'],
-    ["unparsable cniVersion next to cniVersions", { cniVersion: "x", cniVersions: ["1.0.0"] }, 'error parsing configuration list: invalid cniVersion x: failed to convert major version part "x"'],
+    [
+      "cniVersions not a list",
+      { cniVersions: "1.0.0" },
+      "error parsing configuration list: cniVersions must be a list",
+    ],
+    [
+      "cniVersions entry not a string",
+      { cniVersions: ["1.0.0", 1] },
+      "error parsing configuration list: invalid cniVersions entry 1 at index 1",
+    ],
+    [
+      "cniVersions entry with four parts",
+      { cniVersions: ["1.0.0.0"] },
+      'error parsing configuration list: invalid cniVersions entry 1.0.0.0 at index 0: invalid version "1.0.0.0": too many parts',
+    ],
+    [
+      "unparsable cniVersion next to cniVersions",
+      { cniVersion: "x", cniVersions: ["1.0.0"] },
+      'error parsing configuration list: invalid cniVersion x: failed to convert major version part "x"',
+    ],
   ])("%s fails with code 7", (_name, versions, msg) => {
     const err = thrown(() => parseConfList({ name: "x", plugins: [{ type: "a" }], ...versions }));
     expect(err.code).toBe(ErrorCode.InvalidNetworkConfig);
@@ -88,7 +145,7 @@ describe("cniVersion and cniVersions", () => {
 });
 
 describe("disableCheck and disableGC", () => {
-  it.each(["disableCheck", "disableGC"] as const)("%s accepts booleans and \"true\"/\"false\" in any case", (key) => {
+  it.each(["disableCheck", "disableGC"] as const)('%s accepts booleans and "true"/"false" in any case', (key) => {
     expect(parseConfList(list({}))[key]).toBe(false);
     for (const [value, on] of [
       [true, true],
@@ -120,14 +177,38 @@ describe("name and plugins", () => {
   it.each([
     ["empty name", { name: "", plugins: [{ type: "a" }] }, "error parsing configuration list: no name"],
     ["null name", { name: null, plugins: [{ type: "a" }] }, "error parsing configuration list: invalid name type null"],
-    ["list as name", { name: ["x"], plugins: [{ type: "a" }] }, "error parsing configuration list: invalid name type array"],
+    [
+      "list as name",
+      { name: ["x"], plugins: [{ type: "a" }] },
+      "error parsing configuration list: invalid name type array",
+    ],
     ["no plugins key", { name: "x" }, `error parsing configuration list "x": no 'plugins' list`],
-    ["plugins not a list", { name: "x", plugins: { type: "a" } }, `error parsing configuration list "x": no 'plugins' list`],
-    ["plugin not an object", { name: "x", plugins: [{ type: "a" }, "bridge"] }, "failed to parse plugin config 1: not a JSON object"],
+    [
+      "plugins not a list",
+      { name: "x", plugins: { type: "a" } },
+      `error parsing configuration list "x": no 'plugins' list`,
+    ],
+    [
+      "plugin not an object",
+      { name: "x", plugins: [{ type: "a" }, "bridge"] },
+      "failed to parse plugin config 1: not a JSON object",
+    ],
     ["plugin null", { name: "x", plugins: [null] }, "failed to parse plugin config 0: not a JSON object"],
-    ["plugin with empty type", { name: "x", plugins: [{ type: "" }] }, "failed to parse plugin config 0: error parsing configuration: missing 'type'"],
-    ["plugin with numeric type", { name: "x", plugins: [{ type: 1 }] }, "failed to parse plugin config 0: error parsing configuration: missing 'type'"],
-    ["second plugin without type", { name: "x", plugins: [{ type: "a" }, { ipam: {} }] }, "failed to parse plugin config 1: error parsing configuration: missing 'type'"],
+    [
+      "plugin with empty type",
+      { name: "x", plugins: [{ type: "" }] },
+      "failed to parse plugin config 0: error parsing configuration: missing 'type'",
+    ],
+    [
+      "plugin with numeric type",
+      { name: "x", plugins: [{ type: 1 }] },
+      "failed to parse plugin config 0: error parsing configuration: missing 'type'",
+    ],
+    [
+      "second plugin without type",
+      { name: "x", plugins: [{ type: "a" }, { ipam: {} }] },
+      "failed to parse plugin config 1: error parsing configuration: missing 'type'",
+    ],
   ])("%s fails with code 7", (_name, input, msg) => {
     const err = thrown(() => parseConfList(input));
     expect(err.code).toBe(ErrorCode.InvalidNetworkConfig);
@@ -152,7 +233,11 @@ describe("capabilities", () => {
   it.each([
     ["absent", undefined, []],
     ["empty", {}, []],
-    ["only enabled ones count (false is ignored, as libcni does)", { mac: true, ips: false, portMappings: true }, ["mac", "portMappings"]],
+    [
+      "only enabled ones count (false is ignored, as libcni does)",
+      { mac: true, ips: false, portMappings: true },
+      ["mac", "portMappings"],
+    ],
     ["all disabled", { mac: false }, []],
   ])("%s", (_name, capabilities, enabled) => {
     const plugin = capabilities === undefined ? { type: "tuning" } : { type: "tuning", capabilities };
@@ -163,8 +248,16 @@ describe("capabilities", () => {
     ["a list", ["mac"], `failed to parse plugin config 0 (type "tuning"): 'capabilities' must be an object`],
     ["null", null, `failed to parse plugin config 0 (type "tuning"): 'capabilities' must be an object`],
     ["a string", "mac", `failed to parse plugin config 0 (type "tuning"): 'capabilities' must be an object`],
-    ["a string value", { mac: "true" }, `failed to parse plugin config 0 (type "tuning"): capability "mac" must be true or false`],
-    ["a numeric value", { mac: true, ips: 1 }, `failed to parse plugin config 0 (type "tuning"): capability "ips" must be true or false`],
+    [
+      "a string value",
+      { mac: "true" },
+      `failed to parse plugin config 0 (type "tuning"): capability "mac" must be true or false`,
+    ],
+    [
+      "a numeric value",
+      { mac: true, ips: 1 },
+      `failed to parse plugin config 0 (type "tuning"): capability "ips" must be true or false`,
+    ],
   ])("%s is an error (code 7; libcni decodes map[string]bool)", (_name, capabilities, msg) => {
     const err = thrown(() => parseConfList({ name: "x", plugins: [{ type: "tuning", capabilities }] }));
     expect(err.code).toBe(ErrorCode.InvalidNetworkConfig);
@@ -189,7 +282,10 @@ describe("legacy single-plugin configs", () => {
 
   it("a legacy config without a name fails like a list without one", () => {
     const err = thrown(() => parseNetworkConfig({ cniVersion: "1.0.0", type: "bridge" }));
-    expect([err.code, err.msg]).toStrictEqual([ErrorCode.InvalidNetworkConfig, "error parsing configuration list: no name"]);
+    expect([err.code, err.msg]).toStrictEqual([
+      ErrorCode.InvalidNetworkConfig,
+      "error parsing configuration list: no name",
+    ]);
   });
 
   it("parseNetworkConfig reads a list as a list", () => {
@@ -212,7 +308,10 @@ describe("parseJsonObject", () => {
 
   it.each([["[]"], ["null"], ['"text"'], ["5"], ["true"]])("%s is not an object (code 6)", (text) => {
     const err = thrown(() => parseJsonObject(text, "x.conflist"));
-    expect([err.code, err.msg]).toStrictEqual([ErrorCode.DecodingFailure, "error parsing x.conflist: not a JSON object"]);
+    expect([err.code, err.msg]).toStrictEqual([
+      ErrorCode.DecodingFailure,
+      "error parsing x.conflist: not a JSON object",
+    ]);
   });
 
   it("empty input is a decoding failure", () => {

@@ -51,7 +51,11 @@ const D2_BODY = {
 
 const D4_BODY = {
   ip4: { ip: "1.2.3.30/24", gateway: "1.2.3.1", routes: [{ dst: "15.5.6.0/24", gw: "15.5.6.8" }] },
-  ip6: { ip: "abcd:1234:ffff::cdde/64", gateway: "abcd:1234:ffff::1", routes: [{ dst: "1111:dddd::/80", gw: "1111:dddd::aaaa" }] },
+  ip6: {
+    ip: "abcd:1234:ffff::cdde/64",
+    gateway: "abcd:1234:ffff::1",
+    routes: [{ dst: "1111:dddd::/80", gw: "1111:dddd::aaaa" }],
+  },
   dns: DNS_R11,
 };
 
@@ -78,7 +82,12 @@ interface Check {
 }
 
 const CHECKS: readonly Check[] = [
-  { id: "D1 R11 -> 1.0.0 keeps mtu/pciID/socketPath and route extras", input: R11, to: "1.0.0", expected: { ...R11, cniVersion: "1.0.0" } },
+  {
+    id: "D1 R11 -> 1.0.0 keeps mtu/pciID/socketPath and route extras",
+    input: R11,
+    to: "1.0.0",
+    expected: { ...R11, cniVersion: "1.0.0" },
+  },
   { id: "D2 R11 -> 0.4.0", input: R11, to: "0.4.0", expected: { cniVersion: "0.4.0", ...D2_BODY } },
   { id: "D3 R11 -> 0.3.1", input: R11, to: "0.3.1", expected: { cniVersion: "0.3.1", ...D2_BODY } },
   { id: "D4 R11 -> 0.2.0", input: R11, to: "0.2.0", expected: { cniVersion: "0.2.0", ...D4_BODY } },
@@ -126,7 +135,12 @@ const CHECKS: readonly Check[] = [
     to: "1.0.0",
     expected: { cniVersion: "1.0.0", ips: [{ address: "10.1.0.23/24" }] },
   },
-  { id: "D11 1.0.0 without ips -> 0.2.0", input: { cniVersion: "1.0.0", interfaces: [{ name: "eth0" }] }, to: "0.2.0", error: "cannot convert: no valid IP addresses" },
+  {
+    id: "D11 1.0.0 without ips -> 0.2.0",
+    input: { cniVersion: "1.0.0", interfaces: [{ name: "eth0" }] },
+    to: "0.2.0",
+    error: "cannot convert: no valid IP addresses",
+  },
   {
     id: "D12 1.0.0 -> 0.2.0 drops the second IPv4 and the route mtu",
     input: {
@@ -147,10 +161,17 @@ const CHECKS: readonly Check[] = [
     input: {
       cniVersion: "1.0.0",
       ips: [{ address: "10.0.0.2/24" }],
-      routes: [{ dst: "fd01::/64", gw: "fd00::1" }, { dst: "0.0.0.0/0", gw: "10.0.0.1" }],
+      routes: [
+        { dst: "fd01::/64", gw: "fd00::1" },
+        { dst: "0.0.0.0/0", gw: "10.0.0.1" },
+      ],
     },
     to: "0.2.0",
-    expected: { cniVersion: "0.2.0", ip4: { ip: "10.0.0.2/24", routes: [{ dst: "0.0.0.0/0", gw: "10.0.0.1" }] }, dns: {} },
+    expected: {
+      cniVersion: "0.2.0",
+      ip4: { ip: "10.0.0.2/24", routes: [{ dst: "0.0.0.0/0", gw: "10.0.0.1" }] },
+      dns: {},
+    },
   },
   {
     id: "D14 1.0.0 -> 1.1.0",
@@ -160,7 +181,11 @@ const CHECKS: readonly Check[] = [
   },
   {
     id: "D15 1.0.0 -> 0.3.0",
-    input: { cniVersion: "1.0.0", ips: [{ address: "10.0.0.2/24", interface: 0 }], interfaces: [{ name: "net1", sandbox: "/x" }] },
+    input: {
+      cniVersion: "1.0.0",
+      ips: [{ address: "10.0.0.2/24", interface: 0 }],
+      interfaces: [{ name: "net1", sandbox: "/x" }],
+    },
     to: "0.3.0",
     expected: {
       cniVersion: "0.3.0",
@@ -189,8 +214,18 @@ const CHECKS: readonly Check[] = [
     to: "0.1.0",
     expected: { cniVersion: "0.1.0", ip6: { ip: "fd00::5/64" }, dns: {} },
   },
-  { id: "D18 0.4.0 ips without version -> 0.2.0", input: { cniVersion: "0.4.0", ips: [{ address: "10.0.0.5/24" }] }, to: "0.2.0", error: "cannot convert: no valid IP addresses" },
-  { id: "D19 1.1.0 -> 0.9.0", input: { cniVersion: "1.1.0" }, to: "0.9.0", error: "no converter for CNI result version 1.1.0 to 0.9.0" },
+  {
+    id: "D18 0.4.0 ips without version -> 0.2.0",
+    input: { cniVersion: "0.4.0", ips: [{ address: "10.0.0.5/24" }] },
+    to: "0.2.0",
+    error: "cannot convert: no valid IP addresses",
+  },
+  {
+    id: "D19 1.1.0 -> 0.9.0",
+    input: { cniVersion: "1.1.0" },
+    to: "0.9.0",
+    error: "no converter for CNI result version 1.1.0 to 0.9.0",
+  },
   {
     id: "D20 1.1.0 -> 1.0.0 keeps interface mtu",
     input: { cniVersion: "1.1.0", interfaces: [{ name: "a", mtu: 9000 }] },
@@ -224,14 +259,20 @@ describe("reference/specs.md §5.D result conversion checks", () => {
   });
 
   it("D21 holds for every 1.x and 0.3.x/0.4.0 target", () => {
-    const input = parseResult({ cniVersion: "1.1.0", interfaces: [{ name: "eth0" }], ips: [{ address: "10.0.0.2/24", interface: 0 }] });
+    const input = parseResult({
+      cniVersion: "1.1.0",
+      interfaces: [{ name: "eth0" }],
+      ips: [{ address: "10.0.0.2/24", interface: 0 }],
+    });
     for (const to of ["1.1.0", "1.0.0", "0.4.0", "0.3.1", "0.3.0"]) {
       expect(formatResult(convertResult(input, to))).toMatchObject({ ips: [{ interface: 0 }] });
     }
   });
 
   it("D7 holds for every 0.x version: an empty dns is always printed", () => {
-    for (const v of ["0.1.0", "0.2.0"]) expect(formatResult(parseResult({ cniVersion: v, ip4: { ip: "10.0.0.2/24" } }))).toHaveProperty("dns", {});
-    for (const v of ["0.3.0", "0.3.1", "0.4.0"]) expect(formatResult(parseResult({ cniVersion: v }))).toHaveProperty("dns", {});
+    for (const v of ["0.1.0", "0.2.0"])
+      expect(formatResult(parseResult({ cniVersion: v, ip4: { ip: "10.0.0.2/24" } }))).toHaveProperty("dns", {});
+    for (const v of ["0.3.0", "0.3.1", "0.4.0"])
+      expect(formatResult(parseResult({ cniVersion: v }))).toHaveProperty("dns", {});
   });
 });

@@ -18,7 +18,11 @@ function v4(rnd: Random): string {
   return `198.${rnd.int(18, 19)}.${rnd.int(0, 255)}.${rnd.int(1, 254)}`;
 }
 function v6(rnd: Random): string {
-  return rnd.pick([`fd00::${hex(rnd, 0xffff)}`, `fd00:${hex(rnd, 0xffff)}:0:${hex(rnd, 9)}::${hex(rnd, 0xff)}`, `fd${hex(rnd, 0xff).padStart(2, "0")}:1::1`]);
+  return rnd.pick([
+    `fd00::${hex(rnd, 0xffff)}`,
+    `fd00:${hex(rnd, 0xffff)}:0:${hex(rnd, 9)}::${hex(rnd, 0xff)}`,
+    `fd${hex(rnd, 0xff).padStart(2, "0")}:1::1`,
+  ]);
 }
 function address(rnd: Random, family: 4 | 6): string {
   return family === 4 ? `${v4(rnd)}/${rnd.int(8, 32)}` : `${v6(rnd)}/${rnd.int(48, 128)}`;
@@ -154,7 +158,11 @@ describe("property: 1.x -> 0.2.0 keeps the first address of each family and its 
   it.each(SEEDS)("seed %i", (seed) => {
     forCases(seed, (rnd) => {
       const r = randomResult(rnd, rnd.pick(["1.0.0", "1.1.0"]));
-      const source = wire(r) as { ips?: { address: string; gateway?: string }[]; routes?: { dst: string; gw?: string }[]; dns?: Json };
+      const source = wire(r) as {
+        ips?: { address: string; gateway?: string }[];
+        routes?: { dst: string; gw?: string }[];
+        dns?: Json;
+      };
       const first4 = source.ips?.find((a) => isV4(a.address));
       const first6 = source.ips?.find((a) => !isV4(a.address));
       if (!first4 && !first6) {

@@ -11,7 +11,9 @@ import { SUPPORTED_VERSIONS, type CniVersion } from "../../src/cni/version.js";
 import { thrown } from "../support/cni-error.js";
 
 function fixture(version: CniVersion): unknown {
-  return JSON.parse(readFileSync(new URL(`../fixtures/results/bridge-dual-stack-${version}.json`, import.meta.url), "utf8"));
+  return JSON.parse(
+    readFileSync(new URL(`../fixtures/results/bridge-dual-stack-${version}.json`, import.meta.url), "utf8"),
+  );
 }
 
 /** What goes on the wire: the formatted result as plain JSON. */
@@ -158,7 +160,12 @@ describe("lossy conversions", () => {
   it("going to 0.2.0 keeps only the first IPv4 and the first IPv6 address", () => {
     const r = {
       cniVersion: "1.1.0",
-      ips: [{ address: "198.18.0.2/24" }, { address: "fd00::2/64" }, { address: "198.18.0.3/24" }, { address: "fd00::3/64" }],
+      ips: [
+        { address: "198.18.0.2/24" },
+        { address: "fd00::2/64" },
+        { address: "198.18.0.3/24" },
+        { address: "fd00::3/64" },
+      ],
     };
     expect(convertJson(r, "0.2.0")).toStrictEqual({
       cniVersion: "0.2.0",
@@ -182,10 +189,26 @@ describe("lossy conversions", () => {
   });
 
   it("going to 0.2.0 drops an IPv6 route when there is no IPv6 address (and an IPv4 route without IPv4)", () => {
-    const v4only = { cniVersion: "1.0.0", ips: [{ address: "198.18.0.2/24" }], routes: [{ dst: "::/0", gw: "fd00::1" }, { dst: "0.0.0.0/0" }] };
-    expect(convertJson(v4only, "0.2.0")).toStrictEqual({ cniVersion: "0.2.0", ip4: { ip: "198.18.0.2/24", routes: [{ dst: "0.0.0.0/0" }] }, dns: {} });
-    const v6only = { cniVersion: "1.0.0", ips: [{ address: "fd00::2/64" }], routes: [{ dst: "::/0" }, { dst: "0.0.0.0/0" }] };
-    expect(convertJson(v6only, "0.1.0")).toStrictEqual({ cniVersion: "0.1.0", ip6: { ip: "fd00::2/64", routes: [{ dst: "::/0" }] }, dns: {} });
+    const v4only = {
+      cniVersion: "1.0.0",
+      ips: [{ address: "198.18.0.2/24" }],
+      routes: [{ dst: "::/0", gw: "fd00::1" }, { dst: "0.0.0.0/0" }],
+    };
+    expect(convertJson(v4only, "0.2.0")).toStrictEqual({
+      cniVersion: "0.2.0",
+      ip4: { ip: "198.18.0.2/24", routes: [{ dst: "0.0.0.0/0" }] },
+      dns: {},
+    });
+    const v6only = {
+      cniVersion: "1.0.0",
+      ips: [{ address: "fd00::2/64" }],
+      routes: [{ dst: "::/0" }, { dst: "0.0.0.0/0" }],
+    };
+    expect(convertJson(v6only, "0.1.0")).toStrictEqual({
+      cniVersion: "0.1.0",
+      ip6: { ip: "fd00::2/64", routes: [{ dst: "::/0" }] },
+      dns: {},
+    });
   });
 
   it("going to 0.2.0 drops interfaces and interface indexes", () => {
@@ -197,7 +220,16 @@ describe("lossy conversions", () => {
   it.each(["0.3.0", "0.3.1", "0.4.0"] as const)("going to %s drops interface mtu, pciID and socketPath", (to) => {
     const r = {
       cniVersion: "1.1.0",
-      interfaces: [{ name: "eth0", mac: "00:11:22:33:44:55", mtu: 9000, sandbox: "/x", pciID: "8086:9a01", socketPath: "/run/vhost.sock" }],
+      interfaces: [
+        {
+          name: "eth0",
+          mac: "00:11:22:33:44:55",
+          mtu: 9000,
+          sandbox: "/x",
+          pciID: "8086:9a01",
+          socketPath: "/run/vhost.sock",
+        },
+      ],
       ips: [{ interface: 0, address: "198.18.0.2/24" }],
     };
     expect(convertJson(r, to)).toStrictEqual({
@@ -218,13 +250,29 @@ describe("lossy conversions", () => {
   });
 
   it("1.x -> 0.3.x/0.4.0 keeps every route field (libcni shares types.Route)", () => {
-    const route = { dst: "198.19.0.0/16", gw: "198.18.0.1", mtu: 1400, advmss: 1360, priority: 10, table: 100, scope: 0 };
+    const route = {
+      dst: "198.19.0.0/16",
+      gw: "198.18.0.1",
+      mtu: 1400,
+      advmss: 1360,
+      priority: 10,
+      table: 100,
+      scope: 0,
+    };
     const out = convertJson({ cniVersion: "1.1.0", ips: [{ address: "198.18.0.2/24" }], routes: [route] }, "0.4.0");
-    expect(out).toStrictEqual({ cniVersion: "0.4.0", ips: [{ version: "4", address: "198.18.0.2/24" }], routes: [route], dns: {} });
+    expect(out).toStrictEqual({
+      cniVersion: "0.4.0",
+      ips: [{ version: "4", address: "198.18.0.2/24" }],
+      routes: [route],
+      dns: {},
+    });
   });
 
   it("the ips[].version field is added going down to 0.x and removed going up to 1.x", () => {
-    const down = convertJson({ cniVersion: "1.0.0", ips: [{ address: "fd00::2/64" }, { address: "198.18.0.2/24" }] }, "0.3.1");
+    const down = convertJson(
+      { cniVersion: "1.0.0", ips: [{ address: "fd00::2/64" }, { address: "198.18.0.2/24" }] },
+      "0.3.1",
+    );
     expect(down).toStrictEqual({
       cniVersion: "0.3.1",
       ips: [
@@ -237,15 +285,22 @@ describe("lossy conversions", () => {
     expect(up).toStrictEqual({ cniVersion: "1.1.0", ips: [{ address: "fd00::2/64" }] });
   });
 
-  it.each(["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"] as const)("0.2.0 -> %s has no interfaces and no interface index", (to) => {
-    const out = convertJson(fixture("0.2.0"), to) as { interfaces?: unknown; ips: object[] };
-    expect(out.interfaces).toBeUndefined();
-    for (const ip of out.ips) expect(ip).not.toHaveProperty("interface");
-  });
+  it.each(["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"] as const)(
+    "0.2.0 -> %s has no interfaces and no interface index",
+    (to) => {
+      const out = convertJson(fixture("0.2.0"), to) as { interfaces?: unknown; ips: object[] };
+      expect(out.interfaces).toBeUndefined();
+      for (const ip of out.ips) expect(ip).not.toHaveProperty("interface");
+    },
+  );
 
   it("0.1.0/0.2.0 routes keep their extra fields going up (types.Route is shared)", () => {
     const r = { cniVersion: "0.2.0", ip4: { ip: "198.18.0.2/24", routes: [{ dst: "0.0.0.0/0", mtu: 1400 }] } };
-    expect(convertJson(r, "1.0.0")).toStrictEqual({ cniVersion: "1.0.0", ips: [{ address: "198.18.0.2/24" }], routes: [{ dst: "0.0.0.0/0", mtu: 1400 }] });
+    expect(convertJson(r, "1.0.0")).toStrictEqual({
+      cniVersion: "1.0.0",
+      ips: [{ address: "198.18.0.2/24" }],
+      routes: [{ dst: "0.0.0.0/0", mtu: 1400 }],
+    });
   });
 
   it("0.4.0 -> 0.1.0 trusts ips[].version, not the address (libcni classifies by the version string)", () => {
@@ -260,7 +315,11 @@ describe("conversion errors", () => {
     ["1.0.0 with an empty ips list", { cniVersion: "1.0.0", ips: [] }, "0.1.0"],
     ["0.3.1 without ips", { cniVersion: "0.3.1" }, "0.2.0"],
     ["0.4.0 whose ips lack version (D18)", { cniVersion: "0.4.0", ips: [{ address: "10.0.0.5/24" }] }, "0.2.0"],
-    ["0.3.0 whose only ip has version \"\"", { cniVersion: "0.3.0", ips: [{ version: "", address: "10.0.0.5/24" }] }, "0.1.0"],
+    [
+      '0.3.0 whose only ip has version ""',
+      { cniVersion: "0.3.0", ips: [{ version: "", address: "10.0.0.5/24" }] },
+      "0.1.0",
+    ],
   ])("%s -> %s: cannot convert: no valid IP addresses (code 1)", (_name, input, to) => {
     const err = thrown(() => convertResult(parseResult(input), to));
     expect(err.code).toBe(ErrorCode.IncompatibleVersion);
@@ -270,7 +329,10 @@ describe("conversion errors", () => {
   it("a 0.2.0 result without addresses converts up but not back down", () => {
     const up = convertResult(parseResult({ cniVersion: "0.2.0" }), "1.1.0");
     expect(wire(up)).toStrictEqual({ cniVersion: "1.1.0" });
-    expect(wire(convertResult(parseResult({ cniVersion: "0.2.0" }), "0.1.0"))).toStrictEqual({ cniVersion: "0.1.0", dns: {} });
+    expect(wire(convertResult(parseResult({ cniVersion: "0.2.0" }), "0.1.0"))).toStrictEqual({
+      cniVersion: "0.1.0",
+      dns: {},
+    });
     expect(thrown(() => convertResult(up, "0.2.0")).msg).toBe("cannot convert: no valid IP addresses");
   });
 

@@ -14,7 +14,11 @@ const FULL = {
   CNI_PATH: "/opt/cni/bin:/usr/lib/cni",
 };
 
-const env = (command: string, overrides: Record<string, string | undefined> = {}) => ({ CNI_COMMAND: command, ...FULL, ...overrides });
+const env = (command: string, overrides: Record<string, string | undefined> = {}) => ({
+  CNI_COMMAND: command,
+  ...FULL,
+  ...overrides,
+});
 
 describe("required variables per command (skel; code 4)", () => {
   it.each([
@@ -41,7 +45,10 @@ describe("required variables per command (skel; code 4)", () => {
     ["STATUS", "CNI_PATH"],
   ])("%s without %s (A4)", (command, missing) => {
     const err = thrown(() => parseCniEnv(env(command, { [missing]: undefined })));
-    expect([err.code, err.msg]).toStrictEqual([ErrorCode.InvalidEnvironment, `required env variables [${missing}] missing`]);
+    expect([err.code, err.msg]).toStrictEqual([
+      ErrorCode.InvalidEnvironment,
+      `required env variables [${missing}] missing`,
+    ]);
   });
 
   it("an empty value counts as missing", () => {
@@ -51,7 +58,10 @@ describe("required variables per command (skel; code 4)", () => {
 
   it("an empty CNI_CONTAINERID on ADD is reported as missing (code 4), before any ID rule", () => {
     const err = thrown(() => parseCniEnv(env("ADD", { CNI_CONTAINERID: "" })));
-    expect([err.code, err.msg]).toStrictEqual([ErrorCode.InvalidEnvironment, "required env variables [CNI_CONTAINERID] missing"]);
+    expect([err.code, err.msg]).toStrictEqual([
+      ErrorCode.InvalidEnvironment,
+      "required env variables [CNI_CONTAINERID] missing",
+    ]);
   });
 
   it("DEL does not need CNI_NETNS (runtimes repeat DEL after the sandbox is gone, A5)", () => {
@@ -64,7 +74,14 @@ describe("required variables per command (skel; code 4)", () => {
   });
 
   it.each(["GC", "STATUS"])("%s needs only CNI_PATH (libcni sends the others empty)", (command) => {
-    const parsed = parseCniEnv({ CNI_COMMAND: command, CNI_PATH: "/opt/cni/bin", CNI_CONTAINERID: "", CNI_NETNS: "", CNI_IFNAME: "", CNI_ARGS: "" });
+    const parsed = parseCniEnv({
+      CNI_COMMAND: command,
+      CNI_PATH: "/opt/cni/bin",
+      CNI_CONTAINERID: "",
+      CNI_NETNS: "",
+      CNI_IFNAME: "",
+      CNI_ARGS: "",
+    });
     expect(parsed).toStrictEqual({
       command,
       containerId: undefined,
@@ -80,8 +97,21 @@ describe("required variables per command (skel; code 4)", () => {
   });
 
   it("VERSION does not validate the other variables (skel skips them for VERSION)", () => {
-    const parsed = parseCniEnv({ CNI_COMMAND: "VERSION", CNI_NETNS: "dummy", CNI_IFNAME: "bad/name", CNI_CONTAINERID: "_x", CNI_ARGS: "junk", CNI_PATH: "dummy" });
-    expect(parsed).toMatchObject({ command: "VERSION", containerId: undefined, ifName: undefined, netns: "dummy", path: ["dummy"] });
+    const parsed = parseCniEnv({
+      CNI_COMMAND: "VERSION",
+      CNI_NETNS: "dummy",
+      CNI_IFNAME: "bad/name",
+      CNI_CONTAINERID: "_x",
+      CNI_ARGS: "junk",
+      CNI_PATH: "dummy",
+    });
+    expect(parsed).toMatchObject({
+      command: "VERSION",
+      containerId: undefined,
+      ifName: undefined,
+      netns: "dummy",
+      path: ["dummy"],
+    });
   });
 });
 
@@ -89,14 +119,20 @@ describe("CNI_COMMAND", () => {
   it("missing or empty: required env variables [CNI_COMMAND] missing (code 4)", () => {
     for (const e of [{}, { CNI_COMMAND: "" }, { ...FULL }]) {
       const err = thrown(() => parseCniEnv(e));
-      expect([err.code, err.msg]).toStrictEqual([ErrorCode.InvalidEnvironment, "required env variables [CNI_COMMAND] missing"]);
+      expect([err.code, err.msg]).toStrictEqual([
+        ErrorCode.InvalidEnvironment,
+        "required env variables [CNI_COMMAND] missing",
+      ]);
     }
   });
 
-  it.each(["BOGUS", "add", "Add", "VERSION ", "INIT"])("unknown command %j (A3; commands are case-sensitive)", (command) => {
-    const err = thrown(() => parseCniEnv(env(command)));
-    expect([err.code, err.msg]).toStrictEqual([ErrorCode.InvalidEnvironment, `unknown CNI_COMMAND: ${command}`]);
-  });
+  it.each(["BOGUS", "add", "Add", "VERSION ", "INIT"])(
+    "unknown command %j (A3; commands are case-sensitive)",
+    (command) => {
+      const err = thrown(() => parseCniEnv(env(command)));
+      expect([err.code, err.msg]).toStrictEqual([ErrorCode.InvalidEnvironment, `unknown CNI_COMMAND: ${command}`]);
+    },
+  );
 
   it("an unknown command is reported even when nothing else is set", () => {
     expect(thrown(() => parseCniEnv({ CNI_COMMAND: "BOGUS" })).msg).toBe("unknown CNI_COMMAND: BOGUS");
@@ -130,7 +166,10 @@ describe("a full environment", () => {
   });
 
   it("CNI_PATH drops empty entries", () => {
-    expect(parseCniEnv(env("ADD", { CNI_PATH: ":/opt/cni/bin::/usr/lib/cni:" })).path).toStrictEqual(["/opt/cni/bin", "/usr/lib/cni"]);
+    expect(parseCniEnv(env("ADD", { CNI_PATH: ":/opt/cni/bin::/usr/lib/cni:" })).path).toStrictEqual([
+      "/opt/cni/bin",
+      "/usr/lib/cni",
+    ]);
   });
 
   it("a bad CNI_ARGS fails the invocation with code 4", () => {
@@ -144,12 +183,15 @@ describe("CNI_CONTAINERID rules (A12)", () => {
     expect(parseCniEnv(env("ADD", { CNI_CONTAINERID: id })).containerId).toBe(id);
   });
 
-  it.each(["_abc", "-abc", ".abc", "a b", "a/b", "a:b", "é", "a\n"])("%j is invalid: code 4, details = the ID", (id) => {
-    const err = thrown(() => parseCniEnv(env("DEL", { CNI_CONTAINERID: id })));
-    expect(err.code).toBe(ErrorCode.InvalidEnvironment);
-    expect(err.msg).toBe("invalid characters in containerID");
-    expect(err.details).toBe(id);
-  });
+  it.each(["_abc", "-abc", ".abc", "a b", "a/b", "a:b", "é", "a\n"])(
+    "%j is invalid: code 4, details = the ID",
+    (id) => {
+      const err = thrown(() => parseCniEnv(env("DEL", { CNI_CONTAINERID: id })));
+      expect(err.code).toBe(ErrorCode.InvalidEnvironment);
+      expect(err.msg).toBe("invalid characters in containerID");
+      expect(err.details).toBe(id);
+    },
+  );
 });
 
 describe("CNI_IFNAME rules (A11; Linux dev_valid_name)", () => {

@@ -34,7 +34,13 @@ describe("CniError", () => {
   it("carries code, msg and details; its message is libcni's Error(): msg; details", () => {
     const err = new CniError(ErrorCode.TryAgainLater, "try again", { details: "x" });
     expect(err).toBeInstanceOf(Error);
-    expect([err.name, err.code, err.msg, err.details, err.message]).toStrictEqual(["CniError", 11, "try again", "x", "try again; x"]);
+    expect([err.name, err.code, err.msg, err.details, err.message]).toStrictEqual([
+      "CniError",
+      11,
+      "try again",
+      "x",
+      "try again; x",
+    ]);
   });
 
   it("without details the message is msg alone", () => {
@@ -50,7 +56,9 @@ describe("CniError", () => {
 
 describe("toWire: the error object printed on stdout", () => {
   it("with cniVersion and details", () => {
-    const err = new CniError(ErrorCode.InvalidNetworkConfig, "Invalid Configuration", { details: "Network 192.168.0.0/31 too small to allocate from." });
+    const err = new CniError(ErrorCode.InvalidNetworkConfig, "Invalid Configuration", {
+      details: "Network 192.168.0.0/31 too small to allocate from.",
+    });
     expect(err.toWire("1.1.0")).toStrictEqual({
       cniVersion: "1.1.0",
       code: 7,
@@ -60,11 +68,18 @@ describe("toWire: the error object printed on stdout", () => {
   });
 
   it("without cniVersion (libcni's types.Error form) and without details", () => {
-    expect(new CniError(ErrorCode.InvalidEnvironment, "unknown CNI_COMMAND: FOO").toWire()).toStrictEqual({ code: 4, msg: "unknown CNI_COMMAND: FOO" });
+    expect(new CniError(ErrorCode.InvalidEnvironment, "unknown CNI_COMMAND: FOO").toWire()).toStrictEqual({
+      code: 4,
+      msg: "unknown CNI_COMMAND: FOO",
+    });
   });
 
   it("an empty details string is left out, an empty cniVersion is kept", () => {
-    expect(new CniError(ErrorCode.Unknown, "boom", { details: "" }).toWire("")).toStrictEqual({ cniVersion: "", code: 0, msg: "boom" });
+    expect(new CniError(ErrorCode.Unknown, "boom", { details: "" }).toWire("")).toStrictEqual({
+      cniVersion: "",
+      code: 0,
+      msg: "boom",
+    });
   });
 
   it("prints cniVersion, code, msg, details in that order", () => {
@@ -78,7 +93,11 @@ describe("withContext", () => {
     const inner = new CniError(ErrorCode.TryAgainLater, "try again", { details: "x" });
     const outer = inner.withContext('plugin type="bridge" failed (add)');
     expect(outer).not.toBe(inner);
-    expect([outer.code, outer.msg, outer.details]).toStrictEqual([11, 'plugin type="bridge" failed (add): try again', "x"]);
+    expect([outer.code, outer.msg, outer.details]).toStrictEqual([
+      11,
+      'plugin type="bridge" failed (add): try again',
+      "x",
+    ]);
     expect(outer.cause).toBe(inner);
     expect(inner.msg).toBe("try again");
   });

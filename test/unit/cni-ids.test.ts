@@ -26,7 +26,11 @@ describe("container IDs", () => {
 
   it.each(["_abc", "a b", "a/b"])("%j: code 4 `invalid characters in containerID`", (id) => {
     const err = thrown(() => parseContainerId(id));
-    expect([err.code, err.msg, err.details]).toStrictEqual([ErrorCode.InvalidEnvironment, "invalid characters in containerID", id]);
+    expect([err.code, err.msg, err.details]).toStrictEqual([
+      ErrorCode.InvalidEnvironment,
+      "invalid characters in containerID",
+      id,
+    ]);
   });
 });
 
@@ -36,11 +40,18 @@ describe("network names (skel validateConfig, A7)", () => {
     expect([err.code, err.msg]).toStrictEqual([ErrorCode.InvalidNetworkConfig, "missing network name"]);
   });
 
-  it.each(["1234%%%", "-net", "_net", "my net", "a/b", "../x"])("%j: code 7 `invalid characters found in network name`", (name) => {
-    const err = thrown(() => parseNetworkName(name));
-    expect([err.code, err.msg, err.details]).toStrictEqual([ErrorCode.InvalidNetworkConfig, "invalid characters found in network name", name]);
-    expect(isValidNetworkName(name)).toBe(false);
-  });
+  it.each(["1234%%%", "-net", "_net", "my net", "a/b", "../x"])(
+    "%j: code 7 `invalid characters found in network name`",
+    (name) => {
+      const err = thrown(() => parseNetworkName(name));
+      expect([err.code, err.msg, err.details]).toStrictEqual([
+        ErrorCode.InvalidNetworkConfig,
+        "invalid characters found in network name",
+        name,
+      ]);
+      expect(isValidNetworkName(name)).toBe(false);
+    },
+  );
 
   it.each(["eth0", "dbnet", "macvlan-conf", "k8s-pod-network", "1.2_3-x", "A"])("%j is valid", (name) => {
     expect(parseNetworkName(name)).toBe(name);

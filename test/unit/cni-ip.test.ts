@@ -42,13 +42,22 @@ describe("canonicalIp", () => {
     expect(canonicalIp(input)).toBe(canonical);
   });
 
-  it.each(["", "198.18.0", "198.18.0.256", "01.2.3.4", "1.2.3.4/32", "fe80::1%eth0", "1::2::3", "12345::", "g::1", " ::1", "::1 "])(
-    "%j is not an address",
-    (input) => {
-      expect(canonicalIp(input)).toBeUndefined();
-      expect(ipFamily(input)).toBeUndefined();
-    },
-  );
+  it.each([
+    "",
+    "198.18.0",
+    "198.18.0.256",
+    "01.2.3.4",
+    "1.2.3.4/32",
+    "fe80::1%eth0",
+    "1::2::3",
+    "12345::",
+    "g::1",
+    " ::1",
+    "::1 ",
+  ])("%j is not an address", (input) => {
+    expect(canonicalIp(input)).toBeUndefined();
+    expect(ipFamily(input)).toBeUndefined();
+  });
 
   it("an IPv4-mapped IPv6 address is IPv4, as Go's To4() says", () => {
     expect(ipFamily("::ffff:198.18.0.1")).toBe(4);
@@ -60,7 +69,10 @@ describe("canonicalIp", () => {
 function expectedText(groups: readonly number[]): string {
   const full = `:${groups.map((g) => g.toString(16)).join(":")}:`;
   const runs = [...full.matchAll(/:(0:){2,}/g)].map((m) => ({ at: m.index, text: m[0] }));
-  const longest = runs.reduce<{ at: number; text: string } | undefined>((best, r) => (!best || r.text.length > best.text.length ? r : best), undefined);
+  const longest = runs.reduce<{ at: number; text: string } | undefined>(
+    (best, r) => (!best || r.text.length > best.text.length ? r : best),
+    undefined,
+  );
   const text = longest ? `${full.slice(0, longest.at)}::${full.slice(longest.at + longest.text.length)}` : full;
   return text.replace(/^:(?!:)/, "").replace(/(?<!:):$/, "");
 }
@@ -68,7 +80,9 @@ function expectedText(groups: readonly number[]): string {
 /** Eight groups with zero runs, so compression matters; never the IPv4-mapped prefix. */
 function randomGroups(rnd: Random): number[] {
   for (;;) {
-    const groups = Array.from({ length: 8 }, () => (rnd.bool(0.45) ? 0 : rnd.pick([1, 0xa, 0xff, 0x1234, 0xffff, rnd.int(1, 0xffff)])));
+    const groups = Array.from({ length: 8 }, () =>
+      rnd.bool(0.45) ? 0 : rnd.pick([1, 0xa, 0xff, 0x1234, 0xffff, rnd.int(1, 0xffff)]),
+    );
     if (!(groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff)) return groups;
   }
 }
@@ -85,7 +99,7 @@ function randomSpelling(rnd: Random, groups: readonly number[]): string {
   }
   const zeroRuns: [number, number][] = [];
   for (let i = 0; i < parts.length; i++) {
-    if (groups[i] !== 0 || i >= 6 && parts.length === 7) continue;
+    if (groups[i] !== 0 || (i >= 6 && parts.length === 7)) continue;
     let j = i;
     while (j < parts.length && groups[j] === 0 && !(j >= 6 && parts.length === 7)) j++;
     zeroRuns.push([i, j]);
@@ -127,12 +141,20 @@ describe("parseCidr", () => {
     expect(parseCidr(input)).toStrictEqual(parsed);
   });
 
-  it.each(["10.1.2.3", "10.1.2.3/33", "fd00::1/129", "10.1.2.3/", "10.1.2.3/a", "10.1.2.3/-1", "10.1.2.3/1000", "/24", "fe80::1%eth0/64", "10.1.2.3/24/1"])(
-    "%j is not a CIDR",
-    (input) => {
-      expect(parseCidr(input)).toBeUndefined();
-    },
-  );
+  it.each([
+    "10.1.2.3",
+    "10.1.2.3/33",
+    "fd00::1/129",
+    "10.1.2.3/",
+    "10.1.2.3/a",
+    "10.1.2.3/-1",
+    "10.1.2.3/1000",
+    "/24",
+    "fe80::1%eth0/64",
+    "10.1.2.3/24/1",
+  ])("%j is not a CIDR", (input) => {
+    expect(parseCidr(input)).toBeUndefined();
+  });
 });
 
 describe("small helpers", () => {
@@ -143,21 +165,20 @@ describe("small helpers", () => {
   });
 
   it("addressFamily and addressIp", () => {
-    expect([addressFamily("198.18.0.1/24"), addressFamily("fd00::1/64"), addressFamily("198.18.0.1"), addressFamily("x")]).toStrictEqual([4, 6, 4, undefined]);
+    expect([
+      addressFamily("198.18.0.1/24"),
+      addressFamily("fd00::1/64"),
+      addressFamily("198.18.0.1"),
+      addressFamily("x"),
+    ]).toStrictEqual([4, 6, 4, undefined]);
     expect([addressIp("198.18.0.1/24"), addressIp("fd00::1")]).toStrictEqual(["198.18.0.1", "fd00::1"]);
   });
 
   it("default destinations", () => {
     expect([defaultDst(4), defaultDst(6)]).toStrictEqual(["0.0.0.0/0", "::/0"]);
-    expect(["0.0.0.0/0", "::/0", "0:0::/0", "10.0.0.0/0", "0.0.0.0/1", "::/1", "default"].map(isDefaultDst)).toStrictEqual([
-      true,
-      true,
-      true,
-      true,
-      false,
-      false,
-      false,
-    ]);
+    expect(
+      ["0.0.0.0/0", "::/0", "0:0::/0", "10.0.0.0/0", "0.0.0.0/1", "::/1", "default"].map(isDefaultDst),
+    ).toStrictEqual([true, true, true, true, false, false, false]);
   });
 
   it("cidrContains", () => {

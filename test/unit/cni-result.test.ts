@@ -9,7 +9,9 @@ import { SUPPORTED_VERSIONS, type CniVersion } from "../../src/cni/version.js";
 import { thrown } from "../support/cni-error.js";
 
 function fixture(version: CniVersion): Record<string, unknown> {
-  return JSON.parse(readFileSync(new URL(`../fixtures/results/bridge-dual-stack-${version}.json`, import.meta.url), "utf8"));
+  return JSON.parse(
+    readFileSync(new URL(`../fixtures/results/bridge-dual-stack-${version}.json`, import.meta.url), "utf8"),
+  );
 }
 
 const json = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
@@ -31,26 +33,47 @@ describe("parseResult: every version", () => {
     ["1.1.0", "100"],
   ] as const)("%s is read with the %s types", (v, family) => {
     const r = parseResult(fixture(v));
-    expect([isResult020(r), isResult040(r), isResult100(r)]).toStrictEqual([family === "020", family === "040", family === "100"]);
+    expect([isResult020(r), isResult040(r), isResult100(r)]).toStrictEqual([
+      family === "020",
+      family === "040",
+      family === "100",
+    ]);
   });
 
   it("0.x types have no interface mtu/pciID/socketPath: they are not read", () => {
-    const r = parseResult({ cniVersion: "0.4.0", interfaces: [{ name: "eth0", mtu: 1500, pciID: "x", socketPath: "/s" }] });
+    const r = parseResult({
+      cniVersion: "0.4.0",
+      interfaces: [{ name: "eth0", mtu: 1500, pciID: "x", socketPath: "/s" }],
+    });
     expect(r).toStrictEqual({ cniVersion: "0.4.0", interfaces: [{ name: "eth0" }] });
   });
 
   it("keys no version defines are dropped", () => {
-    expect(parseResult({ cniVersion: "1.0.0", ips: [{ address: "10.0.0.2/24", version: "4" }], foo: 1 })).toStrictEqual({
-      cniVersion: "1.0.0",
-      ips: [{ address: "10.0.0.2/24" }],
+    expect(parseResult({ cniVersion: "1.0.0", ips: [{ address: "10.0.0.2/24", version: "4" }], foo: 1 })).toStrictEqual(
+      {
+        cniVersion: "1.0.0",
+        ips: [{ address: "10.0.0.2/24" }],
+      },
+    );
+    expect(parseResult({ cniVersion: "0.2.0", ips: [{ address: "10.0.0.2/24" }] })).toStrictEqual({
+      cniVersion: "0.2.0",
     });
-    expect(parseResult({ cniVersion: "0.2.0", ips: [{ address: "10.0.0.2/24" }] })).toStrictEqual({ cniVersion: "0.2.0" });
   });
 
   it('reads a gateway or gw of "" as absent (Go decodes "" into a nil net.IP)', () => {
-    const r = parseResult({ cniVersion: "1.0.0", ips: [{ address: "10.0.0.2/24", gateway: "" }], routes: [{ dst: "0.0.0.0/0", gw: "" }] });
-    expect(json(formatResult(r))).toStrictEqual({ cniVersion: "1.0.0", ips: [{ address: "10.0.0.2/24" }], routes: [{ dst: "0.0.0.0/0" }] });
-    expect(json(formatResult(parseResult({ cniVersion: "0.2.0", ip4: { ip: "10.0.0.2/24", gateway: "" } })))).toStrictEqual({
+    const r = parseResult({
+      cniVersion: "1.0.0",
+      ips: [{ address: "10.0.0.2/24", gateway: "" }],
+      routes: [{ dst: "0.0.0.0/0", gw: "" }],
+    });
+    expect(json(formatResult(r))).toStrictEqual({
+      cniVersion: "1.0.0",
+      ips: [{ address: "10.0.0.2/24" }],
+      routes: [{ dst: "0.0.0.0/0" }],
+    });
+    expect(
+      json(formatResult(parseResult({ cniVersion: "0.2.0", ip4: { ip: "10.0.0.2/24", gateway: "" } }))),
+    ).toStrictEqual({
       cniVersion: "0.2.0",
       ip4: { ip: "10.0.0.2/24" },
       dns: {},
@@ -78,7 +101,10 @@ describe("parseResult: every version", () => {
 
 describe("parseResult: the version of a result", () => {
   it("a result without cniVersion takes the assumed (config) version (B12)", () => {
-    expect(parseResult({ ips: [{ address: "10.0.0.2/24" }] }, "1.0.0")).toStrictEqual({ cniVersion: "1.0.0", ips: [{ address: "10.0.0.2/24" }] });
+    expect(parseResult({ ips: [{ address: "10.0.0.2/24" }] }, "1.0.0")).toStrictEqual({
+      cniVersion: "1.0.0",
+      ips: [{ address: "10.0.0.2/24" }],
+    });
     expect(parseResult({ cniVersion: "", ips: [{ address: "10.0.0.2/24", version: "4" }] }, "0.3.1")).toStrictEqual({
       cniVersion: "0.3.1",
       ips: [{ address: "10.0.0.2/24", version: "4" }],
@@ -86,7 +112,10 @@ describe("parseResult: the version of a result", () => {
   });
 
   it("a result without cniVersion and nothing assumed is 0.1.0 (D10)", () => {
-    expect(parseResult({ ip4: { ip: "10.0.0.2/24" } })).toStrictEqual({ cniVersion: "0.1.0", ip4: { ip: "10.0.0.2/24" } });
+    expect(parseResult({ ip4: { ip: "10.0.0.2/24" } })).toStrictEqual({
+      cniVersion: "0.1.0",
+      ip4: { ip: "10.0.0.2/24" },
+    });
     expect(parseResult({ cniVersion: "" }, "")).toStrictEqual({ cniVersion: "0.1.0" });
   });
 
@@ -124,7 +153,10 @@ describe("parseResult: decoding errors are code 6", () => {
 
   it("a cniVersion that is not a string", () => {
     const err = thrown(() => parseResult({ cniVersion: 1 }));
-    expect([err.code, err.msg]).toStrictEqual([ErrorCode.DecodingFailure, "failed to decode result: cniVersion is not a string"]);
+    expect([err.code, err.msg]).toStrictEqual([
+      ErrorCode.DecodingFailure,
+      "failed to decode result: cniVersion is not a string",
+    ]);
   });
 
   it.each([
@@ -164,18 +196,24 @@ describe("formatResult: Go's marshalling rules", () => {
 
   it("1.x results leave out an empty dns (D22), also one with only empty fields", () => {
     expect(formatResult(parseResult({ cniVersion: "1.1.0", dns: {} }))).toStrictEqual({ cniVersion: "1.1.0" });
-    expect(formatResult(parseResult({ cniVersion: "1.0.0", dns: { nameservers: [], domain: "", search: [], options: [] } }))).toStrictEqual({
+    expect(
+      formatResult(parseResult({ cniVersion: "1.0.0", dns: { nameservers: [], domain: "", search: [], options: [] } })),
+    ).toStrictEqual({
       cniVersion: "1.0.0",
     });
   });
 
   it("empty dns fields are left out, the others kept", () => {
-    const out = formatResult(parseResult({ cniVersion: "0.4.0", dns: { nameservers: [], domain: "example.com", search: [] } }));
+    const out = formatResult(
+      parseResult({ cniVersion: "0.4.0", dns: { nameservers: [], domain: "example.com", search: [] } }),
+    );
     expect(out).toStrictEqual({ cniVersion: "0.4.0", dns: { domain: "example.com" } });
   });
 
   it("empty lists are left out", () => {
-    expect(formatResult(parseResult({ cniVersion: "1.1.0", interfaces: [], ips: [], routes: [] }))).toStrictEqual({ cniVersion: "1.1.0" });
+    expect(formatResult(parseResult({ cniVersion: "1.1.0", interfaces: [], ips: [], routes: [] }))).toStrictEqual({
+      cniVersion: "1.1.0",
+    });
     expect(formatResult(parseResult({ cniVersion: "0.2.0", ip4: { ip: "10.0.0.2/24", routes: [] } }))).toStrictEqual({
       cniVersion: "0.2.0",
       ip4: { ip: "10.0.0.2/24" },
@@ -184,19 +222,31 @@ describe("formatResult: Go's marshalling rules", () => {
   });
 
   it("interface: 0 is kept (a pointer in Go, D21)", () => {
-    expect(formatResult(parseResult({ cniVersion: "1.1.0", ips: [{ address: "10.0.0.2/24", interface: 0 }] }))).toStrictEqual({
+    expect(
+      formatResult(parseResult({ cniVersion: "1.1.0", ips: [{ address: "10.0.0.2/24", interface: 0 }] })),
+    ).toStrictEqual({
       cniVersion: "1.1.0",
       ips: [{ address: "10.0.0.2/24", interface: 0 }],
     });
   });
 
   it("route table and scope 0 are kept (pointers), mtu/advmss/priority 0 are left out", () => {
-    const out = formatResult(parseResult({ cniVersion: "1.1.0", routes: [{ dst: "0.0.0.0/0", mtu: 0, advmss: 0, priority: 0, table: 0, scope: 0 }] }));
+    const out = formatResult(
+      parseResult({
+        cniVersion: "1.1.0",
+        routes: [{ dst: "0.0.0.0/0", mtu: 0, advmss: 0, priority: 0, table: 0, scope: 0 }],
+      }),
+    );
     expect(out).toStrictEqual({ cniVersion: "1.1.0", routes: [{ dst: "0.0.0.0/0", table: 0, scope: 0 }] });
   });
 
   it("interface mtu 0 and empty strings are left out; name is always printed", () => {
-    const out = formatResult(parseResult({ cniVersion: "1.1.0", interfaces: [{ name: "", mac: "", mtu: 0, sandbox: "", pciID: "", socketPath: "" }] }));
+    const out = formatResult(
+      parseResult({
+        cniVersion: "1.1.0",
+        interfaces: [{ name: "", mac: "", mtu: 0, sandbox: "", pciID: "", socketPath: "" }],
+      }),
+    );
     expect(out).toStrictEqual({ cniVersion: "1.1.0", interfaces: [{ name: "" }] });
   });
 
@@ -204,7 +254,9 @@ describe("formatResult: Go's marshalling rules", () => {
     for (const v of SUPPORTED_VERSIONS) {
       const keys = Object.keys(formatResult(parseResult(fixture(v))));
       expect(keys[0]).toBe("cniVersion");
-      expect(keys.slice(1).sort()).toStrictEqual(v < "0.3.0" ? ["dns", "ip4", "ip6"] : ["dns", "interfaces", "ips", "routes"]);
+      expect(keys.slice(1).sort()).toStrictEqual(
+        v < "0.3.0" ? ["dns", "ip4", "ip6"] : ["dns", "interfaces", "ips", "routes"],
+      );
     }
   });
 });

@@ -27,9 +27,12 @@ describe("supported versions", () => {
     expect(isSupportedVersion(v)).toBe(true);
   });
 
-  it.each(["", "0.9.0", "1.0", "1", "1.2.0", "2.0.0", " 1.0.0", "v1.0.0", "1.0.0-rc1"])("%j is not (exact string match)", (v) => {
-    expect(isSupportedVersion(v)).toBe(false);
-  });
+  it.each(["", "0.9.0", "1.0", "1", "1.2.0", "2.0.0", " 1.0.0", "v1.0.0", "1.0.0-rc1"])(
+    "%j is not (exact string match)",
+    (v) => {
+      expect(isSupportedVersion(v)).toBe(false);
+    },
+  );
 });
 
 describe("parseVersion (libcni ParseVersion)", () => {
@@ -86,11 +89,14 @@ describe("compareVersions (E1)", () => {
 });
 
 describe("versionAllows: skel's command gates (A9, A10)", () => {
-  const table = ALL.flatMap((v) => [
-    ["CHECK", v, compareVersions(v, "0.4.0") >= 0],
-    ["STATUS", v, v === "1.1.0"],
-    ["GC", v, v === "1.1.0"],
-  ] as const);
+  const table = ALL.flatMap(
+    (v) =>
+      [
+        ["CHECK", v, compareVersions(v, "0.4.0") >= 0],
+        ["STATUS", v, v === "1.1.0"],
+        ["GC", v, v === "1.1.0"],
+      ] as const,
+  );
 
   it.each(table)("%s at %s: %s", (command, v, allowed) => {
     expect(versionAllows(command, v)).toBe(allowed);
@@ -102,11 +108,19 @@ describe("versionAllows: skel's command gates (A9, A10)", () => {
   });
 
   it('a config without a version ("") is 0.1.0 and allows none of them', () => {
-    expect([versionAllows("CHECK", ""), versionAllows("GC", ""), versionAllows("STATUS", "")]).toStrictEqual([false, false, false]);
+    expect([versionAllows("CHECK", ""), versionAllows("GC", ""), versionAllows("STATUS", "")]).toStrictEqual([
+      false,
+      false,
+      false,
+    ]);
   });
 
   it("later versions pass the gates", () => {
-    expect([versionAllows("CHECK", "1.2.0"), versionAllows("GC", "1.2.0"), versionAllows("STATUS", "2.0.0")]).toStrictEqual([true, true, true]);
+    expect([
+      versionAllows("CHECK", "1.2.0"),
+      versionAllows("GC", "1.2.0"),
+      versionAllows("STATUS", "2.0.0"),
+    ]).toStrictEqual([true, true, true]);
   });
 });
 
@@ -126,21 +140,53 @@ describe("pluginVersionInfo: Plexus's VERSION answer (A1)", () => {
 
 describe("decodeVersionInfo: a delegate's VERSION answer (B21)", () => {
   it.each([
-    ["a full answer", { cniVersion: "1.0.0", supportedVersions: ["0.4.0", "1.0.0"] }, { cniVersion: "1.0.0", supportedVersions: ["0.4.0", "1.0.0"] }],
-    ["0.2.0 without the list: 0.1.0 and 0.2.0", { cniVersion: "0.2.0" }, { cniVersion: "0.2.0", supportedVersions: ["0.1.0", "0.2.0"] }],
-    ["0.2.0 with an empty list", { cniVersion: "0.2.0", supportedVersions: [] }, { cniVersion: "0.2.0", supportedVersions: ["0.1.0", "0.2.0"] }],
-    ["extra keys are ignored", { cniVersion: "1.1.0", supportedVersions: ["1.1.0"], foo: 1 }, { cniVersion: "1.1.0", supportedVersions: ["1.1.0"] }],
+    [
+      "a full answer",
+      { cniVersion: "1.0.0", supportedVersions: ["0.4.0", "1.0.0"] },
+      { cniVersion: "1.0.0", supportedVersions: ["0.4.0", "1.0.0"] },
+    ],
+    [
+      "0.2.0 without the list: 0.1.0 and 0.2.0",
+      { cniVersion: "0.2.0" },
+      { cniVersion: "0.2.0", supportedVersions: ["0.1.0", "0.2.0"] },
+    ],
+    [
+      "0.2.0 with an empty list",
+      { cniVersion: "0.2.0", supportedVersions: [] },
+      { cniVersion: "0.2.0", supportedVersions: ["0.1.0", "0.2.0"] },
+    ],
+    [
+      "extra keys are ignored",
+      { cniVersion: "1.1.0", supportedVersions: ["1.1.0"], foo: 1 },
+      { cniVersion: "1.1.0", supportedVersions: ["1.1.0"] },
+    ],
   ])("%s", (_name, raw, info) => {
     expect(decodeVersionInfo(raw)).toStrictEqual(info);
   });
 
   it.each([
     ["0.3.1 without the list", { cniVersion: "0.3.1" }, "decoding version info: missing field supportedVersions"],
-    ["1.0.0 with an empty list", { cniVersion: "1.0.0", supportedVersions: [] }, "decoding version info: missing field supportedVersions"],
-    ["a list that is not strings", { cniVersion: "1.0.0", supportedVersions: [1] }, "decoding version info: missing field supportedVersions"],
+    [
+      "1.0.0 with an empty list",
+      { cniVersion: "1.0.0", supportedVersions: [] },
+      "decoding version info: missing field supportedVersions",
+    ],
+    [
+      "a list that is not strings",
+      { cniVersion: "1.0.0", supportedVersions: [1] },
+      "decoding version info: missing field supportedVersions",
+    ],
     ["no cniVersion", { supportedVersions: ["1.0.0"] }, "decoding version info: missing field cniVersion"],
-    ["an empty cniVersion", { cniVersion: "", supportedVersions: ["1.0.0"] }, "decoding version info: missing field cniVersion"],
-    ["a numeric cniVersion", { cniVersion: 1, supportedVersions: ["1.0.0"] }, "decoding version info: missing field cniVersion"],
+    [
+      "an empty cniVersion",
+      { cniVersion: "", supportedVersions: ["1.0.0"] },
+      "decoding version info: missing field cniVersion",
+    ],
+    [
+      "a numeric cniVersion",
+      { cniVersion: 1, supportedVersions: ["1.0.0"] },
+      "decoding version info: missing field cniVersion",
+    ],
     ["null", null, "decoding version info: missing field cniVersion"],
     ["a string", "1.0.0", "decoding version info: missing field cniVersion"],
   ])("%s fails (code 6)", (_name, raw, msg) => {
@@ -162,7 +208,14 @@ describe("checkVersionSupported: the config version must be spoken exactly (A8)"
     const err = thrown(() => checkVersionSupported(v));
     expect(err.code).toBe(ErrorCode.IncompatibleVersion);
     expect(err.msg).toBe("incompatible CNI versions");
-    expect(err.details).toBe(`config is "${v}", plugin supports ["0.1.0" "0.2.0" "0.3.0" "0.3.1" "0.4.0" "1.0.0" "1.1.0"]`);
-    expect(err.toWire("0.9.0")).toStrictEqual({ cniVersion: "0.9.0", code: 1, msg: "incompatible CNI versions", details: err.details });
+    expect(err.details).toBe(
+      `config is "${v}", plugin supports ["0.1.0" "0.2.0" "0.3.0" "0.3.1" "0.4.0" "1.0.0" "1.1.0"]`,
+    );
+    expect(err.toWire("0.9.0")).toStrictEqual({
+      cniVersion: "0.9.0",
+      code: 1,
+      msg: "incompatible CNI versions",
+      details: err.details,
+    });
   });
 });

@@ -10,7 +10,11 @@ const net1 = "net1" as IfName;
 // What bridge + host-local returns: host bridge, host veth, sandbox eth0.
 const cluster: Result100 = {
   cniVersion: "1.1.0",
-  interfaces: [{ name: "cni0", mac: "aa:00:00:00:00:01" }, { name: "veth1", mac: "aa:00:00:00:00:02" }, { name: "eth0", mac: "aa:00:00:00:00:03", sandbox: netns }],
+  interfaces: [
+    { name: "cni0", mac: "aa:00:00:00:00:01" },
+    { name: "veth1", mac: "aa:00:00:00:00:02" },
+    { name: "eth0", mac: "aa:00:00:00:00:03", sandbox: netns },
+  ],
   ips: [{ address: "198.18.0.5/24", gateway: "198.18.0.1", interface: 2 }],
   routes: [{ dst: "0.0.0.0/0", gw: "198.18.0.1" }],
   dns: { nameservers: ["198.18.0.53"] },
@@ -52,7 +56,15 @@ describe("mergeResults", () => {
   });
 
   it("indexes an unindexed cluster IP to the existing sandbox eth0 instead of adding a second one", () => {
-    const r = indexAddresses({ ifName: eth0, netns, result: { cniVersion: "1.1.0", interfaces: [{ name: "eth0", sandbox: netns }], ips: [{ address: "198.18.0.9/24" }] } });
+    const r = indexAddresses({
+      ifName: eth0,
+      netns,
+      result: {
+        cniVersion: "1.1.0",
+        interfaces: [{ name: "eth0", sandbox: netns }],
+        ips: [{ address: "198.18.0.9/24" }],
+      },
+    });
     expect(r.interfaces).toHaveLength(1);
     expect(r.ips).toEqual([{ address: "198.18.0.9/24", interface: 0 }]);
   });

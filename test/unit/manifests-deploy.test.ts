@@ -37,7 +37,12 @@ interface PodSpec {
   serviceAccountName: string;
   tolerations: Record<string, unknown>[];
   containers: Container[];
-  volumes: { name: string; hostPath?: { path: string; type: string }; configMap?: { name: string }; emptyDir?: unknown }[];
+  volumes: {
+    name: string;
+    hostPath?: { path: string; type: string };
+    configMap?: { name: string };
+    emptyDir?: unknown;
+  }[];
 }
 function podSpec(): PodSpec {
   return (byKind("DaemonSet") as unknown as { spec: { template: { spec: PodSpec } } }).spec.template.spec;
@@ -48,7 +53,14 @@ function installJson(): string {
 
 describe("every manifest", () => {
   it("is a built-in kind valid against the Kubernetes schemas", () => {
-    expect(manifests.map((m) => m.doc.kind).sort()).toEqual(["ClusterRole", "ClusterRoleBinding", "ConfigMap", "CustomResourceDefinition", "DaemonSet", "ServiceAccount"]);
+    expect(manifests.map((m) => m.doc.kind).sort()).toEqual([
+      "ClusterRole",
+      "ClusterRoleBinding",
+      "ConfigMap",
+      "CustomResourceDefinition",
+      "DaemonSet",
+      "ServiceAccount",
+    ]);
     for (const { file, doc } of manifests) {
       expect(isBuiltin(doc), file).toBe(true);
       expect(() => validateBuiltin(doc), file).not.toThrow();
@@ -59,14 +71,17 @@ describe("every manifest", () => {
     const ds = structuredClone(byKind("DaemonSet")) as Record<string, { selector?: unknown }>;
     delete ds["spec"]!.selector;
     expect(() => validateBuiltin(ds as Manifest["doc"])).toThrow(/selector/);
-    const pod = structuredClone(byKind("DaemonSet")) as unknown as { spec: { template: { spec: { containers: { name: unknown }[] } } } };
+    const pod = structuredClone(byKind("DaemonSet")) as unknown as {
+      spec: { template: { spec: { containers: { name: unknown }[] } } };
+    };
     pod.spec.template.spec.containers[0]!.name = 5;
     expect(() => validateBuiltin(pod as unknown as Manifest["doc"])).toThrow(/name must be string/);
   });
 
   it("namespaced objects live in kube-system", () => {
     for (const { file, doc } of manifests) {
-      if (["ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"].includes(doc.kind)) expect(doc.metadata.namespace, file).toBeUndefined();
+      if (["ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"].includes(doc.kind))
+        expect(doc.metadata.namespace, file).toBeUndefined();
       else expect(doc.metadata.namespace, file).toBe("kube-system");
     }
   });
@@ -74,23 +89,42 @@ describe("every manifest", () => {
 
 describe("kustomization", () => {
   it("lists every manifest file, so kubectl apply -k deploy/ is the whole install", async () => {
-    const kustomization = parseYamlDocuments(await readFile(join(repoRoot, "deploy/kustomization.yaml"), "utf8"))[0] as { resources: string[] };
-    const files = (await readdir(join(repoRoot, "deploy"))).filter((f) => f.endsWith(".yaml") && f !== "kustomization.yaml").sort();
+    const kustomization = parseYamlDocuments(
+      await readFile(join(repoRoot, "deploy/kustomization.yaml"), "utf8"),
+    )[0] as { resources: string[] };
+    const files = (await readdir(join(repoRoot, "deploy")))
+      .filter((f) => f.endsWith(".yaml") && f !== "kustomization.yaml")
+      .sort();
     expect([...kustomization.resources].sort()).toEqual(files);
   });
 
   it("carries the CRD exactly as crds/ has it", async () => {
-    const ours = parseYamlDocuments(await readFile(join(repoRoot, "deploy/network-attachment-definition-crd.yaml"), "utf8")).filter(Boolean);
-    const canonical = parseYamlDocuments(await readFile(join(repoRoot, "crds/network-attachment-definition.yaml"), "utf8")).filter(Boolean);
+    const ours = parseYamlDocuments(
+      await readFile(join(repoRoot, "deploy/network-attachment-definition-crd.yaml"), "utf8"),
+    ).filter(Boolean);
+    const canonical = parseYamlDocuments(
+      await readFile(join(repoRoot, "crds/network-attachment-definition.yaml"), "utf8"),
+    ).filter(Boolean);
     expect(ours).toEqual(canonical);
   });
 });
 
 describe("RBAC", () => {
   it("grants exactly what the plugin and the agent use, nothing else", () => {
-    const rules = (byKind("ClusterRole") as unknown as { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] }).rules;
-    const grants = rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g || "core"}/${res}:${v}`)))).sort();
-    expect(grants).toEqual(["core/events:create", "core/pods/status:update", "core/pods:get", "k8s.cni.cncf.io/network-attachment-definitions:get"]);
+    const rules = (
+      byKind("ClusterRole") as unknown as { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] }
+    ).rules;
+    const grants = rules
+      .flatMap((r) =>
+        r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g || "core"}/${res}:${v}`))),
+      )
+      .sort();
+    expect(grants).toEqual([
+      "core/events:create",
+      "core/pods/status:update",
+      "core/pods:get",
+      "k8s.cni.cncf.io/network-attachment-definitions:get",
+    ]);
   });
 
   it("every rule says which feature needs it", async () => {
@@ -104,9 +138,14 @@ describe("RBAC", () => {
   });
 
   it("binds the role to the agent's service account, which the DaemonSet runs as", () => {
-    const binding = byKind("ClusterRoleBinding") as unknown as { roleRef: { name: string }; subjects: { kind: string; name: string; namespace: string }[] };
+    const binding = byKind("ClusterRoleBinding") as unknown as {
+      roleRef: { name: string };
+      subjects: { kind: string; name: string; namespace: string }[];
+    };
     expect(binding.roleRef.name).toBe(byKind("ClusterRole").metadata.name);
-    expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: byKind("ServiceAccount").metadata.name, namespace: "kube-system" }]);
+    expect(binding.subjects).toEqual([
+      { kind: "ServiceAccount", name: byKind("ServiceAccount").metadata.name, namespace: "kube-system" },
+    ]);
     expect(podSpec().serviceAccountName).toBe(byKind("ServiceAccount").metadata.name);
   });
 });
@@ -122,7 +161,13 @@ describe("the DaemonSet and the agent's options", () => {
   it("its args and the ConfigMap's install.json parse as the agent's options", () => {
     const c = podSpec().containers[0]!;
     const options = resolveInstallOptions(parseInstallFlags(c.args), installJson());
-    expect(options).toMatchObject({ hostRoot: "/host", cniConfDir: "/etc/cni/net.d", cniBinDir: "/opt/cni/bin", stateDir: "/var/lib/cni/plexus", cleanupOnExit: true });
+    expect(options).toMatchObject({
+      hostRoot: "/host",
+      cniConfDir: "/etc/cni/net.d",
+      cniBinDir: "/opt/cni/bin",
+      stateDir: "/var/lib/cni/plexus",
+      cleanupOnExit: true,
+    });
     expect(options.plugin).toMatchObject({ logLevel: "warn", namespaceIsolation: false });
   });
 
@@ -137,7 +182,12 @@ describe("the DaemonSet and the agent's options", () => {
       expect(mount?.mountPath, hostPath).toBe(`${options.hostRoot}${hostPath}`);
     }
     // No other host path: least privilege.
-    expect(spec.volumes.filter((v) => v.hostPath).map((v) => v.hostPath?.path).sort()).toEqual([options.cniBinDir, options.cniConfDir, options.stateDir].sort());
+    expect(
+      spec.volumes
+        .filter((v) => v.hostPath)
+        .map((v) => v.hostPath?.path)
+        .sort(),
+    ).toEqual([options.cniBinDir, options.cniConfDir, options.stateDir].sort());
     const config = spec.volumes.find((v) => v.configMap?.name === byKind("ConfigMap").metadata.name);
     expect(c.volumeMounts.find((m) => m.name === config?.name)?.mountPath).toBe("/etc/plexus");
   });
@@ -168,7 +218,11 @@ describe("the DaemonSet and the agent's options", () => {
     const c = podSpec().containers[0]!;
     expect(Object.keys(c.resources.requests).sort()).toEqual(["cpu", "memory"]);
     expect(Object.keys(c.resources.limits).sort()).toEqual(["cpu", "memory"]);
-    expect(Object.fromEntries(c.env.map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath]))).toEqual({ POD_NAME: "metadata.name", POD_NAMESPACE: "metadata.namespace", POD_UID: "metadata.uid" });
+    expect(Object.fromEntries(c.env.map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath]))).toEqual({
+      POD_NAME: "metadata.name",
+      POD_NAMESPACE: "metadata.namespace",
+      POD_UID: "metadata.uid",
+    });
     expect(c.image).toBe("ghcr.io/plexus-cni/plexus:0.1.0");
   });
 });
@@ -199,14 +253,21 @@ describe("Containerfile (cannot be built here: no container engine; checked stat
     expect(build.name).toBe("build");
     expect(build.lines.some((l) => /^RUN npm ci\b/.test(l))).toBe(true);
     expect(build.lines.some((l) => /^RUN npm run build\b/.test(l))).toBe(true);
-    const pkg = JSON.parse(await readFile(join(repoRoot, "package.json"), "utf8")) as { scripts: Record<string, string> };
+    const pkg = JSON.parse(await readFile(join(repoRoot, "package.json"), "utf8")) as {
+      scripts: Record<string, string>;
+    };
     expect(pkg.scripts["build"]).toBeDefined();
   });
 
   it("copies only files that exist into the build", async () => {
     const copies = stages[0]!.lines.filter((l) => l.startsWith("COPY ")).flatMap((l) => l.split(/\s+/).slice(1, -1));
     expect(copies.length).toBeGreaterThan(0);
-    for (const path of copies) await expect(readFile(join(repoRoot, path)).catch((e: NodeJS.ErrnoException) => (e.code === "EISDIR" ? "dir" : Promise.reject(e)))).resolves.toBeDefined();
+    for (const path of copies)
+      await expect(
+        readFile(join(repoRoot, path)).catch((e: NodeJS.ErrnoException) =>
+          e.code === "EISDIR" ? "dir" : Promise.reject(e),
+        ),
+      ).resolves.toBeDefined();
   });
 
   it("ends on a minimal glibc image holding only the executable, entrypoint `plexus install`", () => {

@@ -17,7 +17,11 @@ import { hasReferencePlugin } from "../support/cni-plugins.js";
 import { isBuiltin, loadManifests, repoRoot, validateBuiltin, type Manifest } from "./manifests-models.js";
 
 interface Crd {
-  spec: { group: string; names: { kind: string }; versions: { name: string; schema: { openAPIV3Schema: JsonSchema } }[] };
+  spec: {
+    group: string;
+    names: { kind: string };
+    versions: { name: string; schema: { openAPIV3Schema: JsonSchema } }[];
+  };
 }
 
 let manifests: Manifest[];
@@ -28,21 +32,42 @@ const configOf = (m: Manifest): string => (m.doc["spec"] as { config: string }).
 
 beforeAll(async () => {
   manifests = await loadManifests("examples", { skip: ["demo/"] });
-  crd = parseYamlDocuments(await readFile(join(repoRoot, "crds/network-attachment-definition.yaml"), "utf8")).find(Boolean) as Crd;
+  crd = parseYamlDocuments(await readFile(join(repoRoot, "crds/network-attachment-definition.yaml"), "utf8")).find(
+    Boolean,
+  ) as Crd;
 });
 
 async function delegateList(m: Manifest): Promise<NetworkConfigList> {
-  const nad = { metadata: { name: m.doc.metadata.name, namespace: m.doc.metadata.namespace ?? "default" }, spec: { config: configOf(m) } };
+  const nad = {
+    metadata: { name: m.doc.metadata.name, namespace: m.doc.metadata.namespace ?? "default" },
+    spec: { config: configOf(m) },
+  };
   return delegateConfigFromNad(nad, { dir: "/nonexistent", reader: nodeConfDirReader }, { pod: "examples" });
 }
 
 describe("the examples", () => {
   it("cover the networks and pods the README lists", async () => {
-    expect(nads().map((m) => m.doc.metadata.name).sort()).toEqual(
-      ["bridge", "dual-stack", "host-device", "ipvlan-l2", "ipvlan-l3", "macvlan-host-local", "macvlan-static", "macvlan-tuned", "vlan-100"].sort(),
+    expect(
+      nads()
+        .map((m) => m.doc.metadata.name)
+        .sort(),
+    ).toEqual(
+      [
+        "bridge",
+        "dual-stack",
+        "host-device",
+        "ipvlan-l2",
+        "ipvlan-l3",
+        "macvlan-host-local",
+        "macvlan-static",
+        "macvlan-tuned",
+        "vlan-100",
+      ].sort(),
     );
     const readme = await readFile(join(repoRoot, "examples/README.md"), "utf8");
-    for (const { file } of manifests) if (file !== "examples/namespace.yaml") expect(readme, file).toContain(file.replace(/^examples\/(networks|pods)\//, ""));
+    for (const { file } of manifests)
+      if (file !== "examples/namespace.yaml")
+        expect(readme, file).toContain(file.replace(/^examples\/(networks|pods)\//, ""));
   });
 
   it("built-in kinds are valid against the Kubernetes schemas", () => {
@@ -71,7 +96,12 @@ describe("NetworkAttachmentDefinitions", () => {
 
   it("the CRD check can fail: a config that is not a string, an unknown spec field", () => {
     const schema = crd.spec.versions[0]!.schema.openAPIV3Schema;
-    const bad = { apiVersion: "k8s.cni.cncf.io/v1", kind: "NetworkAttachmentDefinition", metadata: { name: "x" }, spec: { config: { type: "macvlan" }, confg: "" } };
+    const bad = {
+      apiVersion: "k8s.cni.cncf.io/v1",
+      kind: "NetworkAttachmentDefinition",
+      metadata: { name: "x" },
+      spec: { config: { type: "macvlan" }, confg: "" },
+    };
     const report = validateAgainstSchema(schema, bad as never);
     expect(report.causes.map((c) => c.field)).toEqual(["spec.config"]);
     expect(report.unknownFields).toEqual(["spec.confg"]);
@@ -101,7 +131,9 @@ describe("NetworkAttachmentDefinitions", () => {
   it("the conflist example chains macvlan then tuning, and dual-stack has one range per family", async () => {
     const tuned = await delegateList(nads().find((m) => m.doc.metadata.name === "macvlan-tuned")!);
     expect(tuned.plugins.map((p) => p.type)).toEqual(["macvlan", "tuning"]);
-    const dual = JSON.parse(configOf(nads().find((m) => m.doc.metadata.name === "dual-stack")!)) as { ipam: { ranges: { subnet: string }[][] } };
+    const dual = JSON.parse(configOf(nads().find((m) => m.doc.metadata.name === "dual-stack")!)) as {
+      ipam: { ranges: { subnet: string }[][] };
+    };
     expect(dual.ipam.ranges.map((r) => (r[0]!.subnet.includes(":") ? 6 : 4))).toEqual([4, 6]);
   });
 });
@@ -114,7 +146,10 @@ describe("pods", () => {
     for (const { file, doc } of pods()) {
       const value = (doc.metadata as { annotations?: Record<string, string> }).annotations?.[NETWORKS_ANNOTATION];
       expect(value, file).toBeDefined();
-      const selections = parseNetworkSelections(value ?? "", { podNamespace: doc.metadata.namespace as Namespace, pod: `${doc.metadata.namespace}/${doc.metadata.name}` });
+      const selections = parseNetworkSelections(value ?? "", {
+        podNamespace: doc.metadata.namespace as Namespace,
+        pod: `${doc.metadata.namespace}/${doc.metadata.name}`,
+      });
       expect(selections.length, file).toBeGreaterThan(0);
       const ifnames = selections.map((s) => s.interface).filter(Boolean);
       expect(new Set(ifnames).size, `${file}: interface names`).toBe(ifnames.length);

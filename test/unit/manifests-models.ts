@@ -17,7 +17,11 @@ export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 export interface Manifest {
   /** Path relative to the repository root. */
   readonly file: string;
-  readonly doc: Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } };
+  readonly doc: Record<string, unknown> & {
+    apiVersion: string;
+    kind: string;
+    metadata: { name: string; namespace?: string };
+  };
 }
 
 /** Every YAML document of every .yaml file under `dir` (recursively), in path order. */

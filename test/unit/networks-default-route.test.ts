@@ -15,17 +15,34 @@ const eth0Result: Result100 = {
     { address: "198.18.0.5/24", gateway: "198.18.0.1", interface: 0 },
     { address: "fd00::5/64", gateway: "fd00::1", interface: 0 },
   ],
-  routes: [{ dst: "0.0.0.0/0", gw: "198.18.0.1" }, { dst: "::/0", gw: "fd00::1" }, { dst: "198.19.0.0/16", gw: "198.18.0.1" }],
+  routes: [
+    { dst: "0.0.0.0/0", gw: "198.18.0.1" },
+    { dst: "::/0", gw: "fd00::1" },
+    { dst: "198.19.0.0/16", gw: "198.18.0.1" },
+  ],
 };
 /** net1: IPv4-only secondary with a host-side interface listed first. */
 const net1Result: Result100 = {
   cniVersion: "1.0.0",
   interfaces: [{ name: "veth1" }, { name: "net1", sandbox: "/var/run/netns/p" }],
-  ips: [{ address: "198.18.1.5/24", gateway: "198.18.1.1", interface: 1 }, { address: "fd01::1/64", interface: 0 }],
+  ips: [
+    { address: "198.18.1.5/24", gateway: "198.18.1.1", interface: 1 },
+    { address: "fd01::1/64", interface: 0 },
+  ],
   routes: [{ dst: "0.0.0.0/0", gw: "198.18.1.1" }],
 };
-const cluster = (extra: Partial<RoutedAttachment> = {}): RoutedAttachment => ({ ifName: n("eth0"), isCluster: true, result: eth0Result, ...extra });
-const net1 = (extra: Partial<RoutedAttachment> = {}): RoutedAttachment => ({ ifName: n("net1"), isCluster: false, result: net1Result, ...extra });
+const cluster = (extra: Partial<RoutedAttachment> = {}): RoutedAttachment => ({
+  ifName: n("eth0"),
+  isCluster: true,
+  result: eth0Result,
+  ...extra,
+});
+const net1 = (extra: Partial<RoutedAttachment> = {}): RoutedAttachment => ({
+  ifName: n("net1"),
+  isCluster: false,
+  result: net1Result,
+  ...extra,
+});
 
 describe("planDefaultRoutes", () => {
   it("no default-route anywhere: results untouched, no actions", () => {
@@ -41,15 +58,28 @@ describe("planDefaultRoutes", () => {
       { kind: "delete-default", ifName: "net1", family: 4 },
       { kind: "replace-default", ifName: "net1", family: 4, gateway: "198.18.1.254" },
     ]);
-    expect(plan.results[0]!.routes).toEqual([{ dst: "::/0", gw: "fd00::1" }, { dst: "198.19.0.0/16", gw: "198.18.0.1" }]);
+    expect(plan.results[0]!.routes).toEqual([
+      { dst: "::/0", gw: "fd00::1" },
+      { dst: "198.19.0.0/16", gw: "198.18.0.1" },
+    ]);
     expect(plan.results[1]!.routes).toEqual([{ dst: "0.0.0.0/0", gw: "198.18.1.254" }]);
     // Everything else in the results is kept.
     expect(plan.results[0]!.ips).toEqual(eth0Result.ips);
   });
 
   it("an IPv6 gateway on the cluster network and IPv4 on net1 each touch their own family", () => {
-    const v6net1: Result100 = { ...net1Result, ips: [{ address: "fd02::5/64", interface: 1 }, { address: "198.18.1.5/24", interface: 1 }], routes: [{ dst: "::/0", gw: "fd02::1" }] };
-    const plan = planDefaultRoutes([cluster({ defaultRoute: ["fd00::9"] }), net1({ result: v6net1, defaultRoute: ["198.18.1.1"] })]);
+    const v6net1: Result100 = {
+      ...net1Result,
+      ips: [
+        { address: "fd02::5/64", interface: 1 },
+        { address: "198.18.1.5/24", interface: 1 },
+      ],
+      routes: [{ dst: "::/0", gw: "fd02::1" }],
+    };
+    const plan = planDefaultRoutes([
+      cluster({ defaultRoute: ["fd00::9"] }),
+      net1({ result: v6net1, defaultRoute: ["198.18.1.1"] }),
+    ]);
     expect(plan.actions).toEqual([
       { kind: "delete-default", ifName: "eth0", family: 6 },
       { kind: "delete-default", ifName: "net1", family: 6 },
@@ -58,7 +88,10 @@ describe("planDefaultRoutes", () => {
       { kind: "delete-default", ifName: "net1", family: 4 },
       { kind: "replace-default", ifName: "net1", family: 4, gateway: "198.18.1.1" },
     ]);
-    expect(plan.results[0]!.routes).toEqual([{ dst: "198.19.0.0/16", gw: "198.18.0.1" }, { dst: "::/0", gw: "fd00::9" }]);
+    expect(plan.results[0]!.routes).toEqual([
+      { dst: "198.19.0.0/16", gw: "198.18.0.1" },
+      { dst: "::/0", gw: "fd00::9" },
+    ]);
     expect(plan.results[1]!.routes).toEqual([{ dst: "0.0.0.0/0", gw: "198.18.1.1" }]);
   });
 
@@ -69,7 +102,10 @@ describe("planDefaultRoutes", () => {
       { kind: "replace-default", ifName: "net1", family: 4, gateway: "198.18.1.1" },
     ]);
     // fd01::1 is on the host-side veth (index 0): it gives net1 no IPv6 gateway, IPv6 stays on eth0.
-    expect(plan.results[0]!.routes).toEqual([{ dst: "::/0", gw: "fd00::1" }, { dst: "198.19.0.0/16", gw: "198.18.0.1" }]);
+    expect(plan.results[0]!.routes).toEqual([
+      { dst: "::/0", gw: "fd00::1" },
+      { dst: "198.19.0.0/16", gw: "198.18.0.1" },
+    ]);
     expect(plan.results[1]!.routes).toEqual([{ dst: "0.0.0.0/0", gw: "198.18.1.1" }]);
   });
 
@@ -85,9 +121,21 @@ describe("planDefaultRoutes", () => {
   });
 
   it.each([
-    ["a gateway of a family the attachment has no address in", [cluster(), net1({ defaultRoute: ["fd00::1"] })], "gateway fd00::1 is IPv6, but net1 has no IPv6 address"],
-    ["[] with no gateway in the result", [cluster(), net1({ result: { cniVersion: "1.0.0", ips: [{ address: "198.18.1.5/24" }] }, defaultRoute: [] })], "reports no gateway"],
-    ["two claims of one family (ECMP)", [cluster({ defaultRoute: ["198.18.0.1"] }), net1({ defaultRoute: ["198.18.1.1"] })], "ECMP"],
+    [
+      "a gateway of a family the attachment has no address in",
+      [cluster(), net1({ defaultRoute: ["fd00::1"] })],
+      "gateway fd00::1 is IPv6, but net1 has no IPv6 address",
+    ],
+    [
+      "[] with no gateway in the result",
+      [cluster(), net1({ result: { cniVersion: "1.0.0", ips: [{ address: "198.18.1.5/24" }] }, defaultRoute: [] })],
+      "reports no gateway",
+    ],
+    [
+      "two claims of one family (ECMP)",
+      [cluster({ defaultRoute: ["198.18.0.1"] }), net1({ defaultRoute: ["198.18.1.1"] })],
+      "ECMP",
+    ],
     ["a gateway that is not an IP", [cluster(), net1({ defaultRoute: ["x"] })], 'gateway "x" is not an IP address'],
   ])("%s is an error", (_, attachments, text) => {
     const err = thrown(() => planDefaultRoutes(attachments, { pod: "team-a/web-0" }));

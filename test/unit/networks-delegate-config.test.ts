@@ -8,13 +8,22 @@ import type { NetworkSelection } from "../../src/networks/selection.js";
 import { thrown } from "../support/cni-error.js";
 
 const ctx = { pod: "team-a/web-0", network: "team-a/net-b" };
-const sel = (extra: Partial<NetworkSelection> = {}): NetworkSelection => ({ name: "net-b", namespace: "team-a" as Namespace, ...extra });
+const sel = (extra: Partial<NetworkSelection> = {}): NetworkSelection => ({
+  name: "net-b",
+  namespace: "team-a" as Namespace,
+  ...extra,
+});
 const conflist = (...plugins: JsonObject[]) => parseNetworkConfig({ cniVersion: "1.0.0", name: "net-b", plugins });
 const macvlan = { type: "macvlan", master: "eth1", ipam: { type: "host-local", subnet: "198.18.0.0/24" } };
 
 describe("injectCniArgs", () => {
   it("F19: the annotation wins over the NAD's args.cni, other keys kept", () => {
-    const list = parseNetworkConfig({ cniVersion: "0.3.1", name: "net-b", type: "macvlan", args: { cni: { spoofchk: "off", vlan: 5 }, other: 1 } });
+    const list = parseNetworkConfig({
+      cniVersion: "0.3.1",
+      name: "net-b",
+      type: "macvlan",
+      args: { cni: { spoofchk: "off", vlan: 5 }, other: 1 },
+    });
     const out = injectCniArgs(list, { spoofchk: "on" });
     expect(out.plugins[0]!.raw["args"]).toEqual({ cni: { spoofchk: "on", vlan: 5 }, other: 1 });
     expect((out.raw["plugins"] as JsonObject[])[0]!["args"]).toEqual({ cni: { spoofchk: "on", vlan: 5 }, other: 1 });
@@ -43,8 +52,12 @@ describe("injectCniArgs", () => {
   it("an args that is not an object is an error naming the plugin", () => {
     const err = thrown(() => injectCniArgs(conflist({ type: "tuning", args: "x" }), { a: 1 }, ctx));
     expect(err.code).toBe(ErrorCode.InvalidNetworkConfig);
-    expect(err.msg).toContain('pod team-a/web-0: network team-a/net-b: cannot apply cni-args: plugin 0 (type "tuning")');
-    expect(thrown(() => injectCniArgs(conflist({ type: "tuning", args: { cni: [] } }), { a: 1 })).msg).toContain('"args.cni"');
+    expect(err.msg).toContain(
+      'pod team-a/web-0: network team-a/net-b: cannot apply cni-args: plugin 0 (type "tuning")',
+    );
+    expect(thrown(() => injectCniArgs(conflist({ type: "tuning", args: { cni: [] } }), { a: 1 })).msg).toContain(
+      '"args.cni"',
+    );
   });
 });
 
@@ -54,7 +67,9 @@ describe("capabilityArgsFor", () => {
   });
 
   it("F14: mac with no plugin declaring capabilities.mac fails the attachment", () => {
-    const err = thrown(() => capabilityArgsFor(sel({ mac: "02:23:45:67:89:01" }), conflist(macvlan, { type: "tuning" }), ctx));
+    const err = thrown(() =>
+      capabilityArgsFor(sel({ mac: "02:23:45:67:89:01" }), conflist(macvlan, { type: "tuning" }), ctx),
+    );
     expect(err.code).toBe(ErrorCode.InvalidNetworkConfig);
     expect(err.msg).toBe(
       'pod team-a/web-0: network team-a/net-b: the selection requests mac, but no plugin in CNI config "net-b" would apply it: ' +
@@ -63,9 +78,13 @@ describe("capabilityArgsFor", () => {
   });
 
   it("a capability set to false does not count", () => {
-    expect(() => capabilityArgsFor(sel({ mac: "02:23:45:67:89:01" }), conflist({ type: "tuning", capabilities: { mac: false } }), ctx)).toThrow(
-      /requests mac/,
-    );
+    expect(() =>
+      capabilityArgsFor(
+        sel({ mac: "02:23:45:67:89:01" }),
+        conflist({ type: "tuning", capabilities: { mac: false } }),
+        ctx,
+      ),
+    ).toThrow(/requests mac/);
   });
 
   it("F15: tuning declaring mac gets it", () => {
@@ -94,7 +113,11 @@ describe("capabilityArgsFor", () => {
   });
 
   it("every missing capability is named at once", () => {
-    const s = sel({ ips: ["10.0.0.1"], portMappings: [{ hostPort: 1, containerPort: 1, protocol: "udp" }], infinibandGuid: "24:8a:07:03:00:8d:ae:2f" });
+    const s = sel({
+      ips: ["10.0.0.1"],
+      portMappings: [{ hostPort: 1, containerPort: 1, protocol: "udp" }],
+      infinibandGuid: "24:8a:07:03:00:8d:ae:2f",
+    });
     const msg = thrown(() => capabilityArgsFor(s, conflist(macvlan), ctx)).msg;
     expect(msg).toContain("requests ips, portMappings, infiniband-guid");
     expect(msg).toContain('{"infinibandGUID": true}');
@@ -104,7 +127,10 @@ describe("capabilityArgsFor", () => {
     const list = conflist(macvlan);
     expect(capabilityArgsFor(sel({ deviceId: "0000:18:02.5" }), list, ctx)).toEqual({ deviceID: "0000:18:02.5" });
     expect(
-      capabilityArgsFor(sel({ deviceId: "0000:18:02.5" }), list, ctx, { deviceId: "0000:18:02.6", deviceInfoFile: "/run/x" }),
+      capabilityArgsFor(sel({ deviceId: "0000:18:02.5" }), list, ctx, {
+        deviceId: "0000:18:02.6",
+        deviceInfoFile: "/run/x",
+      }),
     ).toEqual({ deviceID: "0000:18:02.6", CNIDeviceInfoFile: "/run/x" });
   });
 });

@@ -17,10 +17,18 @@ describe("assignInterfaceNames", () => {
   it.each([
     ["cluster only", [undefined], ["eth0"]],
     ["F8/H6: the same network twice gets net1, net2", [undefined, undefined, undefined], ["eth0", "net1", "net2"]],
-    ["requests are positional (Multus): a@foo,b gives foo, net2", [undefined, "foo", undefined], ["eth0", "foo", "net2"]],
+    [
+      "requests are positional (Multus): a@foo,b gives foo, net2",
+      [undefined, "foo", undefined],
+      ["eth0", "foo", "net2"],
+    ],
     ["a generated name requested later moves on: a,b@net1", [undefined, undefined, "net1"], ["eth0", "net2", "net1"]],
     ["a generated name requested earlier moves on: a@net2,b", [undefined, "net2", undefined], ["eth0", "net2", "net3"]],
-    ["the next free name skips every requested one", [undefined, undefined, "net2", "net1", undefined], ["eth0", "net3", "net2", "net1", "net4"]],
+    [
+      "the next free name skips every requested one",
+      [undefined, undefined, "net2", "net1", undefined],
+      ["eth0", "net3", "net2", "net1", "net4"],
+    ],
     ["the cluster network may request its own name", ["net1", undefined], ["net1", "net2"]],
     ["no attachments", [], []],
   ])("%s", (_, requests, expected) => {
@@ -47,14 +55,19 @@ describe("assignInterfaceNames", () => {
   });
 
   it("a secondary asking for eth0 collides with the cluster network", () => {
-    expect(() => assign([undefined, "eth0"], ["cbr0", "team-a/a"])).toThrow(/attachment 0 \(the cluster network\) cbr0 and attachment 1 team-a\/a/);
+    expect(() => assign([undefined, "eth0"], ["cbr0", "team-a/a"])).toThrow(
+      /attachment 0 \(the cluster network\) cbr0 and attachment 1 team-a\/a/,
+    );
   });
 });
 
 describe("requestedIfNameProblem", () => {
-  it.each(["net1;rm", "../x", "a b", "abcdefghijklmnop", "eth0:1", "net%d", "-x", "", ".", "a=b", "a\tb"])("%j is refused", (v) => {
-    expect(requestedIfNameProblem(v)).toBeTypeOf("string");
-  });
+  it.each(["net1;rm", "../x", "a b", "abcdefghijklmnop", "eth0:1", "net%d", "-x", "", ".", "a=b", "a\tb"])(
+    "%j is refused",
+    (v) => {
+      expect(requestedIfNameProblem(v)).toBeTypeOf("string");
+    },
+  );
   it.each(["net1", "eth0", "vlan.100", "br_ext", "Net-1", "abcdefghijklmno", "_x"])("%j is accepted", (v) => {
     expect(requestedIfNameProblem(v)).toBeUndefined();
   });

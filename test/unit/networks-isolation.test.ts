@@ -14,7 +14,11 @@ describe("checkNamespaceIsolation", () => {
     ["own namespace, isolation on", sel("team-a"), on],
     ["a global namespace", sel("default"), on],
     ["another namespace, isolation off", sel("team-b"), off],
-    ["a namespace added to globalNamespaces", sel("shared"), { namespaceIsolation: true, globalNamespaces: ["shared", "infra"] }],
+    [
+      "a namespace added to globalNamespaces",
+      sel("shared"),
+      { namespaceIsolation: true, globalNamespaces: ["shared", "infra"] },
+    ],
   ])("allows %s", (_, s, policy) => {
     expect(() => checkNamespaceIsolation(s, "team-a", policy, ctx)).not.toThrow();
   });
@@ -34,12 +38,17 @@ describe("checkNamespaceIsolation", () => {
   });
 
   it("globalNamespaces replaces the default list (Multus): default is not global when not listed", () => {
-    expect(() => checkNamespaceIsolation(sel("default"), "team-a", { namespaceIsolation: true, globalNamespaces: ["shared"] }, ctx)).toThrow(
-      /namespaceIsolation/,
-    );
-    expect(() => checkNamespaceIsolation(sel("default"), "team-a", { namespaceIsolation: true, globalNamespaces: [] }, ctx)).toThrow(
-      /global namespaces \(none\)/,
-    );
+    expect(() =>
+      checkNamespaceIsolation(
+        sel("default"),
+        "team-a",
+        { namespaceIsolation: true, globalNamespaces: ["shared"] },
+        ctx,
+      ),
+    ).toThrow(/namespaceIsolation/);
+    expect(() =>
+      checkNamespaceIsolation(sel("default"), "team-a", { namespaceIsolation: true, globalNamespaces: [] }, ctx),
+    ).toThrow(/global namespaces \(none\)/);
   });
 });
 

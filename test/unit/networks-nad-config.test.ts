@@ -37,20 +37,37 @@ const emptyDir = { dir: "/etc/cni/multus/net.d", reader: memoryDir({}) };
 
 describe("delegateConfigFromNad with spec.config", () => {
   it("F20: a conf without name gets the NAD name; foreign keys kept", async () => {
-    const list = await delegateConfigFromNad(nad("a-bridge-network", '{"cniVersion":"0.3.0","type":"awesome-plugin","x-vendor":{"a":1}}'), emptyDir, ctx);
+    const list = await delegateConfigFromNad(
+      nad("a-bridge-network", '{"cniVersion":"0.3.0","type":"awesome-plugin","x-vendor":{"a":1}}'),
+      emptyDir,
+      ctx,
+    );
     expect(list.name).toBe("a-bridge-network");
     expect(list.cniVersion).toBe("0.3.0");
-    expect(list.plugins[0]!.raw).toEqual({ cniVersion: "0.3.0", name: "a-bridge-network", type: "awesome-plugin", "x-vendor": { a: 1 } });
+    expect(list.plugins[0]!.raw).toEqual({
+      cniVersion: "0.3.0",
+      name: "a-bridge-network",
+      type: "awesome-plugin",
+      "x-vendor": { a: 1 },
+    });
   });
 
   it('a conflist with name "" gets the NAD name on the list', async () => {
-    const list = await delegateConfigFromNad(nad("net-a", '{"cniVersion":"1.0.0","name":"","plugins":[{"type":"bridge"},{"type":"tuning"}]}'), emptyDir, ctx);
+    const list = await delegateConfigFromNad(
+      nad("net-a", '{"cniVersion":"1.0.0","name":"","plugins":[{"type":"bridge"},{"type":"tuning"}]}'),
+      emptyDir,
+      ctx,
+    );
     expect(list.name).toBe("net-a");
     expect(list.plugins.map((p) => p.type)).toEqual(["bridge", "tuning"]);
   });
 
   it("a config's own name is kept (it need not equal the NAD name, spec §3.4.3)", async () => {
-    const list = await delegateConfigFromNad(nad("net-a", '{"cniVersion":"1.0.0","name":"other","type":"bridge"}'), emptyDir, ctx);
+    const list = await delegateConfigFromNad(
+      nad("net-a", '{"cniVersion":"1.0.0","name":"other","type":"bridge"}'),
+      emptyDir,
+      ctx,
+    );
     expect(list.name).toBe("other");
   });
 
@@ -58,8 +75,16 @@ describe("delegateConfigFromNad with spec.config", () => {
     ["invalid JSON", "{", "spec.config: invalid JSON"],
     ["not an object", "[1]", "spec.config must be a JSON object"],
     ["no type and no plugins", '{"cniVersion":"1.0.0"}', "no 'plugins' list"],
-    ["a plugin type that is a path", '{"cniVersion":"1.0.0","type":"../../bin/sh"}', 'plugin 0 has type "../../bin/sh"'],
-    ["a network name that is not a file name", '{"cniVersion":"1.0.0","name":"../x","type":"bridge"}', 'network name "../x" is invalid'],
+    [
+      "a plugin type that is a path",
+      '{"cniVersion":"1.0.0","type":"../../bin/sh"}',
+      'plugin 0 has type "../../bin/sh"',
+    ],
+    [
+      "a network name that is not a file name",
+      '{"cniVersion":"1.0.0","name":"../x","type":"bridge"}',
+      'network name "../x" is invalid',
+    ],
     ["a name that is not a string", '{"cniVersion":"1.0.0","name":5,"type":"bridge"}', "invalid name type"],
     ["a deeply nested config", `{"type":"bridge","x":${"[".repeat(100)}${"]".repeat(100)}}`, "nested deeper than 64"],
     ["a huge config", `{"type":"bridge","x":"${"a".repeat(MAX_CONF_BYTES)}"}`, "larger than"],
@@ -123,8 +148,14 @@ describe("on the node's file system", () => {
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), "plexus-nad-config-"));
     await mkdir(join(root, "net.d", "multus.d.conf"), { recursive: true });
-    await writeFile(join(root, "net.d", "10-flannel.conflist"), '{"cniVersion":"1.0.0","name":"cbr0","plugins":[{"type":"flannel"}]}');
-    await writeFile(join(root, "net.d", "00-plexus.conflist"), '{"cniVersion":"1.0.0","name":"plexus","plugins":[{"type":"plexus"}]}');
+    await writeFile(
+      join(root, "net.d", "10-flannel.conflist"),
+      '{"cniVersion":"1.0.0","name":"cbr0","plugins":[{"type":"flannel"}]}',
+    );
+    await writeFile(
+      join(root, "net.d", "00-plexus.conflist"),
+      '{"cniVersion":"1.0.0","name":"plexus","plugins":[{"type":"plexus"}]}',
+    );
     await writeFile(join(root, "net.d", "05-big.conf"), `{"x":"${"a".repeat(MAX_CONF_BYTES)}"}`);
     await writeFile(join(root, "net.d", "99-loopback.conf"), '{"cniVersion":"1.0.0","name":"lo","type":"loopback"}');
     await symlink(join(root, "net.d", "99-loopback.conf"), join(root, "net.d", "50-link.conf"));
@@ -152,8 +183,12 @@ describe("on the node's file system", () => {
   });
 
   it("loadNetworkFromPath: a file, a conf file, a missing path, an empty directory", async () => {
-    expect((await loadNetworkFromPath(join(root, "net.d", "99-loopback.conf"), nodeConfDirReader)).plugins[0]!.type).toBe("loopback");
-    expect((await cniFailure(loadNetworkFromPath(join(root, "missing.conflist"), nodeConfDirReader))).code).toBe(ErrorCode.NotFound);
+    expect(
+      (await loadNetworkFromPath(join(root, "net.d", "99-loopback.conf"), nodeConfDirReader)).plugins[0]!.type,
+    ).toBe("loopback");
+    expect((await cniFailure(loadNetworkFromPath(join(root, "missing.conflist"), nodeConfDirReader))).code).toBe(
+      ErrorCode.NotFound,
+    );
     const empty = await cniFailure(loadNetworkFromPath(join(root, "net.d", "multus.d.conf"), nodeConfDirReader));
     expect(empty.code).toBe(ErrorCode.NotFound);
     expect(empty.msg).toContain("no CNI config file");
@@ -168,7 +203,9 @@ describe("on the node's file system", () => {
   it("findConfByName finds a config by its CNI name, through symlinks", async () => {
     expect((await findConfByName(join(root, "net.d"), "lo", nodeConfDirReader)).plugins[0]!.type).toBe("loopback");
     expect((await findConfByName(join(root, "broken"), "ok", nodeConfDirReader)).name).toBe("ok");
-    expect((await cniFailure(findConfByName(join(root, "net.d"), "plexus", nodeConfDirReader))).code).toBe(ErrorCode.NotFound);
+    expect((await cniFailure(findConfByName(join(root, "net.d"), "plexus", nodeConfDirReader))).code).toBe(
+      ErrorCode.NotFound,
+    );
   });
 
   it("without kind(), a path with a config extension is a file and anything else a directory", async () => {

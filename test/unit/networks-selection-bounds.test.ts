@@ -33,7 +33,7 @@ describe("bounds", () => {
   });
 
   it("brackets inside strings do not count as nesting", () => {
-    expect(one({ "cni-args": { note: "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[{{{{{{\\\"" } }).cniArgs).toEqual({
+    expect(one({ "cni-args": { note: '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[{{{{{{\\"' } }).cniArgs).toEqual({
       note: '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[{{{{{{\\"',
     });
   });
@@ -58,8 +58,41 @@ function random(seed: number): () => number {
 describe("generated inputs", () => {
   const next = random(20240601);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)] as T;
-  const alphabet = ["a", "z", "0", "-", ".", "_", "/", "@", ",", " ", "[", "]", "{", "}", '"', ":", "\\", "é", "\n", "%", ";"];
-  const fragments = ['{"name":"n"}', '"ips":["10.0.0.1"]', '"interface":"net1"', '"default-route":[]', "null", "1e999", "true", ",", "[", "]"];
+  const alphabet = [
+    "a",
+    "z",
+    "0",
+    "-",
+    ".",
+    "_",
+    "/",
+    "@",
+    ",",
+    " ",
+    "[",
+    "]",
+    "{",
+    "}",
+    '"',
+    ":",
+    "\\",
+    "é",
+    "\n",
+    "%",
+    ";",
+  ];
+  const fragments = [
+    '{"name":"n"}',
+    '"ips":["10.0.0.1"]',
+    '"interface":"net1"',
+    '"default-route":[]',
+    "null",
+    "1e999",
+    "true",
+    ",",
+    "[",
+    "]",
+  ];
 
   it("random strings give selections or an InvalidNetworkConfig CniError, nothing else", () => {
     for (let i = 0; i < 3000; i++) {
@@ -84,9 +117,15 @@ describe("generated inputs", () => {
         name: label(),
         ifName: next() < 0.5 ? `if${label()}`.slice(0, 15) : undefined,
       }));
-      const value = items.map((it) => `${it.namespace ? `${it.namespace}/` : ""}${it.name}${it.ifName ? `@${it.ifName}` : ""}`).join(" , ");
+      const value = items
+        .map((it) => `${it.namespace ? `${it.namespace}/` : ""}${it.name}${it.ifName ? `@${it.ifName}` : ""}`)
+        .join(" , ");
       expect(parse(value)).toEqual(
-        items.map((it) => ({ name: it.name, namespace: it.namespace ?? "team-a", ...(it.ifName ? { interface: it.ifName } : {}) })),
+        items.map((it) => ({
+          name: it.name,
+          namespace: it.namespace ?? "team-a",
+          ...(it.ifName ? { interface: it.ifName } : {}),
+        })),
       );
     }
   });

@@ -6,7 +6,11 @@ import { elementError, one } from "../support/selection.js";
 
 describe("every NetworkSelectionElement key", () => {
   it("ips: addresses with or without prefix, canonicalised (F16)", () => {
-    expect(one({ ips: ["10.2.2.42/24", "2001:DB8:0::5/64", "fd00::1"] }).ips).toEqual(["10.2.2.42/24", "2001:db8::5/64", "fd00::1"]);
+    expect(one({ ips: ["10.2.2.42/24", "2001:DB8:0::5/64", "fd00::1"] }).ips).toEqual([
+      "10.2.2.42/24",
+      "2001:db8::5/64",
+      "fd00::1",
+    ]);
     expect(one({ ips: [] })).toEqual({ name: "net-a", namespace: "team-a" });
   });
 
@@ -23,7 +27,13 @@ describe("every NetworkSelectionElement key", () => {
 
   it("mac: a unicast 6-byte MAC, lower-cased", () => {
     expect(one({ mac: "02:23:45:67:89:AB" }).mac).toBe("02:23:45:67:89:ab");
-    for (const bad of ["02:23:45:67:89", "02-23-45-67-89-01", "01:00:5e:00:00:01", "00:00:00:00:00:00", "02:23:45:67:89:01:02:03"]) {
+    for (const bad of [
+      "02:23:45:67:89",
+      "02-23-45-67-89-01",
+      "01:00:5e:00:00:01",
+      "00:00:00:00:00:00",
+      "02:23:45:67:89:01:02:03",
+    ]) {
       expect(elementError({ mac: bad }).msg).toContain("mac:");
     }
   });
@@ -49,13 +59,25 @@ describe("every NetworkSelectionElement key", () => {
   });
 
   it.each([
-    ["F18 hostPort 0", { hostPort: 0, containerPort: 80 }, "portMappings[0].hostPort: must be an integer from 1 to 65535"],
-    ["F18 protocol icmp", { hostPort: 1, containerPort: 80, protocol: "icmp" }, 'portMappings[0].protocol: "icmp" is not one of TCP, UDP, SCTP'],
+    [
+      "F18 hostPort 0",
+      { hostPort: 0, containerPort: 80 },
+      "portMappings[0].hostPort: must be an integer from 1 to 65535",
+    ],
+    [
+      "F18 protocol icmp",
+      { hostPort: 1, containerPort: 80, protocol: "icmp" },
+      'portMappings[0].protocol: "icmp" is not one of TCP, UDP, SCTP',
+    ],
     ["port above 65535", { hostPort: 1, containerPort: 65536 }, "containerPort: must be an integer from 1 to 65535"],
     ["fractional port", { hostPort: 1.5, containerPort: 1 }, "hostPort: must be an integer"],
     ["port as string", { hostPort: "80", containerPort: 1 }, "hostPort: must be an integer"],
     ["missing containerPort", { hostPort: 1 }, "portMappings[0].containerPort: is required"],
-    ["bad hostIP", { hostPort: 1, containerPort: 1, hostIP: "nope" }, 'portMappings[0].hostIP: "nope" is not an IP address'],
+    [
+      "bad hostIP",
+      { hostPort: 1, containerPort: 1, hostIP: "nope" },
+      'portMappings[0].hostIP: "nope" is not an IP address',
+    ],
     ["not an object", "8080:80", "portMappings[0]: must be a JSON object with hostPort and containerPort"],
     ["unknown key", { hostPort: 1, containerPort: 1, hostport: 2 }, 'Unrecognized key: "hostport"'],
   ])("portMappings %s is an error (differs from the spec: not ignored)", (_, mapping, text) => {
@@ -63,13 +85,18 @@ describe("every NetworkSelectionElement key", () => {
   });
 
   it("bandwidth: a rate without burst gets DEFAULT_BANDWIDTH_BURST (kubelet's math.MaxInt32)", () => {
-    expect(one({ bandwidth: { ingressRate: 2048, ingressBurst: 300, egressRate: 8000, egressBurst: 200 } }).bandwidth).toEqual({
+    expect(
+      one({ bandwidth: { ingressRate: 2048, ingressBurst: 300, egressRate: 8000, egressBurst: 200 } }).bandwidth,
+    ).toEqual({
       ingressRate: 2048,
       ingressBurst: 300,
       egressRate: 8000,
       egressBurst: 200,
     });
-    expect(one({ bandwidth: { egressRate: 1000000 } }).bandwidth).toEqual({ egressRate: 1000000, egressBurst: DEFAULT_BANDWIDTH_BURST });
+    expect(one({ bandwidth: { egressRate: 1000000 } }).bandwidth).toEqual({
+      egressRate: 1000000,
+      egressBurst: DEFAULT_BANDWIDTH_BURST,
+    });
     expect(DEFAULT_BANDWIDTH_BURST).toBe(2 ** 31 - 1);
   });
 
@@ -85,7 +112,10 @@ describe("every NetworkSelectionElement key", () => {
   });
 
   it("cni-args: any JSON object, kept as written", () => {
-    expect(one({ "cni-args": { spoofchk: "on", nested: { a: [1] } } }).cniArgs).toEqual({ spoofchk: "on", nested: { a: [1] } });
+    expect(one({ "cni-args": { spoofchk: "on", nested: { a: [1] } } }).cniArgs).toEqual({
+      spoofchk: "on",
+      nested: { a: [1] },
+    });
     expect(elementError({ "cni-args": ["x"] }).msg).toContain("cni-args: must be a JSON object");
     expect(elementError({ "cni-args": "x" }).msg).toContain("cni-args: must be a JSON object");
   });
@@ -96,7 +126,9 @@ describe("every NetworkSelectionElement key", () => {
   });
 
   it("F12: default-route with a non-IP is an error", () => {
-    expect(elementError({ "default-route": ["not-an-ip"] }).msg).toContain('default-route[0]: "not-an-ip" is not an IP address');
+    expect(elementError({ "default-route": ["not-an-ip"] }).msg).toContain(
+      'default-route[0]: "not-an-ip" is not an IP address',
+    );
     expect(elementError({ "default-route": ["10.0.0.1/24"] }).msg).toContain("default-route[0]");
   });
 

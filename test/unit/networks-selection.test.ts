@@ -111,7 +111,9 @@ describe("JSON form", () => {
   });
 
   it("F6: an object instead of a list is an error", () => {
-    expect(parseError('{"name":"net-a"}').msg).toContain("must be a JSON array of network selection objects (got an object)");
+    expect(parseError('{"name":"net-a"}').msg).toContain(
+      "must be a JSON array of network selection objects (got an object)",
+    );
   });
 
   it("F7: truncated JSON is an error naming the JSON problem", () => {
@@ -127,9 +129,13 @@ describe("JSON form", () => {
   it("name is required, a DNS-1123 subdomain (Kubernetes object names may contain dots)", () => {
     expect(parseError('[{"namespace":"x"}]').msg).toContain("item 1: name: is required");
     expect(parseError('[{"name":5}]').msg).toContain("name: must be a string");
-    expect(parseError('[{"name":"Net_A"}]').msg).toContain('item 1 ("Net_A"): name: "Net_A" is not a valid NetworkAttachmentDefinition name');
+    expect(parseError('[{"name":"Net_A"}]').msg).toContain(
+      'item 1 ("Net_A"): name: "Net_A" is not a valid NetworkAttachmentDefinition name',
+    );
     expect(parse('[{"name":"net.a"}]')[0]!.name).toBe("net.a");
-    expect(parseError('[{"name":"net-a","namespace":"a.b"}]').msg).toContain("namespace: \"a.b\" is not a valid namespace name");
+    expect(parseError('[{"name":"net-a","namespace":"a.b"}]').msg).toContain(
+      'namespace: "a.b" is not a valid namespace name',
+    );
   });
 
   it("unknown keys without a dot are errors with a hint; reverse-domain keys are ignored", () => {
@@ -147,7 +153,9 @@ describe("JSON form", () => {
 
   it("item numbers and names point at the bad element", () => {
     const msg = parseError('[{"name":"net-a"},{"name":"net-b","ips":["10.0.0.300"]}]').msg;
-    expect(msg).toBe('pod team-a/web-0: annotation k8s.v1.cni.cncf.io/networks, item 2 ("net-b"): ips[0]: "10.0.0.300" is not an IP address (with an optional /prefix)');
+    expect(msg).toBe(
+      'pod team-a/web-0: annotation k8s.v1.cni.cncf.io/networks, item 2 ("net-b"): ips[0]: "10.0.0.300" is not an IP address (with an optional /prefix)',
+    );
   });
 });
 

@@ -60,7 +60,9 @@ describe("findPlugin", () => {
 
   it("B16: not found names the plugin and the path", async () => {
     const dirs = [join(root, "a"), "/nonexistent"];
-    await expect(findPlugin("nosuch", dirs)).rejects.toThrow(`failed to find plugin "nosuch" in path [${dirs.join(" ")}]`);
+    await expect(findPlugin("nosuch", dirs)).rejects.toThrow(
+      `failed to find plugin "nosuch" in path [${dirs.join(" ")}]`,
+    );
   });
 
   it("refuses a traversal even when the target exists", async () => {

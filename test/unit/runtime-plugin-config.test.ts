@@ -3,7 +3,12 @@ import { describe, expect, it } from "vitest";
 import { parseNetworkConfig } from "../../src/cni/conf.js";
 import { parseResult } from "../../src/cni/result.js";
 import { SUPPORTED_VERSIONS } from "../../src/cni/version.js";
-import { buildGcConfig, buildPluginConfig, buildStatusConfig, selectRuntimeConfig } from "../../src/runtime/plugin-config.js";
+import {
+  buildGcConfig,
+  buildPluginConfig,
+  buildStatusConfig,
+  selectRuntimeConfig,
+} from "../../src/runtime/plugin-config.js";
 
 const dbnet = parseNetworkConfig({
   cniVersion: "1.1.0",
@@ -49,19 +54,31 @@ describe("buildPluginConfig", () => {
     const list = parseNetworkConfig({
       cniVersion: "1.0.0",
       name: "n",
-      plugins: [{ type: "x", "vendor.io/knob": { deep: [1, { two: null }] }, mtu: 9000, ipam: { type: "host-local", ranges: [[{ subnet: "198.18.0.0/24" }]] } }],
+      plugins: [
+        {
+          type: "x",
+          "vendor.io/knob": { deep: [1, { two: null }] },
+          mtu: 9000,
+          ipam: { type: "host-local", ranges: [[{ subnet: "198.18.0.0/24" }]] },
+        },
+      ],
     });
     const conf = buildPluginConfig(list, list.plugins[0]!, undefined, {});
     expect(conf).toEqual({ ...list.plugins[0]!.raw, name: "n", cniVersion: "1.0.0" });
   });
 
-  it.each(SUPPORTED_VERSIONS)("prevResult keeps its own version %s inside a 1.1.0 list (no conversion between plugins)", (v) => {
-    const prev = parseResult(
-      v < "0.3.0" ? { cniVersion: v, ip4: { ip: "198.18.0.2/24" } } : { cniVersion: v, ips: [{ address: "198.18.0.2/24", ...(v < "1.0.0" ? { version: "4" } : {}) }] },
-    );
-    const conf = buildPluginConfig(dbnet, portmap!, prev, {});
-    expect((conf["prevResult"] as { cniVersion: string }).cniVersion).toBe(v);
-  });
+  it.each(SUPPORTED_VERSIONS)(
+    "prevResult keeps its own version %s inside a 1.1.0 list (no conversion between plugins)",
+    (v) => {
+      const prev = parseResult(
+        v < "0.3.0"
+          ? { cniVersion: v, ip4: { ip: "198.18.0.2/24" } }
+          : { cniVersion: v, ips: [{ address: "198.18.0.2/24", ...(v < "1.0.0" ? { version: "4" } : {}) }] },
+      );
+      const conf = buildPluginConfig(dbnet, portmap!, prev, {});
+      expect((conf["prevResult"] as { cniVersion: string }).cniVersion).toBe(v);
+    },
+  );
 });
 
 describe("selectRuntimeConfig", () => {
@@ -79,7 +96,12 @@ describe("selectRuntimeConfig", () => {
 
 describe("STATUS and GC configs", () => {
   it("STATUS: the plugin object with name and cniVersion only", () => {
-    expect(buildStatusConfig(dbnet, bridge!)).toEqual({ type: "bridge", name: "dbnet", cniVersion: "1.1.0", bridge: "cni0" });
+    expect(buildStatusConfig(dbnet, bridge!)).toEqual({
+      type: "bridge",
+      name: "dbnet",
+      cniVersion: "1.1.0",
+      bridge: "cni0",
+    });
   });
 
   it("B17: GC carries cni.dev/valid-attachments and cni.dev/attachments, no runtimeConfig or prevResult", () => {

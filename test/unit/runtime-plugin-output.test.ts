@@ -56,18 +56,29 @@ describe("decodeFailure", () => {
   });
 
   it("B10: the error's text is msg; details", () => {
-    expect(decodeFailure({ ...exit1, stdout: '{"code":11,"msg":"try again","details":"x"}', stderr: "" }).message).toBe("try again; x");
+    expect(decodeFailure({ ...exit1, stdout: '{"code":11,"msg":"try again","details":"x"}', stderr: "" }).message).toBe(
+      "try again; x",
+    );
   });
 
-  it.each(["garbage", "[1,2]", '{"code":"eleven","msg":"x"}', "42"])("B11: unreadable stdout %j is quoted", (stdout) => {
-    const err = decodeFailure({ ...exit1, stdout, stderr: "" });
-    expect(err.code).toBe(ErrorCode.Unknown);
-    expect(err.msg.startsWith(`netplugin failed but error parsing its diagnostic message ${JSON.stringify(stdout)}: `)).toBe(true);
-    expect(err.msg.length).toBeGreaterThan(`netplugin failed but error parsing its diagnostic message ${JSON.stringify(stdout)}: `.length);
-  });
+  it.each(["garbage", "[1,2]", '{"code":"eleven","msg":"x"}', "42"])(
+    "B11: unreadable stdout %j is quoted",
+    (stdout) => {
+      const err = decodeFailure({ ...exit1, stdout, stderr: "" });
+      expect(err.code).toBe(ErrorCode.Unknown);
+      expect(
+        err.msg.startsWith(`netplugin failed but error parsing its diagnostic message ${JSON.stringify(stdout)}: `),
+      ).toBe(true);
+      expect(err.msg.length).toBeGreaterThan(
+        `netplugin failed but error parsing its diagnostic message ${JSON.stringify(stdout)}: `.length,
+      );
+    },
+  );
 
   it("keeps stderr next to unreadable stdout", () => {
-    expect(decodeFailure({ ...exit1, stdout: "garbage", stderr: "panic: nil map" }).details).toBe('stderr: "panic: nil map"');
+    expect(decodeFailure({ ...exit1, stdout: "garbage", stderr: "panic: nil map" }).details).toBe(
+      'stderr: "panic: nil map"',
+    );
   });
 });
 

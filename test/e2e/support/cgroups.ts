@@ -15,7 +15,8 @@ export async function cgroupMountPoints(): Promise<string[]> {
     if (left === undefined || right === undefined) continue;
     const fsType = right.split(" ")[0];
     const mountPoint = left.split(" ")[4];
-    if ((fsType === "cgroup" || fsType === "cgroup2") && mountPoint !== undefined) points.push(unescapeMountPath(mountPoint));
+    if ((fsType === "cgroup" || fsType === "cgroup2") && mountPoint !== undefined)
+      points.push(unescapeMountPath(mountPoint));
   }
   return points;
 }

@@ -43,7 +43,13 @@ export async function readCniCalls(recordDir: string): Promise<CniCall[]> {
     const r = record.parse(JSON.parse(await readFile(join(recordDir, file), "utf8")));
     calls.push({
       hr: BigInt(r.hrtime),
-      call: { command: r.command, time: r.time, env: r.env, args: parseCniArgs(r.env["CNI_ARGS"] ?? ""), stdin: parseJson(r.stdin) },
+      call: {
+        command: r.command,
+        time: r.time,
+        env: r.env,
+        args: parseCniArgs(r.env["CNI_ARGS"] ?? ""),
+        stdin: parseJson(r.stdin),
+      },
     });
   }
   return calls.sort((a, b) => (a.hr < b.hr ? -1 : a.hr > b.hr ? 1 : 0)).map((c) => c.call);

@@ -27,7 +27,9 @@ export function makeHandle(parts: HandleParts): ContainerdHandle {
   const forwards: PortForward[] = [];
   let stopped: Promise<StopReport> | undefined;
 
-  async function stop(opts: { readonly removeSandboxes?: boolean; readonly keepRunDir?: boolean } = {}): Promise<StopReport> {
+  async function stop(
+    opts: { readonly removeSandboxes?: boolean; readonly keepRunDir?: boolean } = {},
+  ): Promise<StopReport> {
     stopped ??= (async () => {
       const sandboxErrors = opts.removeSandboxes === false || !node.isRunning() ? [] : await removeAllSandboxes(raw);
       raw.close();

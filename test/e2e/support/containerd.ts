@@ -133,7 +133,9 @@ export async function startContainerd(options: ContainerdOptions = {}): Promise<
     const log = await readFile(join(runDir, "containerd.log"), "utf8").catch(() => "(no log)");
     await cleanupRun(runDir, cgroupParent, false);
     const message = err instanceof Error ? err.message : String(err);
-    throw new Error(`containerd did not start: ${message}\n--- containerd log (tail) ---\n${tail(log, 60)}`, { cause: err });
+    throw new Error(`containerd did not start: ${message}\n--- containerd log (tail) ---\n${tail(log, 60)}`, {
+      cause: err,
+    });
   }
 }
 
@@ -159,7 +161,11 @@ async function prepareRun(runDir: string, image: PauseImage, options: Containerd
   return paths;
 }
 
-async function spawnContainerdNode(paths: ContainerdPaths, initBinary: string, options: ContainerdOptions): Promise<NodeNamespaces> {
+async function spawnContainerdNode(
+  paths: ContainerdPaths,
+  initBinary: string,
+  options: ContainerdOptions,
+): Promise<NodeNamespaces> {
   const log = await open(paths.log, "a");
   try {
     return await spawnNode({
@@ -204,7 +210,15 @@ async function prepareDirs(runDir: string, options: ContainerdOptions): Promise<
     runContainerd: join(runDir, "run-containerd"),
     netnsDir: join(state, "io.containerd.grpc.v1.cri", "netns"),
   };
-  for (const dir of [paths.root, paths.state, paths.cniBinDir, paths.cniConfDir, paths.varLibCni, paths.runContainerd, join(runDir, "tmp")]) {
+  for (const dir of [
+    paths.root,
+    paths.state,
+    paths.cniBinDir,
+    paths.cniConfDir,
+    paths.varLibCni,
+    paths.runContainerd,
+    join(runDir, "tmp"),
+  ]) {
     await mkdir(dir, { recursive: true });
   }
   return paths;
@@ -240,7 +254,9 @@ async function waitForCri(socket: string, node: NodeNamespaces, timeoutMs: numbe
     }
     await sleep(10);
   }
-  throw new Error(`CRI did not answer Version within ${timeoutMs} ms${last instanceof Error ? `: ${last.message}` : ""}`);
+  throw new Error(
+    `CRI did not answer Version within ${timeoutMs} ms${last instanceof Error ? `: ${last.message}` : ""}`,
+  );
 }
 
 async function importImage(socket: string, image: PauseImage, cri: CriClient): Promise<void> {

@@ -22,7 +22,14 @@ import {
 } from "./cri-schemas.js";
 import { fixturePath } from "./static-binary.js";
 
-export type { ImageInfo, PodSandbox, PodSandboxStatusResult, RuntimeStatus, SandboxState, VersionInfo } from "./cri-schemas.js";
+export type {
+  ImageInfo,
+  PodSandbox,
+  PodSandboxStatusResult,
+  RuntimeStatus,
+  SandboxState,
+  VersionInfo,
+} from "./cri-schemas.js";
 
 export interface PortMapping {
   readonly protocol?: "TCP" | "UDP" | "SCTP";
@@ -37,7 +44,11 @@ export interface SecurityProfile {
 }
 
 export interface LinuxSandboxSecurityContext {
-  readonly namespaceOptions?: { readonly network?: "POD" | "NODE"; readonly pid?: "POD" | "CONTAINER" | "NODE"; readonly ipc?: "POD" | "NODE" };
+  readonly namespaceOptions?: {
+    readonly network?: "POD" | "NODE";
+    readonly pid?: "POD" | "CONTAINER" | "NODE";
+    readonly ipc?: "POD" | "NODE";
+  };
   readonly runAsUser?: number;
   readonly runAsGroup?: number;
   readonly readonlyRootfs?: boolean;
@@ -55,7 +66,11 @@ export interface PodSandboxSpec {
   readonly attempt?: number;
   readonly hostname?: string;
   readonly logDirectory?: string;
-  readonly dnsConfig?: { readonly servers?: readonly string[]; readonly searches?: readonly string[]; readonly options?: readonly string[] };
+  readonly dnsConfig?: {
+    readonly servers?: readonly string[];
+    readonly searches?: readonly string[];
+    readonly options?: readonly string[];
+  };
   readonly portMappings?: readonly PortMapping[];
   readonly labels?: Readonly<Record<string, string>>;
   readonly annotations?: Readonly<Record<string, string>>;
@@ -114,7 +129,12 @@ export function connectCri(socketPath: string, options: CriClientOptions = {}): 
   const client = new grpc.Client(`unix://${socketPath}`, grpc.credentials.createInsecure());
   const timeoutMs = options.timeoutMs ?? 120_000;
 
-  async function call<S extends z.ZodType>(serviceName: string, method: string, request: object, schema: S): Promise<z.output<S>> {
+  async function call<S extends z.ZodType>(
+    serviceName: string,
+    method: string,
+    request: object,
+    schema: S,
+  ): Promise<z.output<S>> {
     const service = definition[serviceName];
     const def = service !== undefined && isService(service) ? service[method] : undefined;
     if (def === undefined) throw new Error(`${PROTO} defines no ${serviceName}/${method}`);
@@ -134,13 +154,19 @@ export function connectCri(socketPath: string, options: CriClientOptions = {}): 
     });
     return schema.parse(raw);
   }
-  const runtime = <S extends z.ZodType>(method: string, request: object, schema: S) => call(RUNTIME, method, request, schema);
+  const runtime = <S extends z.ZodType>(method: string, request: object, schema: S) =>
+    call(RUNTIME, method, request, schema);
 
   return {
     version: () => runtime("Version", { version: "v1" }, versionResponse),
     runPodSandbox: async (spec) =>
-      (await runtime("RunPodSandbox", { config: sandboxConfig(spec), runtimeHandler: spec.runtimeHandler ?? "" }, runPodSandboxResponse))
-        .podSandboxId,
+      (
+        await runtime(
+          "RunPodSandbox",
+          { config: sandboxConfig(spec), runtimeHandler: spec.runtimeHandler ?? "" },
+          runPodSandboxResponse,
+        )
+      ).podSandboxId,
     podSandboxStatus: (id, opts) =>
       runtime("PodSandboxStatus", { podSandboxId: id, verbose: opts?.verbose ?? false }, podSandboxStatusResponse),
     stopPodSandbox: async (id) => {
@@ -149,9 +175,11 @@ export function connectCri(socketPath: string, options: CriClientOptions = {}): 
     removePodSandbox: async (id) => {
       await runtime("RemovePodSandbox", { podSandboxId: id }, emptyResponse);
     },
-    listPodSandbox: async (filter) => (await runtime("ListPodSandbox", { filter: listFilter(filter) }, listPodSandboxResponse)).items,
+    listPodSandbox: async (filter) =>
+      (await runtime("ListPodSandbox", { filter: listFilter(filter) }, listPodSandboxResponse)).items,
     status: (opts) => runtime("Status", { verbose: opts?.verbose ?? false }, statusResponse),
-    imageStatus: async (ref) => (await call(IMAGE, "ImageStatus", { image: { image: ref } }, imageStatusResponse)).image,
+    imageStatus: async (ref) =>
+      (await call(IMAGE, "ImageStatus", { image: { image: ref } }, imageStatusResponse)).image,
     close: () => client.close(),
   };
 }

@@ -79,7 +79,9 @@ export type PodSandbox = z.infer<typeof podSandbox>;
 
 export const listPodSandboxResponse = z.object({ items: z.array(podSandbox).readonly() });
 
-const condition = z.object({ type: z.string(), status: z.boolean(), reason: z.string(), message: z.string() }).readonly();
+const condition = z
+  .object({ type: z.string(), status: z.boolean(), reason: z.string(), message: z.string() })
+  .readonly();
 
 export const statusResponse = z
   .object({ status: z.object({ conditions: z.array(condition).readonly() }), info: stringMap })
@@ -87,7 +89,12 @@ export const statusResponse = z
 export type RuntimeStatus = z.infer<typeof statusResponse>;
 
 const image = z
-  .object({ id: z.string(), repoTags: z.array(z.string()).readonly(), repoDigests: z.array(z.string()).readonly(), size: z.string() })
+  .object({
+    id: z.string(),
+    repoTags: z.array(z.string()).readonly(),
+    repoDigests: z.array(z.string()).readonly(),
+    size: z.string(),
+  })
   .readonly();
 export type ImageInfo = z.infer<typeof image>;
 

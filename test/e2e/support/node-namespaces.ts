@@ -46,9 +46,20 @@ export interface SpawnNodeOptions {
 
 export async function spawnNode(options: SpawnNodeOptions): Promise<NodeNamespaces> {
   const argv = [
-    "--pdeathsig", "KILL",
-    "unshare", "--pid", "--fork", "--kill-child", "--mount", "--net", "--propagation", "private", "--mount-proc",
-    "--", options.initBinary, ...options.command,
+    "--pdeathsig",
+    "KILL",
+    "unshare",
+    "--pid",
+    "--fork",
+    "--kill-child",
+    "--mount",
+    "--net",
+    "--propagation",
+    "private",
+    "--mount-proc",
+    "--",
+    options.initBinary,
+    ...options.command,
   ];
   // cwd "/" as under a service manager: plugins inherit containerd's cwd (and PWD).
   const child = spawn("setpriv", argv, { cwd: "/", stdio: ["ignore", options.logFd, options.logFd], env: options.env });

@@ -102,7 +102,14 @@ function json(value: unknown): Buffer {
 
 /** Node's process.arch to the OCI/Go GOARCH names containerd matches platforms with. */
 export function ociArchitecture(arch: string): string {
-  const known: Record<string, string> = { x64: "amd64", arm64: "arm64", arm: "arm", ppc64: "ppc64le", s390x: "s390x", riscv64: "riscv64" };
+  const known: Record<string, string> = {
+    x64: "amd64",
+    arm64: "arm64",
+    arm: "arm",
+    ppc64: "ppc64le",
+    s390x: "s390x",
+    riscv64: "riscv64",
+  };
   const mapped = known[arch];
   if (mapped === undefined) throw new Error(`no OCI architecture known for node arch ${arch}`);
   return mapped;

@@ -18,7 +18,11 @@ export async function buildPauseImage(cacheDir = defaultCacheDir()): Promise<Pau
   const data = await readFile(binary);
   // The name must not depend on the digest it is part of: build once to learn the layer
   // digest, then again with the final name (only index.json changes).
-  const probe = buildOciImageLayout({ name: "probe:probe", files: [{ path: "pause", mode: 0o755, data }], entrypoint: ["/pause"] });
+  const probe = buildOciImageLayout({
+    name: "probe:probe",
+    files: [{ path: "pause", mode: 0o755, data }],
+    entrypoint: ["/pause"],
+  });
   const tag = probe.layerDigest.slice("sha256:".length, "sha256:".length + 12);
   const name = `localhost/plexus-e2e/pause:${tag}`;
   const tarPath = join(cacheDir, `pause-image-${tag}.tar`);

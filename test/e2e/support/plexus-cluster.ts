@@ -43,18 +43,43 @@ export function createNad(api: LocalApiServer, namespace: string, name: string, 
  * config) and broken-c (a macvlan whose master does not exist: its ADD fails). host-local keeps
  * their leases in paths.ipamDir.
  */
-export async function createSecondaryNetworks(h: ContainerdHandle, api: LocalApiServer, paths: PlexusPaths): Promise<void> {
+export async function createSecondaryNetworks(
+  h: ContainerdHandle,
+  api: LocalApiServer,
+  paths: PlexusPaths,
+): Promise<void> {
   // A veth master has carrier only when both ends are up; macvlans on it are down otherwise.
   await h.execInNode(["ip", "link", "add", `${h.prefix}m`, "type", "veth", "peer", "name", `${h.prefix}p`]);
   for (const end of [`${h.prefix}m`, `${h.prefix}p`]) await h.execInNode(["ip", "link", "set", end, "up"]);
   const ipam = (subnet: string) => ({ type: "host-local", dataDir: paths.ipamDir, ranges: [[{ subnet }]] });
-  createNad(api, "team-a", "macvlan-a", { cniVersion: "1.0.0", type: "macvlan", master: `${h.prefix}m`, mode: "bridge", ipam: ipam("198.19.1.0/24") });
-  createNad(api, "team-a", "bridge-b", { cniVersion: "0.4.0", type: "bridge", bridge: `${h.prefix}b`, ipam: ipam("198.19.2.0/24") });
-  createNad(api, "team-a", "broken-c", { cniVersion: "1.0.0", type: "macvlan", master: `${h.prefix}x`, ipam: ipam("198.19.3.0/24") });
+  createNad(api, "team-a", "macvlan-a", {
+    cniVersion: "1.0.0",
+    type: "macvlan",
+    master: `${h.prefix}m`,
+    mode: "bridge",
+    ipam: ipam("198.19.1.0/24"),
+  });
+  createNad(api, "team-a", "bridge-b", {
+    cniVersion: "0.4.0",
+    type: "bridge",
+    bridge: `${h.prefix}b`,
+    ipam: ipam("198.19.2.0/24"),
+  });
+  createNad(api, "team-a", "broken-c", {
+    cniVersion: "1.0.0",
+    type: "macvlan",
+    master: `${h.prefix}x`,
+    ipam: ipam("198.19.3.0/24"),
+  });
 }
 
 /** Creates the Pod object (before RunPodSandbox, as the scheduler and kubelet order it). */
-export function createPod(api: LocalApiServer, namespace: string, name: string, annotations: Record<string, string> = {}): ApiPod {
+export function createPod(
+  api: LocalApiServer,
+  namespace: string,
+  name: string,
+  annotations: Record<string, string> = {},
+): ApiPod {
   api.store.ensureNamespace(namespace);
   const obj = api.store.create(PODS, {
     apiVersion: "v1",
@@ -100,7 +125,10 @@ interface EventLike {
 const goCniResult = z.looseObject({
   Interfaces: z.record(
     z.string(),
-    z.looseObject({ IPConfigs: z.array(z.looseObject({ IP: z.string(), Gateway: z.string().nullish() })).nullish(), Mac: z.string().optional() }),
+    z.looseObject({
+      IPConfigs: z.array(z.looseObject({ IP: z.string(), Gateway: z.string().nullish() })).nullish(),
+      Mac: z.string().optional(),
+    }),
   ),
 });
 export type GoCniResult = z.infer<typeof goCniResult>;
@@ -112,21 +140,35 @@ export function parseGoCniResult(value: unknown): GoCniResult {
 /** IPs per interface name from containerd's CNI result; interfaces without IPs (host side) left out. */
 export function goCniIps(result: GoCniResult): Record<string, string[]> {
   return Object.fromEntries(
-    Object.entries(result.Interfaces).flatMap(([name, c]) => ((c.IPConfigs ?? []).length === 0 ? [] : [[name, (c.IPConfigs ?? []).map((ip) => ip.IP)]])),
+    Object.entries(result.Interfaces).flatMap(([name, c]) =>
+      (c.IPConfigs ?? []).length === 0 ? [] : [[name, (c.IPConfigs ?? []).map((ip) => ip.IP)]],
+    ),
   );
 }
 
 /** The result a plugin returned to containerd: Plexus's merged result, in the conflist's version. */
 const cniResult = z.looseObject({
   cniVersion: z.string(),
-  interfaces: z.array(z.looseObject({ name: z.string(), mac: z.string().optional(), sandbox: z.string().optional() })).optional(),
+  interfaces: z
+    .array(z.looseObject({ name: z.string(), mac: z.string().optional(), sandbox: z.string().optional() }))
+    .optional(),
   ips: z.array(z.looseObject({ address: z.string(), interface: z.number().optional() })).optional(),
 });
 export type CachedCniResult = z.infer<typeof cniResult>;
-const libcniCacheEntry = z.looseObject({ kind: z.literal("cniCacheV1"), containerId: z.string(), ifName: z.string(), result: cniResult });
+const libcniCacheEntry = z.looseObject({
+  kind: z.literal("cniCacheV1"),
+  containerId: z.string(),
+  ifName: z.string(),
+  result: cniResult,
+});
 
 /** libcni's cached result (`/var/lib/cni/results/<network>-<container id>-<ifname>` in the node). */
-export async function libcniCachedResult(paths: PlexusPaths, network: string, containerId: string, ifName = "eth0"): Promise<CachedCniResult> {
+export async function libcniCachedResult(
+  paths: PlexusPaths,
+  network: string,
+  containerId: string,
+  ifName = "eth0",
+): Promise<CachedCniResult> {
   const text = await readFile(join(paths.libcniCacheDir, `${network}-${containerId}-${ifName}`), "utf8");
   return libcniCacheEntry.parse(JSON.parse(text)).result;
 }
@@ -174,11 +216,14 @@ export interface NodeSnapshot {
 export async function snapshotNode(h: ContainerdHandle, paths: PlexusPaths): Promise<NodeSnapshot> {
   const ls = async (dir: string) => (await readdir(dir).catch(() => [] as string[])).sort();
   const plexusCache: string[] = [];
-  for (const id of await ls(paths.stateDir)) for (const f of await ls(join(paths.stateDir, id))) plexusCache.push(`${id}/${f}`);
+  for (const id of await ls(paths.stateDir))
+    for (const f of await ls(join(paths.stateDir, id))) plexusCache.push(`${id}/${f}`);
   return {
     sandboxes: (await h.cri.listPodSandbox()).map((s) => `${s.id} ${s.state}`).sort(),
     pinnedNetns: await ls(h.paths.netnsDir),
-    nodeLinks: (await ipLinks(h)).map((l) => `${l.ifname}${l.master === undefined ? "" : ` master ${l.master}`}`).sort(),
+    nodeLinks: (await ipLinks(h))
+      .map((l) => `${l.ifname}${l.master === undefined ? "" : ` master ${l.master}`}`)
+      .sort(),
     clusterLeases: await leasesIn(paths.clusterIpamDir),
     nadLeases: await leasesIn(paths.ipamDir),
     flannelSaved: await ls(paths.flannelDataDir),
@@ -192,7 +237,10 @@ export async function snapshotNode(h: ContainerdHandle, paths: PlexusPaths): Pro
 export async function natRules(h: ContainerdHandle): Promise<string[]> {
   const out = await h.execInNode(["iptables", "-w", "5", "-t", "nat", "-S"], { allowFailure: true });
   if (out.code !== 0) return [`iptables failed (${out.code}): ${out.stderr.trim()}`];
-  return out.stdout.split("\n").filter((l) => l.includes("CNI-")).sort();
+  return out.stdout
+    .split("\n")
+    .filter((l) => l.includes("CNI-"))
+    .sort();
 }
 
 /** Plexus cache directories created since `before` (a failed sandbox's id is not reported by CRI). */

@@ -72,10 +72,17 @@ export async function installFlannelPrimary(h: ContainerdHandle, paths: PlexusPa
   // `#!/usr/bin/env node` finds no node on containerd's PATH where node lives elsewhere (a CI
   // runner's tool cache): the copy names the node running the tests.
   const standin = await readFile(join(repoRoot, "test/fixtures/standins/flannel"), "utf8");
-  await writeFile(join(h.paths.cniBinDir, "flannel"), standin.replace(/^#!.*\n/, `#!${process.execPath}\n`), { mode: 0o755 });
+  await writeFile(join(h.paths.cniBinDir, "flannel"), standin.replace(/^#!.*\n/, `#!${process.execPath}\n`), {
+    mode: 0o755,
+  });
   const s = FLANNEL_SUBNET;
-  await writeFile(paths.subnetEnv, `FLANNEL_NETWORK=${s.network}\nFLANNEL_SUBNET=${s.subnet}\nFLANNEL_MTU=${s.mtu}\nFLANNEL_IPMASQ=true\n`);
-  const conflist = JSON.parse(await readFile(join(repoRoot, "test/fixtures/primaries/10-flannel.conflist"), "utf8")) as {
+  await writeFile(
+    paths.subnetEnv,
+    `FLANNEL_NETWORK=${s.network}\nFLANNEL_SUBNET=${s.subnet}\nFLANNEL_MTU=${s.mtu}\nFLANNEL_IPMASQ=true\n`,
+  );
+  const conflist = JSON.parse(
+    await readFile(join(repoRoot, "test/fixtures/primaries/10-flannel.conflist"), "utf8"),
+  ) as {
     name: string;
     plugins: Record<string, unknown>[];
   };
@@ -104,7 +111,11 @@ export interface PlexusInstall {
  * src/local/local-node.ts does), then a VERSION call of the installed copy inside the node:
  * a torn or missing executable fails here with a clear message, not in the first sandbox.
  */
-export async function installPlexus(h: ContainerdHandle, api: LocalApiServer, paths: PlexusPaths): Promise<PlexusInstall> {
+export async function installPlexus(
+  h: ContainerdHandle,
+  api: LocalApiServer,
+  paths: PlexusPaths,
+): Promise<PlexusInstall> {
   requireBuiltPlexus();
   const nodePort = await h.forwardToHost(api.port);
   const serviceAccount = join(paths.dir, "serviceaccount");
@@ -113,7 +124,10 @@ export async function installPlexus(h: ContainerdHandle, api: LocalApiServer, pa
   await writeFile(join(serviceAccount, "ca.crt"), api.caCertPem ?? "");
   await writeFile(join(serviceAccount, "namespace"), "kube-system");
   const options = join(paths.dir, "install.json");
-  await writeFile(options, JSON.stringify({ plugin: { logLevel: "debug", logFile: paths.pluginLog, logToStderr: false } }));
+  await writeFile(
+    options,
+    JSON.stringify({ plugin: { logLevel: "debug", logFile: paths.pluginLog, logToStderr: false } }),
+  );
   const t0 = performance.now();
   // prettier-ignore
   await runCommand([
@@ -128,12 +142,17 @@ export async function installPlexus(h: ContainerdHandle, api: LocalApiServer, pa
     "--log-level", "warn",
   ], { env: { PATH: NODE_PATH, KUBERNETES_SERVICE_HOST: "127.0.0.1", KUBERNETES_SERVICE_PORT: String(nodePort) }, timeoutMs: 120_000 });
   const ms = performance.now() - t0;
-  const version = await h.execInNode(["env", "-i", `PATH=${NODE_PATH}`, "CNI_COMMAND=VERSION", join(h.paths.cniBinDir, "plexus")], {
-    input: "{}",
-    allowFailure: true,
-  });
+  const version = await h.execInNode(
+    ["env", "-i", `PATH=${NODE_PATH}`, "CNI_COMMAND=VERSION", join(h.paths.cniBinDir, "plexus")],
+    {
+      input: "{}",
+      allowFailure: true,
+    },
+  );
   if (version.code !== 0 || !version.stdout.includes("supportedVersions")) {
-    throw new Error(`the installed plexus does not answer VERSION in the node (exit ${version.code}): ${version.stdout}${version.stderr}`);
+    throw new Error(
+      `the installed plexus does not answer VERSION in the node (exit ${version.code}): ${version.stdout}${version.stderr}`,
+    );
   }
   return { ms };
 }

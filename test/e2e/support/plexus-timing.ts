@@ -7,7 +7,14 @@ import { join } from "node:path";
 import type { ContainerdHandle } from "./containerd.js";
 import type { PodSandboxSpec } from "./cri-client.js";
 import { sandboxSpec, type ApiPod } from "./plexus-cluster.js";
-import { FLANNEL_NETWORK, pluginLogTail, removeConf, writeConfAtomically, type PlexusPaths, type PluginLogLine } from "./plexus-install.js";
+import {
+  FLANNEL_NETWORK,
+  pluginLogTail,
+  removeConf,
+  writeConfAtomically,
+  type PlexusPaths,
+  type PluginLogLine,
+} from "./plexus-install.js";
 
 export interface Timings {
   plainBridge: number[];
@@ -23,7 +30,12 @@ export interface TimedSandbox {
 }
 
 /** RunPodSandbox for the pod, timed; a failure carries the plugin's log tail. */
-export async function runSandbox(h: ContainerdHandle, paths: PlexusPaths, pod: ApiPod, extra: Partial<PodSandboxSpec> = {}): Promise<TimedSandbox> {
+export async function runSandbox(
+  h: ContainerdHandle,
+  paths: PlexusPaths,
+  pod: ApiPod,
+  extra: Partial<PodSandboxSpec> = {},
+): Promise<TimedSandbox> {
   return timedRun(h, sandboxSpec(pod, extra), paths);
 }
 
@@ -49,7 +61,11 @@ export async function stopAndRemove(h: ContainerdHandle, id: string): Promise<vo
  * on Flannel alone (10-flannel.conflist, which must be loaded when this is called). Leaves
  * Flannel loaded. Pods need no API object: no Plexus is involved yet.
  */
-export async function measureBaselines(h: ContainerdHandle, paths: PlexusPaths, runs = 3): Promise<Pick<Timings, "plainBridge" | "flannel">> {
+export async function measureBaselines(
+  h: ContainerdHandle,
+  paths: PlexusPaths,
+  runs = 3,
+): Promise<Pick<Timings, "plainBridge" | "flannel">> {
   const flannel = await timeRuns(h, "flannel", runs);
   const plainName = `${h.prefix}-plain`;
   await writeConfAtomically(join(h.paths.cniConfDir, "05-plain.conflist"), {
@@ -61,7 +77,12 @@ export async function measureBaselines(h: ContainerdHandle, paths: PlexusPaths, 
         bridge: `${h.prefix}pb`,
         isGateway: true,
         ipMasq: false,
-        ipam: { type: "host-local", dataDir: paths.ipamDir, ranges: [[{ subnet: "198.19.9.0/24" }]], routes: [{ dst: "0.0.0.0/0" }] },
+        ipam: {
+          type: "host-local",
+          dataDir: paths.ipamDir,
+          ranges: [[{ subnet: "198.19.9.0/24" }]],
+          routes: [{ dst: "0.0.0.0/0" }],
+        },
       },
     ],
   });
@@ -86,7 +107,9 @@ export function median(xs: readonly number[]): number {
   const sorted = [...xs].sort((a, b) => a - b);
   if (sorted.length === 0) return Number.NaN;
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /**

@@ -28,13 +28,34 @@ net.createServer((c) => {
 }).listen(Number(port), "127.0.0.1", () => process.stdout.write("ready\\n"));
 `;
 
-export async function forwardToHost(node: NodeNamespaces, socketPath: string, hostPort: number, nodePort = hostPort): Promise<PortForward> {
+export async function forwardToHost(
+  node: NodeNamespaces,
+  socketPath: string,
+  hostPort: number,
+  nodePort = hostPort,
+): Promise<PortForward> {
   const server = await listenUnix(socketPath, hostPort);
   // In the node's PID namespace too: the forwarder dies with the node, whatever happens here.
-  const child = spawn("nsenter", ["-t", String(node.initPid), "-m", "-n", "-p", "--", process.execPath, "-e", FORWARDER, String(nodePort), socketPath], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin" },
-  });
+  const child = spawn(
+    "nsenter",
+    [
+      "-t",
+      String(node.initPid),
+      "-m",
+      "-n",
+      "-p",
+      "--",
+      process.execPath,
+      "-e",
+      FORWARDER,
+      String(nodePort),
+      socketPath,
+    ],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin" },
+    },
+  );
   let stderr = "";
   child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
   const ready = new Promise<void>((resolve, reject) => {
@@ -72,7 +93,10 @@ export async function forwardToHost(node: NodeNamespaces, socketPath: string, ho
 async function childPids(pid: number | undefined): Promise<number[]> {
   if (pid === undefined) return [];
   const text = await readFile(`/proc/${pid}/task/${pid}/children`, "utf8").catch(() => "");
-  return text.split(" ").filter((p) => p.trim() !== "").map(Number);
+  return text
+    .split(" ")
+    .filter((p) => p.trim() !== "")
+    .map(Number);
 }
 
 async function listenUnix(socketPath: string, hostPort: number): Promise<Server> {

@@ -26,7 +26,12 @@ export async function resolveSandboxNetns(node: Node, sandboxId: string): Promis
 }
 
 /** Runs argv in the sandbox's netns (inside the node's mount and PID namespaces). */
-export function execInSandboxNetns(node: Node, netns: SandboxNetns | string, argv: readonly string[], options?: RunOptions): Promise<CommandResult> {
+export function execInSandboxNetns(
+  node: Node,
+  netns: SandboxNetns | string,
+  argv: readonly string[],
+  options?: RunOptions,
+): Promise<CommandResult> {
   const path = typeof netns === "string" ? netns : netns.path;
   return node.execInNode(["nsenter", `--net=${path}`, "--", ...argv], options);
 }
@@ -82,7 +87,9 @@ function ipIn(node: Node, netns: SandboxNetns | string | undefined, args: readon
 
 /** The IPv4/IPv6 addresses on `ifname`, without prefix length, link-local ones left out. */
 export function addressesOf(addrs: readonly IpAddr[], ifname: string): string[] {
-  return (addrs.find((a) => a.ifname === ifname)?.addr_info ?? []).filter((a) => a.scope !== "link").map((a) => a.local);
+  return (addrs.find((a) => a.ifname === ifname)?.addr_info ?? [])
+    .filter((a) => a.scope !== "link")
+    .map((a) => a.local);
 }
 
 /** Whether `path` (inside the node) is still a pinned network namespace. */
