@@ -10,7 +10,7 @@ import type { AttachmentRecord } from "../cache/record.js";
 import type { JsonObject } from "../cni/conf.js";
 import { parseDeviceInfo } from "../networks/device-info.js";
 import { describeAttachment, listOf, newRecord, runtimeConfOf, withResult } from "./attachments.js";
-import { applyDefaultRoutes } from "./default-routes.js";
+import { applyDefaultRoutes } from "./apply-default-routes.js";
 import type { EngineDeps, PluginRequest } from "./deps.js";
 import { mergeResults, type AttachmentResult } from "./merge.js";
 import { resolvePlan, type Plan } from "./plan.js";

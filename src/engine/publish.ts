@@ -6,7 +6,7 @@ import type { JsonObject } from "../cni/conf.js";
 import type { IfName } from "../cni/ids.js";
 import type { Result100 } from "../cni/result.js";
 import { isKubeError, type KubeClient, type PodRef } from "../k8s/port.js";
-import { buildNetworkStatus, eventMessage, formatNetworkStatusAnnotation } from "../networks/status.js";
+import { buildNetworkStatus, eventMessage, formatNetworkStatusAnnotation } from "../networks/network-status.js";
 import type { EngineDeps } from "./deps.js";
 import { describePod, kubeFailure } from "./pod.js";
 

@@ -6,7 +6,7 @@ import { mkdir, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import { writeFileAtomic } from "./atomic-file.js";
 import { installBinary } from "./binary.js";
-import { apiServerUrl } from "./kubeconfig.js";
+import { apiServerUrl } from "./plugin-kubeconfig.js";
 import { newAgentState, reconcile, type Outcome, type ReconcileContext } from "./reconcile.js";
 import { createChangeTrigger } from "./watch.js";
 

@@ -5,8 +5,8 @@
 
 import type { Logger } from "../log/logger.js";
 import { describeApiAccess, findApiAccess, type ApiAccessOptions } from "./api-access.js";
-import { buildEvent } from "./events.js";
-import { loadKubeConfig } from "./kubeconfig.js";
+import { buildEvent } from "./event-object.js";
+import { loadKubeConfig } from "./client-config.js";
 import {
   NETWORK_STATUS_ANNOTATION,
   isStaticPod,

@@ -18,8 +18,8 @@ import type { Route } from "./api-routes.js";
 import { ApiStore } from "./api-store.js";
 import type { KubeObject } from "./api-types.js";
 import type { StreamRegistry } from "./api-watch-stream.js";
-import { buildKubeconfig, writeKubeconfigFile } from "./kubeconfig.js";
-import type { KubeconfigDocument } from "./kubeconfig.js";
+import { buildKubeconfig, writeKubeconfigFile } from "./local-kubeconfig.js";
+import type { KubeconfigDocument } from "./local-kubeconfig.js";
 import { generateTlsMaterial } from "./tls.js";
 
 export interface ApiLogEntry {

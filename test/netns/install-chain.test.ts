@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseNetworkConfig, type NetworkConfigList } from "../../src/cni/conf.js";
 import type { ContainerId, IfName } from "../../src/cni/ids.js";
 import type { AnyResult } from "../../src/cni/result.js";
-import { parseNetworkStatusAnnotation } from "../../src/networks/status.js";
+import { parseNetworkStatusAnnotation } from "../../src/networks/network-status.js";
 import { createRuntime } from "../../src/runtime/runtime.js";
 import type { CniRuntime, RuntimeConf } from "../../src/runtime/types.js";
 import { fakePluginEnv, referencePluginDir } from "../support/cni-plugins.js";

@@ -6,7 +6,7 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseNetworkStatusAnnotation } from "../../src/networks/status.js";
+import { parseNetworkStatusAnnotation } from "../../src/networks/network-status.js";
 import { execIn, routes } from "../support/netns.js";
 import { startTestNode, type TestNode, type TestPod } from "../support/plexus-node.js";
 import { isRoot } from "../support/root.js";

@@ -5,7 +5,7 @@
 // with the real bridge, macvlan and host-local plugins and the local API server.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseNetworkStatusAnnotation } from "../../src/networks/status.js";
+import { parseNetworkStatusAnnotation } from "../../src/networks/network-status.js";
 import { addressesOf, execIn, links, type Netns } from "../support/netns.js";
 import { startTestNode, type TestNode, type TestPod } from "../support/plexus-node.js";
 import { isRoot } from "../support/root.js";

@@ -7,7 +7,7 @@ import { isIP } from "node:net";
 import { join } from "node:path";
 import { z } from "zod";
 import type { LocalApiServer } from "../../../src/local/api-server.js";
-import { parseNetworkStatusAnnotation, type NetworkStatus } from "../../../src/networks/status.js";
+import { parseNetworkStatusAnnotation, type NetworkStatus } from "../../../src/networks/network-status.js";
 import type { ContainerdHandle } from "./containerd.js";
 import type { PodSandboxSpec } from "./cri-client.js";
 import type { PlexusPaths } from "./plexus-install.js";

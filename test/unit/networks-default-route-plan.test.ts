@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { ErrorCode } from "../../src/cni/error.js";
 import type { IfName } from "../../src/cni/ids.js";
 import type { Result100 } from "../../src/cni/result.js";
-import { planDefaultRoutes, type RoutedAttachment } from "../../src/networks/default-route.js";
+import { planDefaultRoutes, type RoutedAttachment } from "../../src/networks/default-route-plan.js";
 import { thrown } from "../support/cni-error.js";
 
 const n = (v: string) => v as IfName;

@@ -12,7 +12,7 @@ import {
   formatNetworkStatusAnnotation,
   parseNetworkStatusAnnotation,
   type NetworkStatus,
-} from "../../src/networks/status.js";
+} from "../../src/networks/network-status.js";
 
 const n = (v: string) => v as IfName;
 /** Any result, as the engine hands it over: converted to 1.1.0. */

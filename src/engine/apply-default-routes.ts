@@ -1,18 +1,10 @@
 // The default-route selection key, applied in the pod's namespace after every delegate ran.
-// Planning is pure (src/networks/default-route.ts); this runs the kernel changes with `ip`.
+// Planning is pure (src/networks/default-route-plan.ts); this runs the kernel changes with `ip`.
 
 import { CniError, ErrorCode } from "../cni/error.js";
-import type { IfName } from "../cni/ids.js";
 import type { Result100 } from "../cni/result.js";
-import { planDefaultRoutes, type RouteAction } from "../networks/default-route.js";
+import { planDefaultRoutes, type RouteAction, type RoutedAttachment } from "../networks/default-route-plan.js";
 import type { EngineDeps } from "./deps.js";
-
-export interface RoutedAttachment {
-  readonly ifName: IfName;
-  readonly isCluster: boolean;
-  readonly defaultRoute?: readonly string[];
-  readonly result: Result100;
-}
 
 /** Returns the results as they are after the change (the routes reflect what the kernel has). */
 export async function applyDefaultRoutes(

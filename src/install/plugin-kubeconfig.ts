@@ -3,7 +3,7 @@
 //
 // The token is not copied into the kubeconfig: the kubeconfig names a host-side copy of it with
 // client-go's `tokenFile` key, which kubectl reads and Plexus's client re-reads on every request
-// (src/k8s/kubeconfig.ts). The agent refreshes that copy whenever the kubelet rotates the
+// (src/k8s/client-config.ts). The agent refreshes that copy whenever the kubelet rotates the
 // projected token, so the plugin never holds a dead token (Multus #852: its kubeconfig kept the
 // token of the day it was written). Both files are 0600: they are credentials.
 
