@@ -30,7 +30,7 @@ export const AttachmentRecordSchema = z.object({
   /** The delegate configuration list exactly as executed (foreign keys included). */
   config: z.record(z.string(), z.unknown()),
   defaultRoute: z.array(z.string()).optional(),
-  /** The CNIDeviceInfoFile of this attachment: removed on DEL (Device Information Specification §3.2). */
+  /** The CNIDeviceInfoFile of this attachment: removed on DEL (Device Information spec §4.2.1). */
   deviceInfoFile: z.string().optional(),
   /** "planned" until the delegate's ADD succeeded; DEL treats both the same. */
   state: z.enum(["planned", "added"]),

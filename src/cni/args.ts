@@ -81,8 +81,9 @@ function parseBool(v: string): boolean {
 }
 
 /**
- * CNI_ARGS for a delegate: IgnoreUnknown first (skel plugins reject unknown keys without it),
- * then the pairs in order with later duplicates dropped (Multus sends keys twice, quirk §9.7).
+ * CNI_ARGS for a delegate: IgnoreUnknown first (skel plugins reject unknown keys without it), then
+ * the pairs in order with later duplicates dropped (Multus sends keys twice:
+ * docs/compatibility.md#cni_args).
  */
 export function formatCniArgs(pairs: readonly (readonly [string, string])[]): string {
   const seen = new Set<string>(["IgnoreUnknown"]);

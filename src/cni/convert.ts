@@ -1,5 +1,5 @@
 // Conversion between result versions, with libcni's exact lossy rules and its two errors.
-// reference/specs.md §1.9; libcni pkg/types/internal/convert.go and the 020/040/100 converters.
+// CNI SPEC §5; libcni pkg/types/internal/convert.go and the 020/040/100 converters.
 
 import { CniError, ErrorCode } from "./error.js";
 import { addressFamily, ipFamily } from "./ip.js";

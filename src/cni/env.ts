@@ -1,5 +1,5 @@
 // The CNI_* environment of one plugin invocation, checked per command as skel does.
-// CNI SPEC §2 "Parameters"; reference/specs.md §1.3 (skel also insists on CNI_PATH).
+// CNI SPEC §2 "Parameters"; libcni pkg/skel/skel.go (skel also insists on CNI_PATH).
 
 import { parseCniArgs, type CniArgs } from "./args.js";
 import { CniError, ErrorCode } from "./error.js";

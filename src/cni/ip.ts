@@ -1,6 +1,6 @@
 // IP address and prefix handling: the only importer of ip-cidr.
 // Addresses are validated with node:net and written in canonical form, as Go's net package
-// marshals them (CNI results re-marshalled by libcni are canonical, reference/specs.md D16).
+// marshals them (CNI results re-marshalled by libcni's pkg/types are canonical).
 // Canonical IPv6 is computed here, not by ip-cidr: its correctForm() turns any address with a
 // dotted IPv4 tail into that IPv4 address ("64:ff9b::1.2.3.4" -> "1.2.3.4").
 

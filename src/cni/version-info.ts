@@ -14,7 +14,7 @@ export function pluginVersionInfo(): VersionInfo {
   return { cniVersion: CURRENT_VERSION, supportedVersions: [...SUPPORTED_VERSIONS] };
 }
 
-/** Reads a delegate's VERSION output (reference/specs.md B21). */
+/** Reads a delegate's VERSION output (libcni pkg/version/plugin.go PluginDecoder). */
 export function decodeVersionInfo(raw: unknown): VersionInfo {
   const o = (typeof raw === "object" && raw !== null ? raw : {}) as Record<string, unknown>;
   const cniVersion = o["cniVersion"];

@@ -1,7 +1,7 @@
 // Plexus's own network configuration: what the runtime sends on stdin (the plexus entry of
 // 00-plexus.conflist). Multus's keys with Multus's defaults, so a Multus config works as is,
 // plus Plexus's deadlines. The installer writes this same shape through the same schema.
-// reference/multus.md §1.1 (keys and defaults), DESIGN.md §3.
+// Multus pkg/types/conf.go (keys and defaults); docs/compatibility.md#multus-behaviour-kept.
 
 import { z } from "zod";
 import { CniError, ErrorCode } from "../cni/error.js";

@@ -1,5 +1,5 @@
-// ADD, reading like DESIGN.md §1: parse (at the edge) -> resolve -> persist -> delegate ->
-// (on error: roll back) -> merge -> publish.
+// ADD, reading like docs/architecture.md#the-flow-of-a-cni-command: parse (at the edge) -> resolve
+// -> persist -> delegate -> (on error: roll back) -> merge -> publish.
 
 import { toResult100 } from "../cni/convert.js";
 import { CniError, toCniError } from "../cni/error.js";
@@ -155,7 +155,7 @@ async function publish(
   await publishNetworkStatus(kube, plan.pod, attachments, deps);
 }
 
-/** The attachment's device-info file as the plugin left it, for network-status (DIS §3.4); absent is fine. */
+/** The attachment's device-info file as the plugin left it, for network-status (DIS §6.1); absent is fine. */
 async function readDeviceInfo(path: string, deps: EngineDeps): Promise<JsonObject | undefined> {
   const text = await deps.deviceInfo.read(path);
   return text === undefined ? undefined : parseDeviceInfo(text, path);

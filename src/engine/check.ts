@@ -1,6 +1,6 @@
 // CHECK: every cached attachment is checked by its own delegates with its cached result as
-// prevResult (CNI SPEC §3). Multus checks only static delegates (quirk §9.13); Plexus checks
-// what the pod really has.
+// prevResult (CNI SPEC §3). Multus checks only static delegates (docs/compatibility.md#check);
+// Plexus checks what the pod really has.
 
 import { CniError, ErrorCode, toCniError } from "../cni/error.js";
 import { versionAllows } from "../cni/version.js";

@@ -1,6 +1,6 @@
-// DEL: from the cache, in reverse. Idempotent: after a DEL (or a rolled-back ADD) a tombstone
-// makes the runtime's repeated DELs (containerd sends them with CNI_NETNS="" and no
-// prevResult, reference/runtimes.md) no-ops. With no cache, the plan is re-resolved from the
+// DEL: from the cache, in reverse. Idempotent: after a DEL (or a rolled-back ADD) a tombstone makes
+// the runtime's repeated DELs (containerd sends them with CNI_NETNS="" and no prevResult,
+// docs/compatibility.md#container-runtimes) no-ops. With no cache, the plan is re-resolved from the
 // API; with neither pod nor API, from the configuration alone. A corrupt cache file is never a
 // silent no-op (Multus #1087): it is re-resolved around, set aside, and reported.
 

@@ -1,5 +1,6 @@
-// What the engine needs from the world, passed in (DESIGN.md §1: the engine is transport-
-// agnostic; thin mode builds these in the plugin process, a daemon could build them once).
+// What the engine needs from the world, passed in (docs/architecture.md#transport-agnostic-engine:
+// the engine is transport-agnostic; thin mode builds these in the plugin process, a daemon could
+// build them once).
 
 import type { JsonObject } from "../cni/conf.js";
 import type { CniEnv } from "../cni/env.js";

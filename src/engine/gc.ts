@@ -39,7 +39,7 @@ export async function cmdGc(req: PluginRequest, deps: EngineDeps): Promise<void>
   // A valid container whose attachments Plexus cannot list fully (no state: set up before
   // Plexus, or the state was lost; or an unreadable file) may hold addresses on any secondary
   // network: GC of those would free them. Multus GCs the cluster network only for this reason
-  // (multus.md §3.12, PR #1273); Plexus does the same whenever its knowledge is incomplete.
+  // (Multus PR #1273); Plexus does the same whenever its knowledge is incomplete.
   const unknown = [...new Set(valid.map((v) => v.containerID))].filter((id) => !known.has(id));
   if (unknown.length > 0) {
     deps.log.warn(

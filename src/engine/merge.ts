@@ -1,8 +1,8 @@
-// One result for the runtime from every attachment's result (DESIGN.md §1 step 6).
+// One result for the runtime from every attachment's result (docs/architecture.md#merge).
 // containerd takes the pod IP only from IPs on the interface named CNI_IFNAME and counts an IP
-// without an interface index as eth0's (reference/runtimes.md), so: the cluster network's
-// interfaces and IPs come first, every secondary's are appended with their indexes rebased,
-// and every IP ends up indexed to an interface of its own attachment.
+// without an interface index as eth0's (docs/compatibility.md#container-runtimes), so: the cluster
+// network's interfaces and IPs come first, every secondary's are appended with their indexes
+// rebased, and every IP ends up indexed to an interface of its own attachment.
 
 import type { IfName } from "../cni/ids.js";
 import type { Dns, Interface, IpConfig, Result100, Route } from "../cni/result.js";

@@ -1,6 +1,6 @@
 // Turning network references into delegate configuration lists: the cluster network and
 // defaultNetworks from Plexus's config, NADs named by the pod's selections.
-// reference/multus.md §1.3 (clusterNetwork / defaultNetworks), §4 (NADs).
+// docs/compatibility.md#multus-behaviour-kept (clusterNetwork resolution, NAD configuration).
 
 import { parseNetworkConfig, type JsonObject, type NetworkConfigList } from "../cni/conf.js";
 import { CniError, ErrorCode } from "../cni/error.js";

@@ -1,5 +1,5 @@
-// Step 2 of ADD (DESIGN.md §1): from the pod and the configuration to an ordered plan:
-// [cluster network -> eth0, defaultNetworks..., selections -> net1, net2, ...].
+// Step 2 of ADD (docs/architecture.md#resolve): from the pod and the configuration to an ordered
+// plan: [cluster network -> eth0, defaultNetworks..., selections -> net1, net2, ...].
 
 import type { JsonObject, NetworkConfigList } from "../cni/conf.js";
 import { CniError, ErrorCode } from "../cni/error.js";
@@ -105,7 +105,7 @@ function planAttachment(
  * A selection's deviceID (Multus; the kubelet's device allocation is not read: there is no
  * kubelet pod-resources API on a plain node). With it, a plugin declaring CNIDeviceInfoFile gets
  * a per-attachment file, seeded from the device plugin's file for the NAD's resourceName
- * (Device Information Specification §3.2), read into network-status device-info after ADD.
+ * (Device Information Specification §4.1, §4.2), read into network-status device-info after ADD.
  */
 function deviceOf(
   e: Entry,

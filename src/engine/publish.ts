@@ -1,6 +1,6 @@
 // Step 7 of ADD: the pod's k8s.v1.cni.cncf.io/network-status annotation and one Event per
-// interface, written the way the NAD client library and Multus write them (reference/multus.md
-// §2.3, §2.5). Events are best effort; the status is not.
+// interface, written the way the NAD client library and Multus write them
+// (docs/compatibility.md#network-status). Events are best effort; the status is not.
 
 import type { JsonObject } from "../cni/conf.js";
 import type { IfName } from "../cni/ids.js";

@@ -116,7 +116,10 @@ async function findCopy(ctx: ReconcileContext, ours: string): Promise<string | u
   return undefined;
 }
 
-/** Runtimes load only the first file (reference/specs.md §1.14): one sorting before ours bypasses Plexus. */
+/**
+ * Runtimes load only the first file (docs/compatibility.md#container-runtimes): one sorting before
+ * ours bypasses Plexus.
+ */
 async function shadowedBy(ctx: ReconcileContext, state: GuardState): Promise<Outcome | undefined> {
   const first = runtimeConfFiles(await ctx.reader.list(ctx.layout.confDir.agent))[0];
   if (first === undefined || first === PLEXUS_CONF_FILE) {

@@ -3,8 +3,8 @@
 // - capabilities: the union of what the primary's plugins enable, so the runtime keeps sending
 //   portMappings, bandwidth, ... (it only sends runtimeConfig keys a plugin declares);
 // - clusterNetwork: the primary's HOST path (the plugin runs on the host, not in our container).
-// The plugin entry is checked with the schema the plugin reads it with (STYLE habit 9), and
-// must contain no key the plugin would ignore.
+// The plugin entry is checked with the schema the plugin reads it with (so the installer cannot
+// write what the plugin would refuse), and must contain no key the plugin would ignore.
 
 import type { JsonObject, NetworkConfigList } from "../cni/conf.js";
 import { parseNetworkConfig } from "../cni/conf.js";

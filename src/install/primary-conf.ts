@@ -1,8 +1,8 @@
 // The primary (cluster) network: the config the runtime would load if Plexus were not there.
 // containerd and CRI-O take the lexically first .conf/.conflist/.json in the conf dir
-// (reference/specs.md §1.14); Plexus's own file sorts first, so it is left out, as are hidden
-// files and temp files. The primary is read with the checks the plugin applies when it loads
-// clusterNetwork, so a config the agent accepts is one the plugin can run.
+// (docs/compatibility.md#container-runtimes); Plexus's own file sorts first, so it is left out, as
+// are hidden files and temp files. The primary is read with the checks the plugin applies when it
+// loads clusterNetwork, so a config the agent accepts is one the plugin can run.
 
 import { join } from "node:path";
 import type { NetworkConfigList } from "../cni/conf.js";

@@ -5,7 +5,7 @@
 //   → ours still first in the runtime's order.
 // Until the first install, nothing is written into the conf dir before the primary (and the
 // readiness indicator, when configured) are there: no pod may start against a half-installed
-// node (multi-net spec §6.1, reference/specs.md §2.2 item 45).
+// node (multi-net spec §6.1).
 
 import { readFile, rm } from "node:fs/promises";
 import { CniError } from "../cni/error.js";

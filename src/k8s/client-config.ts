@@ -136,7 +136,8 @@ function checkUsable(kc: KubeConfig, access: ApiAccess): void {
     );
   }
   if (url.protocol === "http:" && !cluster.skipTLSVerify) {
-    // The same rule as client-node (reference/kubectl.md): plain http only when asked for.
+    // The same rule as client-node (KubeConfig.applyToHTTPSOptions) and kubectl: plain http only
+    // when asked for.
     throw new KubeError(
       "invalid",
       `${describeApiAccess(access)}: server ${cluster.server} is plain http; set insecure-skip-tls-verify: true to allow it`,

@@ -113,7 +113,7 @@ async function readNad(
 
 /**
  * GET the pod, set the annotation, PUT pods/status with the resourceVersion read, again on a
- * conflict: what the NAD client's SetNetworkStatus does (reference/multus.md §2.3).
+ * conflict: what the NAD client's SetNetworkStatus does (pkg/utils/net-attach-def.go).
  */
 async function publishNetworkStatus(ctx: Ctx, ref: PodRef, value: string, signal: AbortSignal): Promise<void> {
   for (let attempt = 1; ; attempt++) {

@@ -1,5 +1,5 @@
 // A core/v1 Event about a pod, shaped like client-go's legacy recorder writes it (which is what
-// Multus uses, reference/multus.md §2.5), so `kubectl describe pod` lists it: involvedObject
+// Multus uses for AddedInterface), so `kubectl describe pod` lists it: involvedObject
 // pointing at the pod, first/lastTimestamp and count, no eventTime (an eventTime would make the
 // API server demand the events.k8s.io fields reportingController/Instance and action).
 

@@ -1,6 +1,6 @@
 // Deadlines and retries of API requests. Multus gives each GET 250 ms and 2.5 s in total, hard
-// coded, which fails on remote control planes (reference/multus.md §3.13, #1461); here both are
-// settings, and every wait also ends when the caller's signal does.
+// coded, which fails on remote control planes (Multus #1461); here both are settings, and every
+// wait also ends when the caller's signal does.
 
 import { setTimeout as delay } from "node:timers/promises";
 

@@ -1,8 +1,8 @@
 // What a container runtime does for a pod's network, as containerd 1.6 does it
-// (reference/runtimes.md): a network namespace, the lexically first CNI config of the conf
-// dir, CNI_ARGS with the pod's identity, runtimeConfig for portMappings and the pod's
-// annotations, DEL right after a failed ADD, and on teardown a DEL with the netns path then
-// one with CNI_NETNS="" (RemovePodSandbox).
+// (docs/compatibility.md#container-runtimes): a network namespace, the lexically first CNI config
+// of the conf dir, CNI_ARGS with the pod's identity, runtimeConfig for portMappings and the pod's
+// annotations, DEL right after a failed ADD, and on teardown a DEL with the netns path then one
+// with CNI_NETNS="" (RemovePodSandbox).
 
 import { randomBytes } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";

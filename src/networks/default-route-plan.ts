@@ -2,7 +2,7 @@
 // routes to delete and add in the pod, and the results rewritten to say so. Pure; the engine
 // applies the actions in order.
 //
-// Differences from Multus (multus.md §3.4, quirks §9.4, §9.5), on purpose:
+// Differences from Multus (docs/compatibility.md#default-route), on purpose:
 // - only the families that were requested are touched: a v4 gateway leaves every IPv6 default
 //   route alone (Multus deletes both families on an interface);
 // - the results (and so the ADD result and network-status) show the routes the pod really has

@@ -1,5 +1,5 @@
-// Device Information Specification 1.1.0 (reference/specs.md PART 3): where the device-plugin
-// and per-attachment files live, and reading one into network-status `device-info`.
+// Device Information Specification 1.1.0 (DIS §4 files, §6.1 network-status): where the
+// device-plugin and per-attachment files live, and reading one into network-status `device-info`.
 
 import { z } from "zod";
 import type { JsonObject } from "../cni/conf.js";
@@ -9,14 +9,14 @@ import { parseBoundedJson } from "./bounded-json.js";
 export const DEVICE_INFO_ROOT = "/var/run/k8s.cni.cncf.io/devinfo";
 export const DEVICE_INFO_VERSION = "1.1.0";
 
-/** The file a device plugin writes: dp/<resourceName>-<deviceID>-device.json, `/` -> `-` (DIS §3.2). */
+/** The file a device plugin writes: dp/<resourceName>-<deviceID>-device.json, `/` -> `-` (DIS §4.1). */
 export function dpDeviceInfoPath(resourceName: string, deviceId: string, root = DEVICE_INFO_ROOT): string {
   return `${root}/dp/${flat(resourceName)}-${flat(deviceId)}-device.json`;
 }
 
 /**
  * The per-attachment file passed as CNIDeviceInfoFile: cni/<network>-<containerID>_<ifName>,
- * `/` -> `-` (Multus's naming; unique per attachment as DIS §3.2 requires). Deleted on DEL.
+ * `/` -> `-` (Multus's naming; unique per attachment as DIS §4.2 requires). Deleted on DEL.
  */
 export function cniDeviceInfoPath(
   networkRef: string,

@@ -1,7 +1,8 @@
-// Interface names inside the pod: which name each attachment gets, and which names a pod may
-// ask for. Multus names secondaries positionally, net<index in the full list> (multus.md §3.2,
-// quirk §9.15); Plexus keeps that, so pods moving from Multus see the same names, but resolves
-// the collisions Multus leaves to a late "interface already exists" from the kernel.
+// Interface names inside the pod: which name each attachment gets, and which names a pod may ask
+// for. Multus names secondaries positionally, net<index in the full list> (Multus getIfname,
+// docs/compatibility.md#interface-names); Plexus keeps that, so pods moving from Multus see the
+// same names, but resolves the collisions Multus leaves to a late "interface already exists" from
+// the kernel.
 
 import { CniError, ErrorCode } from "../cni/error.js";
 import { ifNameProblem, type IfName } from "../cni/ids.js";

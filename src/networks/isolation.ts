@@ -1,7 +1,8 @@
 // Which namespaces a pod may take networks from (multi-net spec §7.4 leaves the policy to the
-// implementation; this is Multus's namespaceIsolation, multus.md §4.3). It applies to what a
-// pod's author chooses: the networks annotation and (with multusNamespace allowed as well) the
-// default-network annotation; clusterNetwork and defaultNetworks are the administrator's.
+// implementation; this is Multus's namespaceIsolation, docs/compatibility.md#namespace-isolation).
+// It applies to what a pod's author chooses: the networks annotation and (with multusNamespace
+// allowed as well) the default-network annotation; clusterNetwork and defaultNetworks are the
+// administrator's.
 
 import { CniError, ErrorCode } from "../cni/error.js";
 import { NETWORKS_ANNOTATION } from "./annotations.js";
@@ -41,7 +42,8 @@ export function checkNamespaceIsolation(
 
 /**
  * True when `namespace` is one of `systemNamespaces`. Compares the pod's NAMESPACE: Multus
- * passes the pod name here by mistake (multus.md quirk §9.1), so it never matches there.
+ * passes the pod name to CheckSystemNamespaces by mistake (docs/compatibility.md#network-status), so
+ * it never matches there.
  */
 export function isSystemNamespace(namespace: string, systemNamespaces: readonly string[]): boolean {
   return systemNamespaces.includes(namespace);

@@ -1,8 +1,9 @@
-// The k8s.v1.cni.cncf.io/network-status annotation, in the format of the NAD client library
-// (what Multus writes and kubectl users, KubeVirt and e2e suites parse; DESIGN §3): bare IPs,
-// `default: true` only on the cluster network, `dns` always, `gateway` only when there is one,
-// `mtu`, `device-info`. Unlike the library: ONE entry per attachment (multi-net spec §5.1.1),
-// taken from the attachment's own interface, never host-side addresses, and no "<nil>" gateway.
+// The k8s.v1.cni.cncf.io/network-status annotation, in the format of the NAD client library (what
+// Multus writes and kubectl users, KubeVirt and e2e suites parse;
+// docs/compatibility.md#network-status): bare IPs, `default: true` only on the cluster network,
+// `dns` always, `gateway` only when there is one, `mtu`, `device-info`. Unlike the library: ONE
+// entry per attachment (multi-net spec §5.1.1), taken from the attachment's own interface, never
+// host-side addresses, and no "<nil>" gateway.
 
 import { z } from "zod";
 import type { JsonObject } from "../cni/conf.js";

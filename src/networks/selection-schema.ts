@@ -1,6 +1,7 @@
 // The JSON form of a network selection element (multi-net spec v1.3 §4.1.2.1, NAD client
 // NetworkSelectionElement, Multus deviceID/interfaceRequest), every key validated. An invalid
-// element fails the pod with a message naming the key (DESIGN §3), it is never half-applied.
+// element fails the pod with a message naming the key
+// (docs/compatibility.md#invalid-selection-annotations), it is never half-applied.
 
 import { z } from "zod";
 import { isDns1123Label, isDns1123Subdomain } from "../cni/ids.js";

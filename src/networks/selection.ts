@@ -1,7 +1,8 @@
 // The selection annotations: k8s.v1.cni.cncf.io/networks (multi-net spec §4.1, both forms) and
-// v1.multus-cni.io/default-network. Parsed into readonly selections or rejected as a whole with
-// a message naming the pod, the annotation and the bad item (DESIGN §3: we fail, the spec's
-// "ignore the annotation" would start the pod without the networks it asked for).
+// v1.multus-cni.io/default-network. Parsed into readonly selections or rejected as a whole with a
+// message naming the pod, the annotation and the bad item
+// (docs/compatibility.md#invalid-selection-annotations: we fail, the spec's "ignore the annotation"
+// would start the pod without the networks it asked for).
 
 import type { z } from "zod";
 import type { JsonObject } from "../cni/conf.js";

@@ -87,7 +87,8 @@ export function pluginFailure(plugin: PluginRef, command: CniCommand, err: unkno
 
 /**
  * The base environment plus all six CNI_* variables, "" where not applicable, as libcni's
- * Args.AsEnv does: skel-based plugins fail with code 4 when CNI_PATH is empty (B15).
+ * Args.AsEnv does: skel-based plugins fail with code 4 when CNI_PATH is empty (libcni
+ * pkg/invoke/args.go, pkg/skel/skel.go).
  */
 export function pluginEnv(
   options: Pick<ExecOptions, "binDirs" | "env">,

@@ -1,6 +1,6 @@
-// Finding a plugin binary by its bare `type` in the plugin directories.
-// libcni pkg/invoke/find.go, hardened: a NAD is namespaced user input, so a `type` such as
-// "../../bin/sh" must be refused before any path is built from it (DESIGN.md §3 Security).
+// Finding a plugin binary by its bare `type` in the plugin directories. libcni pkg/invoke/find.go,
+// hardened: a NAD is namespaced user input, so a `type` such as "../../bin/sh" must be refused
+// before any path is built from it (docs/compatibility.md#plugin-lookup).
 
 import { constants } from "node:fs";
 import { access, stat } from "node:fs/promises";

@@ -1,6 +1,7 @@
 // Executing a network configuration list, as libcni's AddNetworkList, DelNetworkList,
-// CheckNetworkList, GetStatusNetworkList and GCNetworkList do. CNI SPEC §3; reference/specs.md
-// §1.5 and checks B1-B19. Plugin execution comes in as `run`, so this file only sequences.
+// CheckNetworkList, GetStatusNetworkList and GCNetworkList do. CNI SPEC §3 "Execution of Network
+// Configurations"; libcni libcni/api.go. Plugin execution comes in as `run`, so this file only
+// sequences.
 
 import { formatCniArgs } from "../cni/args.js";
 import type { NetworkConfigList, PluginConf } from "../cni/conf.js";
@@ -50,7 +51,8 @@ export async function addNetworkList(
       signal,
     );
     try {
-      // A result without cniVersion has the config's version (libcni fixupResultVersion, B12).
+      // A result without cniVersion has the config's version (libcni pkg/invoke/exec.go
+      // fixupResultVersion).
       result = parseResult(out, list.cniVersion);
     } catch (err) {
       throw pluginFailure(pluginRef(plugin), "ADD", err);
@@ -85,7 +87,8 @@ export async function delNetworkList(
 }
 
 /**
- * prevResult on DEL exists since 0.4.0 (B6) and is the ADD result in the list's version (B5).
+ * prevResult on DEL exists since 0.4.0 and is the ADD result in the list's version (CNI SPEC §3,
+ * libcni DelNetworkList).
  * One that cannot be converted is left out, as libcni drops a cache entry it cannot read:
  * plugins must cope without it, and DEL must not fail for want of it.
  */
@@ -130,7 +133,7 @@ export async function statusNetworkList(run: RunPlugin, list: NetworkConfigList,
 /**
  * GC on every plugin with the attachments still valid (lists >= 1.1.0, unless disableGC).
  * Every plugin runs; the failures are joined. Deleting the stale attachments of an older list
- * (B19) needs the attachment cache, so it is the engine's part, not this one.
+ * (libcni GCNetworkList) needs the attachment cache, so it is the engine's part, not this one.
  */
 export async function gcNetworkList(
   run: RunPlugin,

@@ -1,5 +1,5 @@
 // The config one plugin of a list receives on stdin. CNI SPEC §3 "Deriving execution
-// configuration"; libcni buildOneConfig and injectRuntimeConfig (reference/specs.md §1.5).
+// configuration"; libcni buildOneConfig and injectRuntimeConfig (libcni/api.go).
 // The plugin's own keys are kept exactly: only the keys the spec gives the runtime are set.
 
 import type { JsonObject, NetworkConfigList, PluginConf } from "../cni/conf.js";
@@ -23,7 +23,8 @@ export function buildPluginConfig(
     name: list.name,
     cniVersion: list.cniVersion,
     ...(prevResult !== undefined ? { prevResult: formatResult(prevResult) } : {}),
-    // Replaces any runtimeConfig written in the plugin object, but only when non-empty (B2, B3).
+    // Replaces any runtimeConfig written in the plugin object, but only when non-empty (libcni
+    // injectRuntimeConfig).
     ...(runtimeConfig !== undefined ? { runtimeConfig } : {}),
   };
 }

@@ -1,5 +1,5 @@
 // Reading what a plugin printed: its result on success, its error on failure.
-// libcni pkg/invoke/raw_exec.go (pluginErr) and exec.go; reference/specs.md §1.10, B9-B14.
+// libcni pkg/invoke/raw_exec.go (pluginErr) and exec.go; CNI SPEC §5 "Error".
 
 import { z } from "zod";
 import { CniError, ErrorCode } from "../cni/error.js";
@@ -63,7 +63,7 @@ export function decodeFailure(run: PluginRun): CniError {
 
 /**
  * The JSON document a successful ADD or VERSION printed. `null` reads as an empty object, as in
- * libcni; nothing at all is an error (B14).
+ * libcni; nothing at all is an error (libcni pkg/invoke/exec.go).
  */
 export function decodeSuccess(stdout: string): unknown {
   const text = stdout.trim();

@@ -1,6 +1,6 @@
 // Running a command inside a network namespace given by path, e.g. the engine's
-// `ip route replace default via X dev net1` in the pod. A Node process cannot setns safely
-// (reference/model-codebases.md §1), so nsenter enters the namespace for the command.
+// `ip route replace default via X dev net1` in the pod. A Node process cannot setns safely (it is multi-threaded, and
+// setns moves one thread only), so nsenter enters the namespace for the command.
 
 import { isAbsolute } from "node:path";
 import { execa } from "execa";

@@ -72,8 +72,9 @@ export function execOptions(options: RuntimeOptions): ExecOptions {
 }
 
 /**
- * The VERSION probe of libcni's invoke.GetVersionInfo (B20, B21): dummy netns, ifname and path
- * for plugins built with an old skel, and a plugin too old to know VERSION supports 0.1.0.
+ * The VERSION probe of libcni's invoke.GetVersionInfo (pkg/invoke/exec.go, pkg/version/plugin.go):
+ * dummy netns, ifname and path for plugins built with an old skel, and a plugin too old to know
+ * VERSION supports 0.1.0.
  */
 export async function probePluginVersions(
   type: string,

@@ -169,7 +169,7 @@ describe.skipIf(!isRoot)(
       expect(kernel["net1"]?.[0]).toMatch(/^198\.19\.1\.\d+$/);
       expect(kernel["data0"]?.[0]).toMatch(/^198\.19\.2\.\d+$/);
       expect(links.find((l) => l.ifname === "net1")?.linkinfo?.info_kind).toBe("macvlan");
-      // containerd's pod IP and additional IPs come from eth0 alone (reference/runtimes.md);
+      // containerd's pod IP and additional IPs come from eth0 alone (docs/compatibility.md#container-runtimes);
       // the secondaries' IPs are only in its verbose CNI result, each under its own interface.
       expect(status.network?.additionalIps).toEqual([]);
       expect(resultIps(await libcniCachedResult(paths, PLEXUS_NETWORK, id))).toEqual([

@@ -1,6 +1,7 @@
 // ADD and DEL through dist/plexus when the world is not as expected: the pod is not in the API,
 // it was recreated (another UID), the cluster network is not ready yet, the cache is corrupt or
-// gone, and both cache and pod are gone (DESIGN.md §1 "DEL"; multus.md §3.9, quirk §9.6).
+// gone, and both cache and pod are gone (docs/architecture.md#del;
+// docs/compatibility.md#state-and-del).
 
 import { existsSync } from "node:fs";
 import { mkdir, readdir, rm, symlink, truncate, writeFile } from "node:fs/promises";

@@ -1,4 +1,4 @@
-// dist/plexus as a CNI plugin, the protocol side (reference/specs.md §5.A, A1-A18): env and
+// dist/plexus as a CNI plugin, the protocol side (CNI SPEC §2, §5; libcni pkg/skel/skel.go): env and
 // stdin in, one result or ONE error document out on stdout, logs never on stdout.
 
 import { readFile } from "node:fs/promises";
@@ -10,7 +10,7 @@ import { callsOf, runPlexusRaw, startPlexusHarness, wireError, type PlexusHarnes
 const ALL_VERSIONS = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"];
 const GOOD_ENV = { CNI_CONTAINERID: "c1", CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: fakePluginDir };
 
-describe("plexus protocol (A1-A18)", () => {
+describe("plexus as a CNI plugin: the protocol", () => {
   let h: PlexusHarness;
   let conf: string;
   beforeAll(async () => {
@@ -27,7 +27,7 @@ describe("plexus protocol (A1-A18)", () => {
     await h?.cleanup();
   });
 
-  it("A1/A2: VERSION with no PATH at all, whatever stdin holds, answers every version", async () => {
+  it("VERSION with no PATH at all, whatever stdin holds, answers every version", async () => {
     for (const stdin of ["", '{"cniVersion":"1.1.0"}', "not json"]) {
       const out = await runPlexusRaw({ CNI_COMMAND: "VERSION" }, stdin);
       expect(out.code, out.stderr).toBe(0);
@@ -35,7 +35,7 @@ describe("plexus protocol (A1-A18)", () => {
     }
   });
 
-  it("A3: an unknown command is code 4 naming it", async () => {
+  it("an unknown command is code 4 naming it", async () => {
     const err = wireError(await runPlexusRaw({ CNI_COMMAND: "BOGUS", ...GOOD_ENV }, conf));
     expect([err.code, err.msg]).toEqual([4, "unknown CNI_COMMAND: BOGUS"]);
   });
@@ -50,7 +50,7 @@ describe("plexus protocol (A1-A18)", () => {
     ["STATUS", ["CNI_PATH"], "CNI_PATH"],
     ["GC", ["CNI_PATH"], "CNI_PATH"],
   ];
-  it.each(missing)("A4: %s without %j is code 4 naming them", async (command, drop, named) => {
+  it.each(missing)("%s without %j is code 4 naming them", async (command, drop, named) => {
     const env: Record<string, string> = { CNI_COMMAND: command, ...GOOD_ENV };
     for (const k of drop) delete env[k];
     const err = wireError(await runPlexusRaw(env, conf));
@@ -58,40 +58,34 @@ describe("plexus protocol (A1-A18)", () => {
   });
 
   const bad: [string, Record<string, string>, string, number, RegExp][] = [
-    ["A6 stdin not JSON", {}, "not json", 6, /^error unmarshall network config: /],
-    ["A6 stdin empty", {}, "", 6, /^error unmarshall network config: /],
-    ["A7 no name", {}, '{"cniVersion":"1.0.0","type":"plexus"}', 7, /^missing network name$/],
+    ["stdin not JSON", {}, "not json", 6, /^error unmarshall network config: /],
+    ["stdin empty", {}, "", 6, /^error unmarshall network config: /],
+    ["no name", {}, '{"cniVersion":"1.0.0","type":"plexus"}', 7, /^missing network name$/],
     [
-      "A7 empty name",
+      "empty name",
       {},
       '{"cniVersion":"1.0.0","name":"","type":"plexus","delegates":[{"name":"d","type":"recorder"}]}',
       7,
       /^missing network name$/,
     ],
     [
-      "A7 bad name",
+      "bad name",
       {},
       '{"cniVersion":"1.0.0","name":"a b","type":"plexus","delegates":[{"name":"d","type":"recorder"}]}',
       7,
       /^invalid characters found in network name$/,
     ],
     [
-      "A8 unsupported version",
+      "unsupported version",
       {},
       '{"cniVersion":"0.9.0","name":"p","delegates":[{"name":"d","type":"recorder"}]}',
       1,
       /^incompatible CNI versions$/,
     ],
-    ["A11 interface name of 16 bytes", { CNI_IFNAME: "0123456789abcdef" }, "CONF", 4, /^interface name is too long/],
-    ["A12 container ID _abc", { CNI_CONTAINERID: "_abc" }, "CONF", 4, /^invalid characters in containerID$/],
+    ["interface name of 16 bytes", { CNI_IFNAME: "0123456789abcdef" }, "CONF", 4, /^interface name is too long/],
+    ["container ID _abc", { CNI_CONTAINERID: "_abc" }, "CONF", 4, /^invalid characters in containerID$/],
     // skel reads an empty variable as a missing one (getCmdArgsFromEnv): code 4, not 3.
-    [
-      "A12 empty container ID",
-      { CNI_CONTAINERID: "" },
-      "CONF",
-      4,
-      /^required env variables \[CNI_CONTAINERID\] missing$/,
-    ],
+    ["empty container ID", { CNI_CONTAINERID: "" }, "CONF", 4, /^required env variables \[CNI_CONTAINERID\] missing$/],
   ];
   it.each(bad)("%s: ADD fails with its code", async (_title, env, stdin, code, msg) => {
     const err = wireError(
@@ -108,7 +102,7 @@ describe("plexus protocol (A1-A18)", () => {
     ["GC", "1.0.0"],
     ["STATUS", "1.0.0"],
   ];
-  it.each(gated)("A9/A10: %s with a %s configuration is code 1", async (command, version) => {
+  it.each(gated)("%s with a %s configuration is code 1", async (command, version) => {
     const err = wireError(
       await runPlexusRaw(
         { CNI_COMMAND: command, ...GOOD_ENV },
@@ -118,7 +112,7 @@ describe("plexus protocol (A1-A18)", () => {
     expect([err.code, err.msg, err.cniVersion]).toEqual([1, `config version does not allow ${command}`, version]);
   });
 
-  it("A11: a 15-byte interface name is accepted", async () => {
+  it("a 15-byte interface name is accepted", async () => {
     const out = await h.call("ADD", undefined, {
       ifName: "0123456789abcde",
       containerId: "c15",
@@ -129,7 +123,7 @@ describe("plexus protocol (A1-A18)", () => {
     expect(callsOf(h.calls(), "ADD", "0123456789abcde")).toHaveLength(1);
   });
 
-  describe.each(ALL_VERSIONS)("A13/A14: Plexus configured with cniVersion %s", (version) => {
+  describe.each(ALL_VERSIONS)("Plexus configured with cniVersion %s", (version) => {
     it("ADD returns that version; DEL twice, without prevResult and without CNI_NETNS, prints nothing", async () => {
       const pod = h.createPod("proto", `v-${version.replaceAll(".", "-")}`, { "k8s.v1.cni.cncf.io/networks": "sec" });
       const cfg = h.conf({ cniVersion: version });
@@ -171,7 +165,7 @@ describe("plexus protocol (A1-A18)", () => {
     });
   });
 
-  it("A5/A16: DEL without CNI_NETNS and without prevResult, with no cache, still reaches every delegate", async () => {
+  it("DEL without CNI_NETNS and without prevResult, with no cache, still reaches every delegate", async () => {
     const pod = h.createPod("proto", "never-added", { "k8s.v1.cni.cncf.io/networks": "sec" });
     await h.resetCalls();
     const out = await runPlexusRaw(
@@ -194,7 +188,7 @@ describe("plexus protocol (A1-A18)", () => {
     ]);
   });
 
-  it("A17: failures print one JSON document and exit non-zero; logs go to stderr or the log file only", async () => {
+  it("failures print one JSON document and exit non-zero; logs go to stderr or the log file only", async () => {
     const logFile = join(h.dir, "quiet.log");
     const cfg = h.conf({ logLevel: "debug", logToStderr: false, logFile });
     const pod = h.createPod("proto", "missing-nad", { "k8s.v1.cni.cncf.io/networks": "nope" });

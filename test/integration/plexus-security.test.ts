@@ -1,4 +1,4 @@
-// DESIGN.md §3 "Security" through dist/plexus: a NAD's `type` never reaches outside the bin
+// docs/architecture.md#security through dist/plexus: a NAD's `type` never reaches outside the bin
 // dirs, requested interface names are checked, annotation size and depth are bounded,
 // namespaceIsolation holds, and the API token never reaches a log line.
 

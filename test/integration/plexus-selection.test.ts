@@ -1,6 +1,6 @@
 // Every NetworkSelectionElement key shows its effect in what the delegates received (their env
 // and stdin, recorded by the `recorder` fixture), through dist/plexus and the local API server.
-// reference/specs.md §2.3, §2.4, §5.F (F15-F23); multus.md §3.3.
+// Multi-net spec §4.1.2.1; docs/compatibility.md#multus-behaviour-kept (capability arguments).
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RecordedCall } from "../support/cni-plugins.js";

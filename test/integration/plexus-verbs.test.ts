@@ -1,5 +1,5 @@
-// CHECK, STATUS and GC through dist/plexus (CNI 1.1; DESIGN.md §1; multus.md §3.10-3.12 for
-// what Multus does instead): what each delegate receives, and what happens to the cache.
+// CHECK, STATUS and GC through dist/plexus (CNI SPEC §2; docs/architecture.md#check, #status,
+// #gc; docs/compatibility.md#check for what Multus does instead): what each delegate receives, and what happens to the cache.
 
 import { existsSync } from "node:fs";
 import { rm, writeFile } from "node:fs/promises";

@@ -1,5 +1,6 @@
 // One plugin execution against real executables (test/fixtures/plugins): environment, stdin,
-// output decoding, the deadline, ETXTBSY and the refusal of path traversal (specs.md §5.B).
+// output decoding, the deadline, ETXTBSY and the refusal of path traversal (libcni pkg/invoke/raw_exec.go,
+// find.go).
 import { spawn, type ChildProcess } from "node:child_process";
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { existsSync, readFileSync } from "node:fs";
@@ -44,7 +45,7 @@ const VERBS: [CniCommand, string][] = [
   ["VERSION", "version"],
 ];
 
-describe("environment and stdin (B15)", () => {
+describe("environment and stdin", () => {
   it.each(VERBS)("%s: all six CNI_* variables, the base env, the config on stdin", async (command) => {
     const file = recordFile();
     const stdin = { cniVersion: "1.1.0", name: "n", type: "recorder", record: file, "x-unknown": { keep: [1, null] } };
@@ -118,7 +119,7 @@ describe("environment and stdin (B15)", () => {
 });
 
 describe("failures name the plugin and the command and keep the delegate's code", () => {
-  it.each(VERBS)("B10 %s: a CNI error on stdout", async (command, verb) => {
+  it.each(VERBS)("%s: a CNI error on stdout", async (command, verb) => {
     const opts = options({ envExtra: { FAIL_STDOUT: '{"code":11,"msg":"try again","details":"x"}' } });
     const err = await cniFailure(execPlugin({ type: "fail", name: "f1" }, { command, stdin: {} }, opts, never));
     expect({ code: err.code, msg: err.msg, details: err.details }).toEqual({
@@ -130,7 +131,7 @@ describe("failures name the plugin and the command and keep the delegate's code"
   });
 
   it.each([
-    { name: "B9: stderr only", env: { FAIL_STDERR: "boom" }, msg: 'netplugin failed: "boom": exit status 1' },
+    { name: "stderr only", env: { FAIL_STDERR: "boom" }, msg: 'netplugin failed: "boom": exit status 1' },
     {
       name: "no output at all, exit 3",
       env: { FAIL_EXIT: "3" },
@@ -144,7 +145,7 @@ describe("failures name the plugin and the command and keep the delegate's code"
     expect(err.msg).toBe(`plugin type="fail" failed (add): ${msg}`);
   });
 
-  it("B11: garbage on stdout is quoted", async () => {
+  it("garbage on stdout is quoted", async () => {
     const err = await cniFailure(execPlugin({ type: "garbage" }, { command: "DEL", stdin: {} }, options(), never));
     expect(err.msg).toMatch(
       /^plugin type="garbage" failed \(delete\): netplugin failed but error parsing its diagnostic message "garbage": .+/,
@@ -166,7 +167,7 @@ describe("failures name the plugin and the command and keep the delegate's code"
     expect(err.details).toBe('stdout: "garbage"');
   });
 
-  it("B14: ADD printing nothing is an error; DEL printing nothing is success", async () => {
+  it("ADD printing nothing is an error; DEL printing nothing is success", async () => {
     const err = await cniFailure(execPlugin({ type: "silent" }, { command: "ADD", stdin: {} }, options(), never));
     expect(err.msg).toBe(
       'plugin type="silent" failed (add): failed to unmarshal raw result: unexpected end of JSON input',

@@ -1,5 +1,5 @@
 // CHECK, STATUS, GC and the VERSION probe by createRuntime over the fake delegates
-// (reference/specs.md §1.4, §1.5, §1.11; checks B7, B17-B21).
+// (CNI SPEC §2, §3; libcni libcni/api.go, pkg/invoke/exec.go GetVersionInfo).
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -54,7 +54,7 @@ describe("CHECK", () => {
     ]);
   });
 
-  it("B7: disableCheck runs nothing", async () => {
+  it("disableCheck runs nothing", async () => {
     const { list, calls } = recorders("1.0.0", [{ fail: { code: 1, msg: "x" } }], { disableCheck: true });
     await runtime.checkNetworkList(list, rt, undefined, never);
     expect(calls()).toEqual([]);
@@ -98,7 +98,7 @@ describe("STATUS", () => {
 describe("GC", () => {
   const valid = [{ containerID: "c1", ifname: "net1" }];
 
-  it("B17: every plugin gets the valid attachments under both keys, an empty attachment env", async () => {
+  it("every plugin gets the valid attachments under both keys, an empty attachment env", async () => {
     const { list, calls } = recorders("1.1.0", [{ capabilities: { mac: true } }, {}]);
     await runtime.gcNetworkList(list, valid, never);
     for (const call of calls()) {
@@ -121,7 +121,7 @@ describe("GC", () => {
     expect(calls()).toHaveLength(2);
   });
 
-  it("B17: runs every plugin even when one fails; the failures are joined", async () => {
+  it("runs every plugin even when one fails; the failures are joined", async () => {
     const { list, calls } = recorders("1.1.0", [
       { fail: { code: 11, msg: "locked" } },
       {},
@@ -135,8 +135,8 @@ describe("GC", () => {
   });
 
   it.each([
-    { name: "B18: disableGC", version: "1.1.0", extra: { disableGC: true } },
-    { name: "B19: a 1.0.0 list gets no GC command", version: "1.0.0", extra: {} },
+    { name: "disableGC", version: "1.1.0", extra: { disableGC: true } },
+    { name: "a 1.0.0 list gets no GC command", version: "1.0.0", extra: {} },
     { name: "a 0.4.0 list gets no GC command", version: "0.4.0", extra: {} },
   ])("$name", async ({ version, extra }) => {
     const { list, calls } = recorders(version, [{}], extra);
@@ -146,7 +146,7 @@ describe("GC", () => {
 });
 
 describe("VERSION probe", () => {
-  it("B20: dummy netns, ifname and path; stdin {cniVersion: 1.1.0}", async () => {
+  it("dummy netns, ifname and path; stdin {cniVersion: 1.1.0}", async () => {
     const file = join(tmp, `version-${++seq}.jsonl`);
     const probe = createRuntime({ binDirs: [fakePluginDir], env: fakePluginEnv({ RECORDER_FILE: file }) });
     expect(await probe.pluginVersions("recorder", never)).toEqual(SUPPORTED_VERSIONS);
@@ -173,7 +173,7 @@ describe("VERSION probe", () => {
       reply: '{"supportedVersions":["1.0.0"]}',
       error: 'plugin type="recorder" failed (version): decoding version info: missing field cniVersion',
     },
-  ])("B21: $reply", async ({ reply, want, error }) => {
+  ])("a VERSION reply $reply", async ({ reply, want, error }) => {
     const probe = createRuntime({ binDirs: [fakePluginDir], env: fakePluginEnv({ RECORDER_VERSION_REPLY: reply }) });
     if (want) expect(await probe.pluginVersions("recorder", never)).toEqual(want);
     else expect((await cniFailure(probe.pluginVersions("recorder", never))).msg).toBe(error);
@@ -189,7 +189,7 @@ describe("VERSION probe", () => {
       stdout: '{"code":4,"msg":"required env variables [CNI_PATH] missing"}',
       error: 'plugin type="fail" failed (version): required env variables [CNI_PATH] missing',
     },
-  ])("B21: a plugin failing with $stdout", async ({ stdout, want, error }) => {
+  ])("a plugin failing with $stdout", async ({ stdout, want, error }) => {
     const probe = createRuntime({ binDirs: [fakePluginDir], env: fakePluginEnv({ FAIL_STDOUT: stdout }) });
     if (want) expect(await probe.pluginVersions("fail", never)).toEqual(want);
     else expect((await cniFailure(probe.pluginVersions("fail", never))).msg).toBe(error);

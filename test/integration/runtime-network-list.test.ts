@@ -1,5 +1,5 @@
 // ADD and DEL of configuration lists by createRuntime over the fake delegates, libcni's way
-// (reference/specs.md §1.5, checks B1-B8, B12, B13, B15, B16).
+// (CNI SPEC §3; libcni libcni/api.go AddNetworkList, DelNetworkList).
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -57,7 +57,7 @@ const R3 = {
 };
 
 describe("ADD", () => {
-  it("B1/B2/B3: name and cniVersion injected, runtimeConfig from capabilities, unknown keys kept", async () => {
+  it("name and cniVersion injected, runtimeConfig from capabilities, unknown keys kept", async () => {
     const { list, calls } = recorders("1.1.0", [
       { cniVersion: "0.1.0", bridge: "cni0", "x-vendor": { a: [1] } },
       { capabilities: { mac: true, ips: false }, runtimeConfig: { stale: 1 } },
@@ -73,7 +73,7 @@ describe("ADD", () => {
     expect(c3).not.toHaveProperty("runtimeConfig");
   });
 
-  it("B4: each plugin gets the previous result verbatim, in its own version; the last result is returned", async () => {
+  it("each plugin gets the previous result verbatim, in its own version; the last result is returned", async () => {
     const { list, calls } = recorders("1.1.0", [{ result: R1 }, { result: R2 }, { result: R3 }]);
     const result = await runtime.addNetworkList(list, rt, never);
     const stdins = calls().map((c) => c.stdin);
@@ -83,7 +83,7 @@ describe("ADD", () => {
     expect(formatResult(result)).toEqual(R3);
   });
 
-  it("B15 at list level: the attachment's env, CNI_ARGS with IgnoreUnknown=1 first", async () => {
+  it("every plugin gets the attachment's CNI_* env, CNI_ARGS with IgnoreUnknown=1 first", async () => {
     const { list, calls } = recorders("1.0.0", [{}]);
     await runtime.addNetworkList(list, rt, never);
     expect(calls()[0]?.env).toMatchObject({
@@ -96,7 +96,7 @@ describe("ADD", () => {
     });
   });
 
-  it("B8: stops at the first failure, keeps its code, names the plugin", async () => {
+  it("stops at the first failure, keeps its code, names the plugin", async () => {
     const { list, calls } = recorders("1.0.0", [
       {},
       { fail: { code: 7, msg: "bad subnet", details: "198.18.0.0/33" } },
@@ -115,7 +115,7 @@ describe("ADD", () => {
   });
 
   it.each(["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"])(
-    "B12: a result without cniVersion takes the list's (%s)",
+    "a result without cniVersion takes the list's (%s)",
     async (v) => {
       const list = parseNetworkConfig({ cniVersion: v, name: "n", plugins: [{ type: "fixed-result" }] });
       const result = await runtime.addNetworkList(list, rt, never);
@@ -129,7 +129,7 @@ describe("ADD", () => {
     expect(await runtime.addNetworkList(list, rt, never)).toEqual({ cniVersion: "1.0.0" });
   });
 
-  it("B13: an unsupported result version is an error naming the plugin", async () => {
+  it("an unsupported result version is an error naming the plugin", async () => {
     const list = parseNetworkConfig({ cniVersion: "1.0.0", name: "n", plugins: [{ type: "bad-version" }] });
     const err = await cniFailure(runtime.addNetworkList(list, rt, never));
     expect(err.code).toBe(ErrorCode.IncompatibleVersion);
@@ -149,7 +149,7 @@ describe("ADD", () => {
       type: "nosuch",
       msg: `plugin type="nosuch" failed (add): failed to find plugin "nosuch" in path [${fakePluginDir}]`,
     },
-  ])("B16: $type", async ({ type, msg }) => {
+  ])("plugin type $type is refused before anything runs", async ({ type, msg }) => {
     const list = parseNetworkConfig({ cniVersion: "1.0.0", name: "n", plugins: [{ type }] });
     expect((await cniFailure(runtime.addNetworkList(list, rt, never))).msg).toBe(msg);
   });
@@ -165,7 +165,7 @@ describe("ADD", () => {
 describe("DEL", () => {
   const added = parseResult(R3);
 
-  it("B5: reverse order, every plugin with the final ADD result", async () => {
+  it("reverse order, every plugin with the final ADD result", async () => {
     const { list, calls } = recorders("1.1.0", [{}, {}, {}]);
     await runtime.delNetworkList(list, rt, added, never);
     expect(calls().map((c) => [c.env["CNI_COMMAND"], c.stdin["id"], c.stdin["prevResult"]])).toEqual([
@@ -176,7 +176,7 @@ describe("DEL", () => {
   });
 
   // Every list version, with a 1.1.0 ADD result: converted to the list version from 0.4.0 on,
-  // left out below (B6).
+  // left out below (libcni DelNetworkList sends no prevResult before 0.4.0).
   it.each(SUPPORTED_VERSIONS)("prevResult for a %s list", async (v) => {
     const { list, calls } = recorders(v, [{}]);
     await runtime.delNetworkList(list, rt, added, never);

@@ -1,6 +1,7 @@
 // The default-route selection key in a real pod namespace: the kernel's default routes, the
 // merged ADD result's routes and the network-status gateways agree, and only the requested
-// family moves (src/networks/README.md "default-route"; Multus quirks §9.4, §9.5).
+// family moves (src/networks/README.md "default-route";
+// docs/compatibility.md#default-route).
 // The cluster network is dual-stack (bridge + host-local, 198.18.0.0/24 and fd00:18::/64).
 
 import { writeFile } from "node:fs/promises";

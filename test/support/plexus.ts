@@ -43,7 +43,7 @@ export function requireBuiltPlexus(): void {
 }
 
 export function podArgs(namespace: string, name: string, uid?: string, infra?: string): string {
-  // containerd builds CNI_ARGS from a Go map: the key order varies (reference/runtimes.md).
+  // containerd builds CNI_ARGS from a Go map: the key order varies (docs/compatibility.md#container-runtimes).
   const pairs = [`K8S_POD_NAMESPACE=${namespace}`, `K8S_POD_NAME=${name}`, "IgnoreUnknown=1"];
   if (infra) pairs.push(`K8S_POD_INFRA_CONTAINER_ID=${infra}`);
   if (uid) pairs.push(`K8S_POD_UID=${uid}`);

@@ -1,5 +1,5 @@
 // CNI_ARGS ("K1=V1;K2=V2"): reading what runtimes send, writing what delegates get.
-// reference/specs.md §1.12 and checks E3-E6; multus.md §9.7 (duplicated keys).
+// CNI SPEC §2; libcni pkg/types/args.go LoadArgs; docs/compatibility.md#cni_args (duplicated keys).
 
 import { describe, expect, it } from "vitest";
 import { formatCniArgs, parseCniArgs } from "../../src/cni/args.js";
@@ -7,7 +7,7 @@ import { ErrorCode } from "../../src/cni/error.js";
 import { thrown } from "../support/cni-error.js";
 
 describe("parseCniArgs: what runtimes send", () => {
-  it("E3 the CRI-O form: known keys read, unknown FOO tolerated with IgnoreUnknown", () => {
+  it("the CRI-O form: known keys read, unknown FOO tolerated with IgnoreUnknown", () => {
     const args = parseCniArgs(
       "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns1;K8S_POD_NAME=pod1;K8S_POD_INFRA_CONTAINER_ID=abc;K8S_POD_UID=u-1;FOO=bar",
     );
@@ -65,11 +65,11 @@ describe("parseCniArgs: what runtimes send", () => {
     });
   });
 
-  it("a repeated key: the first value is read (Multus thin mode repeats keys, multus.md §9.7)", () => {
+  it("a repeated key: the first value is read (Multus thin mode repeats keys)", () => {
     expect(parseCniArgs("K8S_POD_NAME=a;K8S_POD_NAME=b").podName).toBe("a");
   });
 
-  it("E5 `K=a=b` gives key K and value `a=b` (split on the first `=` like Multus and CRI-O; libcni LoadArgs would reject it)", () => {
+  it("`K=a=b` gives key K and value `a=b` (split on the first `=` like Multus and CRI-O; libcni LoadArgs would reject it)", () => {
     const args = parseCniArgs("IgnoreUnknown=1;K8S_POD_INFRA_CONTAINER_ID=a=b;TOKEN=x==");
     expect(args.infraContainerId).toBe("a=b");
     expect(args.pairs).toContainEqual(["TOKEN", "x=="]);
@@ -95,7 +95,7 @@ describe("parseCniArgs: IgnoreUnknown", () => {
     expect(parseCniArgs("FOO=bar;K8S_POD_NAME=p;IgnoreUnknown=1").ignoreUnknown).toBe(true);
   });
 
-  it.each(["yes", "on", "2", "truee"])("E6 IgnoreUnknown=%s is an error (code 4)", (v) => {
+  it.each(["yes", "on", "2", "truee"])("IgnoreUnknown=%s is an error (code 4)", (v) => {
     const err = thrown(() => parseCniArgs(`IgnoreUnknown=${v}`));
     expect(err.code).toBe(ErrorCode.InvalidEnvironment);
     expect(err.msg).toBe(
@@ -105,7 +105,7 @@ describe("parseCniArgs: IgnoreUnknown", () => {
 });
 
 describe("parseCniArgs: errors (code 4, message names CNI_ARGS)", () => {
-  it("E4 unknown keys without IgnoreUnknown, every one listed as written", () => {
+  it("unknown keys without IgnoreUnknown, every one listed as written", () => {
     const err = thrown(() => parseCniArgs("K8S_POD_NAMESPACE=ns1;FOO=bar;BAZ=a=b"));
     expect(err.code).toBe(ErrorCode.InvalidEnvironment);
     expect(err.msg).toBe('CNI_ARGS: unknown args ["FOO=bar","BAZ=a=b"]');

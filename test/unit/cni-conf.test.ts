@@ -1,5 +1,5 @@
 // Network configuration lists and legacy single-plugin configs, as libcni's
-// NetworkConfFromBytes / ConfListFromConf read them. reference/specs.md §1.2 and checks C1-C10.
+// NetworkConfFromBytes / ConfListFromConf read them. CNI SPEC §1; libcni/conf.go.
 
 import { describe, expect, it } from "vitest";
 import { confToList, isConfList, parseConfList, parseJsonObject, parseNetworkConfig } from "../../src/cni/conf.js";
@@ -13,31 +13,31 @@ const list = (extra: Record<string, unknown>) => ({
   ...extra,
 });
 
-describe("reference/specs.md §5.C conflist checks", () => {
+describe("libcni's conflist parsing", () => {
   it.each([
-    ["C1 no name", { cniVersion: "1.0.0", plugins: [{ type: "bridge" }] }, "error parsing configuration list: no name"],
+    ["no name", { cniVersion: "1.0.0", plugins: [{ type: "bridge" }] }, "error parsing configuration list: no name"],
     [
-      "C2 empty plugins",
+      "empty plugins",
       { cniVersion: "1.0.0", name: "x", plugins: [] },
       'error parsing configuration list "x": no plugins in list',
     ],
     [
-      "C3 plugin without type",
+      "plugin without type",
       { cniVersion: "1.0.0", name: "x", plugins: [{ bridge: "br0" }] },
       "failed to parse plugin config 0: error parsing configuration: missing 'type'",
     ],
     [
-      "C7 unparsable cniVersions entry",
+      "unparsable cniVersions entry",
       list({ cniVersions: ["1.0.f"] }),
       'error parsing configuration list: invalid cniVersions entry 1.0.f at index 0: failed to convert micro version part "f"',
     ],
     [
-      'C8 disableCheck: "yes"',
+      'disableCheck: "yes"',
       list({ disableCheck: "yes" }),
       'error parsing configuration list: invalid value "yes" for disableCheck',
     ],
     [
-      "C9 numeric name",
+      "numeric name",
       { name: 5, plugins: [{ type: "a" }] },
       "error parsing configuration list: invalid name type float64",
     ],
@@ -49,25 +49,25 @@ describe("reference/specs.md §5.C conflist checks", () => {
 
   it.each([
     [
-      "C4 highest supported of cniVersion and cniVersions",
+      "highest supported of cniVersion and cniVersions",
       { cniVersion: "0.4.0", cniVersions: ["0.3.1", "1.0.0", "2.0.0"] },
       "1.0.0",
     ],
     [
-      "C5 a cniVersion above 1.1.0 is dropped when cniVersions is given",
+      "a cniVersion above 1.1.0 is dropped when cniVersions is given",
       { cniVersion: "1.2.0", cniVersions: ["1.1.0"] },
       "1.1.0",
     ],
-    ["C6 without cniVersions, cniVersion is kept as written", { cniVersion: "1.2.3" }, "1.2.3"],
+    ["without cniVersions, cniVersion is kept as written", { cniVersion: "1.2.3" }, "1.2.3"],
   ])("%s", (_id, versions, selected) => {
     expect(parseConfList({ name: "x", plugins: [{ type: "a" }], ...versions }).cniVersion).toBe(selected);
   });
 
-  it('C8 disableCheck: "TRUE" is true', () => {
+  it('disableCheck: "TRUE" is true', () => {
     expect(parseConfList(list({ disableCheck: "TRUE" })).disableCheck).toBe(true);
   });
 
-  it("C10 a legacy .conf is up-converted to a one-plugin list", () => {
+  it("a legacy .conf is up-converted to a one-plugin list", () => {
     const conf = {
       cniVersion: "0.3.1",
       name: "mynet",

@@ -1,6 +1,6 @@
 // Properties of result conversion over random valid results of every version (seeded, so each
 // run checks the same cases): round trips that must be lossless, and the lossy rules of
-// reference/specs.md §1.9 restated as simple models.
+// libcni's pkg/types converters restated as simple models.
 
 import { describe, expect, it } from "vitest";
 import { convertResult } from "../../src/cni/convert.js";

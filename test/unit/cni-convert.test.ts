@@ -1,4 +1,5 @@
-// Result conversion between every pair of CNI versions (reference/specs.md §1.9), on the result
+// Result conversion between every pair of CNI versions (CNI SPEC §5; libcni
+// pkg/types/internal/convert.go), on the result
 // bridge + host-local really return for a dual-stack pod, plus each lossy rule and both errors.
 // Expectations are written out from the rules, not captured from the code.
 
@@ -314,7 +315,7 @@ describe("conversion errors", () => {
     ["1.1.0 without ips", { cniVersion: "1.1.0", interfaces: [{ name: "eth0" }] }, "0.2.0"],
     ["1.0.0 with an empty ips list", { cniVersion: "1.0.0", ips: [] }, "0.1.0"],
     ["0.3.1 without ips", { cniVersion: "0.3.1" }, "0.2.0"],
-    ["0.4.0 whose ips lack version (D18)", { cniVersion: "0.4.0", ips: [{ address: "10.0.0.5/24" }] }, "0.2.0"],
+    ["0.4.0 whose ips lack version", { cniVersion: "0.4.0", ips: [{ address: "10.0.0.5/24" }] }, "0.2.0"],
     [
       '0.3.0 whose only ip has version ""',
       { cniVersion: "0.3.0", ips: [{ version: "", address: "10.0.0.5/24" }] },

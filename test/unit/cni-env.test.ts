@@ -1,5 +1,5 @@
 // The CNI_* environment of one invocation, checked per command the way skel checks it.
-// reference/specs.md §1.3 (required variables), §1.10 (skel messages), §1.15, checks A3, A4, A11, A12.
+// CNI SPEC §2 (required variables); libcni pkg/skel/skel.go (messages), pkg/utils/utils.go (names).
 
 import { describe, expect, it } from "vitest";
 import { COMMANDS, isCniCommand, parseCniEnv, type CniCommand } from "../../src/cni/env.js";
@@ -43,7 +43,7 @@ describe("required variables per command (skel; code 4)", () => {
     ["DEL", "CNI_PATH"],
     ["GC", "CNI_PATH"],
     ["STATUS", "CNI_PATH"],
-  ])("%s without %s (A4)", (command, missing) => {
+  ])("%s without %s", (command, missing) => {
     const err = thrown(() => parseCniEnv(env(command, { [missing]: undefined })));
     expect([err.code, err.msg]).toStrictEqual([
       ErrorCode.InvalidEnvironment,
@@ -64,7 +64,7 @@ describe("required variables per command (skel; code 4)", () => {
     ]);
   });
 
-  it("DEL does not need CNI_NETNS (runtimes repeat DEL after the sandbox is gone, A5)", () => {
+  it("DEL does not need CNI_NETNS (runtimes repeat DEL after the sandbox is gone)", () => {
     expect(parseCniEnv(env("DEL", { CNI_NETNS: undefined })).netns).toBe("");
     expect(parseCniEnv(env("DEL", { CNI_NETNS: "" })).netns).toBe("");
   });
@@ -92,7 +92,7 @@ describe("required variables per command (skel; code 4)", () => {
     });
   });
 
-  it("VERSION needs nothing (A1, A2)", () => {
+  it("VERSION needs nothing", () => {
     expect(parseCniEnv({ CNI_COMMAND: "VERSION" }).command).toBe("VERSION");
   });
 
@@ -127,7 +127,7 @@ describe("CNI_COMMAND", () => {
   });
 
   it.each(["BOGUS", "add", "Add", "VERSION ", "INIT"])(
-    "unknown command %j (A3; commands are case-sensitive)",
+    "unknown command %j (commands are case-sensitive)",
     (command) => {
       const err = thrown(() => parseCniEnv(env(command)));
       expect([err.code, err.msg]).toStrictEqual([ErrorCode.InvalidEnvironment, `unknown CNI_COMMAND: ${command}`]);
@@ -178,7 +178,7 @@ describe("a full environment", () => {
   });
 });
 
-describe("CNI_CONTAINERID rules (A12)", () => {
+describe("CNI_CONTAINERID rules", () => {
   it.each(["abc", "0", "3f5d0b1c2a9e", "A-b_c.d", "cnitool-77383ca0a0715733ca6f"])("%j is accepted", (id) => {
     expect(parseCniEnv(env("ADD", { CNI_CONTAINERID: id })).containerId).toBe(id);
   });
@@ -194,7 +194,7 @@ describe("CNI_CONTAINERID rules (A12)", () => {
   );
 });
 
-describe("CNI_IFNAME rules (A11; Linux dev_valid_name)", () => {
+describe("CNI_IFNAME rules (Linux dev_valid_name)", () => {
   it.each(["eth0", "net1", "0123456789abcde", "net1@", "a", "e.th-0_x"])("%j is accepted", (name) => {
     expect(parseCniEnv(env("ADD", { CNI_IFNAME: name })).ifName).toBe(name);
   });

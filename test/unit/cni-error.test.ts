@@ -1,5 +1,5 @@
 // The one error family: spec codes, the wire form, context and conversion of anything thrown.
-// reference/specs.md §1.10.
+// CNI SPEC §5 "Error".
 
 import { describe, expect, it } from "vitest";
 import { CniError, ErrorCode, toCniError } from "../../src/cni/error.js";

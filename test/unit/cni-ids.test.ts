@@ -1,5 +1,5 @@
 // Identifiers that must never be swapped, and the rules that make them.
-// reference/specs.md §1.15 and skel validateConfig (A7); Kubernetes DNS-1123 names.
+// CNI SPEC §2; libcni pkg/utils/utils.go and skel validateConfig; Kubernetes DNS-1123 names.
 
 import { describe, expect, it } from "vitest";
 import { ErrorCode } from "../../src/cni/error.js";
@@ -34,7 +34,7 @@ describe("container IDs", () => {
   });
 });
 
-describe("network names (skel validateConfig, A7)", () => {
+describe("network names (skel validateConfig)", () => {
   it("an empty name: code 7 `missing network name`", () => {
     const err = thrown(() => parseNetworkName(""));
     expect([err.code, err.msg]).toStrictEqual([ErrorCode.InvalidNetworkConfig, "missing network name"]);

@@ -1,5 +1,5 @@
 // Addresses and prefixes written the way Go's net package writes them (libcni re-marshals every
-// result through it, reference/specs.md D16), plus the small IP helpers of src/cni/ip.ts.
+// result through it), plus the small IP helpers of src/cni/ip.ts.
 
 import { describe, expect, it } from "vitest";
 import {

@@ -1,5 +1,5 @@
 // Reading results of every version (delegate stdout, cache files, prevResult) and printing them
-// the way libcni's Go types marshal them. reference/specs.md §1.8, B12-B14, D7, D16, D21, D22.
+// the way libcni's Go types marshal them. CNI SPEC §5; libcni pkg/types.
 
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
@@ -85,7 +85,7 @@ describe("parseResult: every version", () => {
     expect(json(r)).toStrictEqual({ cniVersion: "0.4.0", ips: [{ address: "10.0.0.2/24" }] });
   });
 
-  it("canonicalises addresses, gateways and route destinations, keeping host bits (D16)", () => {
+  it("canonicalises addresses, gateways and route destinations, keeping host bits", () => {
     const r = parseResult({
       cniVersion: "1.1.0",
       ips: [{ address: "FD00:0:0:0:0:0:0:0005/64", gateway: "fd00:0::1" }],
@@ -100,7 +100,7 @@ describe("parseResult: every version", () => {
 });
 
 describe("parseResult: the version of a result", () => {
-  it("a result without cniVersion takes the assumed (config) version (B12)", () => {
+  it("a result without cniVersion takes the assumed (config) version", () => {
     expect(parseResult({ ips: [{ address: "10.0.0.2/24" }] }, "1.0.0")).toStrictEqual({
       cniVersion: "1.0.0",
       ips: [{ address: "10.0.0.2/24" }],
@@ -111,7 +111,7 @@ describe("parseResult: the version of a result", () => {
     });
   });
 
-  it("a result without cniVersion and nothing assumed is 0.1.0 (D10)", () => {
+  it("a result without cniVersion and nothing assumed is 0.1.0", () => {
     expect(parseResult({ ip4: { ip: "10.0.0.2/24" } })).toStrictEqual({
       cniVersion: "0.1.0",
       ip4: { ip: "10.0.0.2/24" },
@@ -128,7 +128,7 @@ describe("parseResult: the version of a result", () => {
     expect(parseResult(null, "1.1.0")).toStrictEqual({ cniVersion: "1.1.0" });
   });
 
-  it.each(["2.0.0", "0.9.0", "1.0", "1.1.1", "v1.0.0"])('cniVersion "%s" is unsupported (code 1, B13)', (v) => {
+  it.each(["2.0.0", "0.9.0", "1.0", "1.1.1", "v1.0.0"])('cniVersion "%s" is unsupported (code 1)', (v) => {
     const err = thrown(() => parseResult({ cniVersion: v }));
     expect(err.code).toBe(ErrorCode.IncompatibleVersion);
     expect(err.msg).toBe(`unsupported CNI result version "${v}"`);
@@ -185,7 +185,7 @@ describe("parseResult: decoding errors are code 6", () => {
 });
 
 describe("formatResult: Go's marshalling rules", () => {
-  it("0.x results always carry dns, {} when empty (D7)", () => {
+  it("0.x results always carry dns, {} when empty", () => {
     expect(formatResult(parseResult({ cniVersion: "0.3.1" }))).toStrictEqual({ cniVersion: "0.3.1", dns: {} });
     expect(formatResult(parseResult({ cniVersion: "0.1.0", ip4: { ip: "10.0.0.2/24" } }))).toStrictEqual({
       cniVersion: "0.1.0",
@@ -194,7 +194,7 @@ describe("formatResult: Go's marshalling rules", () => {
     });
   });
 
-  it("1.x results leave out an empty dns (D22), also one with only empty fields", () => {
+  it("1.x results leave out an empty dns, also one with only empty fields", () => {
     expect(formatResult(parseResult({ cniVersion: "1.1.0", dns: {} }))).toStrictEqual({ cniVersion: "1.1.0" });
     expect(
       formatResult(parseResult({ cniVersion: "1.0.0", dns: { nameservers: [], domain: "", search: [], options: [] } })),
@@ -221,7 +221,7 @@ describe("formatResult: Go's marshalling rules", () => {
     });
   });
 
-  it("interface: 0 is kept (a pointer in Go, D21)", () => {
+  it("interface: 0 is kept (a pointer in Go)", () => {
     expect(
       formatResult(parseResult({ cniVersion: "1.1.0", ips: [{ address: "10.0.0.2/24", interface: 0 }] })),
     ).toStrictEqual({

@@ -1,5 +1,5 @@
 // Spec versions, their comparison and gates, and VERSION negotiation.
-// reference/specs.md §1.1, §1.4 (skel gates), §1.11, checks A1, A8-A10, B21, E1, E2.
+// CNI SPEC §1 "Version considerations"; libcni pkg/version, pkg/skel/skel.go (gates).
 
 import { describe, expect, it } from "vitest";
 import { ErrorCode } from "../../src/cni/error.js";
@@ -54,13 +54,13 @@ describe("parseVersion (libcni ParseVersion)", () => {
     ["1.0.f", 'failed to convert micro version part "f"'],
     ["1..0", 'failed to convert minor version part ""'],
     ["-1.0.0", 'failed to convert major version part "-1"'],
-  ])("E2 %j fails (code 6): %s", (v, msg) => {
+  ])("%j fails (code 6): %s", (v, msg) => {
     const err = thrown(() => parseVersion(v));
     expect([err.code, err.msg]).toStrictEqual([ErrorCode.DecodingFailure, msg]);
   });
 });
 
-describe("compareVersions (E1)", () => {
+describe("compareVersions", () => {
   it.each([
     ["1.10.0", "1.9.0", 1],
     ["1.9.0", "1.10.0", -1],
@@ -88,7 +88,7 @@ describe("compareVersions (E1)", () => {
   });
 });
 
-describe("versionAllows: skel's command gates (A9, A10)", () => {
+describe("versionAllows: skel's command gates", () => {
   const table = ALL.flatMap(
     (v) =>
       [
@@ -124,7 +124,7 @@ describe("versionAllows: skel's command gates (A9, A10)", () => {
   });
 });
 
-describe("pluginVersionInfo: Plexus's VERSION answer (A1)", () => {
+describe("pluginVersionInfo: Plexus's VERSION answer", () => {
   it("is skel's: the current version and every supported one", () => {
     expect(pluginVersionInfo()).toStrictEqual({ cniVersion: "1.1.0", supportedVersions: ALL });
     expect(JSON.stringify(pluginVersionInfo())).toBe(
@@ -138,7 +138,7 @@ describe("pluginVersionInfo: Plexus's VERSION answer (A1)", () => {
   });
 });
 
-describe("decodeVersionInfo: a delegate's VERSION answer (B21)", () => {
+describe("decodeVersionInfo: a delegate's VERSION answer", () => {
   it.each([
     [
       "a full answer",
@@ -195,7 +195,7 @@ describe("decodeVersionInfo: a delegate's VERSION answer (B21)", () => {
   });
 });
 
-describe("checkVersionSupported: the config version must be spoken exactly (A8)", () => {
+describe("checkVersionSupported: the config version must be spoken exactly", () => {
   it.each(ALL)("%s passes", (v) => {
     expect(() => checkVersionSupported(v)).not.toThrow();
   });

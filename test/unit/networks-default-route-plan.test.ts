@@ -1,4 +1,5 @@
-// default-route planning per family (spec v1.1 §4.1.2.1; Multus §3.4 with quirks §9.4/§9.5 fixed).
+// default-route planning per family (multi-net spec v1.1 §4.1.2.1;
+// docs/compatibility.md#default-route).
 import { describe, expect, it } from "vitest";
 import { ErrorCode } from "../../src/cni/error.js";
 import type { IfName } from "../../src/cni/ids.js";
@@ -51,7 +52,7 @@ describe("planDefaultRoutes", () => {
     expect(plan.results).toEqual([eth0Result, net1Result]);
   });
 
-  it("an IPv4 gateway on net1 moves only the IPv4 default route (Multus also deletes IPv6: quirk §9.4)", () => {
+  it("an IPv4 gateway on net1 moves only the IPv4 default route (Multus also deletes IPv6)", () => {
     const plan = planDefaultRoutes([cluster(), net1({ defaultRoute: ["198.18.1.254"] })]);
     expect(plan.actions).toEqual([
       { kind: "delete-default", ifName: "eth0", family: 4 },
@@ -95,7 +96,7 @@ describe("planDefaultRoutes", () => {
     expect(plan.results[1]!.routes).toEqual([{ dst: "0.0.0.0/0", gw: "198.18.1.1" }]);
   });
 
-  it("default-route: [] takes each family through the attachment's own gateway (Multus strips all: quirk §9.5)", () => {
+  it("default-route: [] takes each family through the attachment's own gateway (Multus strips all)", () => {
     const { routes: _r, ...bare } = net1Result;
     const plan = planDefaultRoutes([cluster(), net1({ result: bare, defaultRoute: [] })]);
     expect(plan.actions.filter((a) => a.kind === "replace-default")).toEqual([

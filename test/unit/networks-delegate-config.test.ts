@@ -1,4 +1,5 @@
-// cni-args injection (F19) and capability args per selection (F14-F17, spec §4.1.2.1, §2.4).
+// cni-args injection and capability args per selection (multi-net spec §4.1.2.1;
+// CNI CONVENTIONS.md).
 import { describe, expect, it } from "vitest";
 import { parseNetworkConfig, type JsonObject } from "../../src/cni/conf.js";
 import { ErrorCode } from "../../src/cni/error.js";
@@ -17,7 +18,7 @@ const conflist = (...plugins: JsonObject[]) => parseNetworkConfig({ cniVersion: 
 const macvlan = { type: "macvlan", master: "eth1", ipam: { type: "host-local", subnet: "198.18.0.0/24" } };
 
 describe("injectCniArgs", () => {
-  it("F19: the annotation wins over the NAD's args.cni, other keys kept", () => {
+  it("the annotation wins over the NAD's args.cni, other keys kept", () => {
     const list = parseNetworkConfig({
       cniVersion: "0.3.1",
       name: "net-b",
@@ -66,7 +67,7 @@ describe("capabilityArgsFor", () => {
     expect(capabilityArgsFor(sel(), conflist(macvlan), ctx)).toEqual({});
   });
 
-  it("F14: mac with no plugin declaring capabilities.mac fails the attachment", () => {
+  it("mac with no plugin declaring capabilities.mac fails the attachment", () => {
     const err = thrown(() =>
       capabilityArgsFor(sel({ mac: "02:23:45:67:89:01" }), conflist(macvlan, { type: "tuning" }), ctx),
     );
@@ -87,12 +88,12 @@ describe("capabilityArgsFor", () => {
     ).toThrow(/requests mac/);
   });
 
-  it("F15: tuning declaring mac gets it", () => {
+  it("tuning declaring mac gets it", () => {
     const list = conflist(macvlan, { type: "tuning", capabilities: { mac: true } });
     expect(capabilityArgsFor(sel({ mac: "02:23:45:67:89:01" }), list, ctx)).toEqual({ mac: "02:23:45:67:89:01" });
   });
 
-  it("F16/F17: ips, portMappings, bandwidth, infinibandGUID (name differs from the key)", () => {
+  it("ips, portMappings, bandwidth, infinibandGUID (name differs from the key)", () => {
     const list = conflist(
       { ...macvlan, capabilities: { ips: true, infinibandGUID: true } },
       { type: "portmap", capabilities: { portMappings: true } },

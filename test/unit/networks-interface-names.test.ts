@@ -1,4 +1,4 @@
-// Interface naming: Multus's positional net<i>, collisions resolved or reported (F8, F9, H6).
+// Interface naming: Multus's positional net<i>, collisions resolved or reported.
 import { describe, expect, it } from "vitest";
 import { CniError, ErrorCode } from "../../src/cni/error.js";
 import type { IfName } from "../../src/cni/ids.js";
@@ -16,7 +16,7 @@ const assign = (requests: (string | undefined)[], labels?: string[]) =>
 describe("assignInterfaceNames", () => {
   it.each([
     ["cluster only", [undefined], ["eth0"]],
-    ["F8/H6: the same network twice gets net1, net2", [undefined, undefined, undefined], ["eth0", "net1", "net2"]],
+    ["the same network twice gets net1, net2", [undefined, undefined, undefined], ["eth0", "net1", "net2"]],
     [
       "requests are positional (Multus): a@foo,b gives foo, net2",
       [undefined, "foo", undefined],
@@ -41,7 +41,7 @@ describe("assignInterfaceNames", () => {
     expect(assign(input)).toEqual(["eth0", "net2", "net1", "net4", "net3"]);
   });
 
-  it("F9: two attachments requesting eth1 is an error naming both", () => {
+  it("two attachments requesting eth1 is an error naming both", () => {
     try {
       assign([undefined, "eth1", "eth1"], ["cbr0", "team-a/a", "team-a/b"]);
       expect.unreachable();

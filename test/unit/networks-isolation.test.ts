@@ -1,4 +1,5 @@
-// Namespace isolation (Multus §4.3; spec §7.4, F22) and the system-namespace check (quirk §9.1 fixed).
+// Namespace isolation (multi-net spec §7.4; docs/compatibility.md#namespace-isolation) and the
+// system-namespace check (docs/compatibility.md#network-status: Multus compares the pod name).
 import { describe, expect, it } from "vitest";
 import { CniError, ErrorCode } from "../../src/cni/error.js";
 import type { Namespace } from "../../src/cni/ids.js";
@@ -23,7 +24,7 @@ describe("checkNamespaceIsolation", () => {
     expect(() => checkNamespaceIsolation(s, "team-a", policy, ctx)).not.toThrow();
   });
 
-  it("F22: another namespace under isolation is Forbidden, naming pod, target namespace and network", () => {
+  it("another namespace under isolation is Forbidden, naming pod, target namespace and network", () => {
     try {
       checkNamespaceIsolation(sel("team-b", "macvlan-b"), "team-a", on, ctx);
       expect.unreachable();
@@ -52,7 +53,7 @@ describe("checkNamespaceIsolation", () => {
   });
 });
 
-describe("isSystemNamespace compares the namespace (Multus compares the pod name, quirk §9.1)", () => {
+describe("isSystemNamespace compares the namespace (Multus compares the pod name)", () => {
   it.each([
     ["kube-system", ["kube-system"], true],
     ["team-a", ["kube-system"], false],

@@ -1,4 +1,4 @@
-// NAD -> delegate config (spec §3.4, F20/F21), the conf-dir search and clusterNetwork paths.
+// NAD -> delegate config (spec §3.4), the conf-dir search and clusterNetwork paths.
 // The node reader runs against a real temporary directory.
 import { mkdtemp, mkdir, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -36,7 +36,7 @@ const ctx = { pod: "team-a/web-0" };
 const emptyDir = { dir: "/etc/cni/multus/net.d", reader: memoryDir({}) };
 
 describe("delegateConfigFromNad with spec.config", () => {
-  it("F20: a conf without name gets the NAD name; foreign keys kept", async () => {
+  it("a conf without name gets the NAD name; foreign keys kept", async () => {
     const list = await delegateConfigFromNad(
       nad("a-bridge-network", '{"cniVersion":"0.3.0","type":"awesome-plugin","x-vendor":{"a":1}}'),
       emptyDir,
@@ -109,7 +109,7 @@ describe("delegateConfigFromNad without spec.config: the conf dir", () => {
   };
   const dir = { dir: "/etc/cni/multus/net.d", reader: memoryDir(files) };
 
-  it("F21: the .conflist named like the NAD wins over a .conf of that name (spec §3.4.1), past a broken file", async () => {
+  it("the .conflist named like the NAD wins over a .conf of that name (spec §3.4.1), past a broken file", async () => {
     const list = await delegateConfigFromNad(nad("net-a"), dir, ctx);
     expect(list.raw["from"]).toBe("conflist");
     const again = await delegateConfigFromNad(nad("net-a", "  "), dir, ctx);
@@ -128,7 +128,7 @@ describe("delegateConfigFromNad without spec.config: the conf dir", () => {
     }
   });
 
-  it("F21: no match is NotFound naming the NAD, the conf dir and the skipped broken file", async () => {
+  it("no match is NotFound naming the NAD, the conf dir and the skipped broken file", async () => {
     const err = await cniFailure(delegateConfigFromNad(nad("missing"), dir, ctx));
     expect(err.code).toBe(ErrorCode.NotFound);
     expect(err.msg).toMatch(

@@ -1,5 +1,6 @@
-// network-status in the NAD client format (DESIGN §3) over reference/specs.md §5.G (G1-G12).
-// Where Plexus differs from the reference CreateNetworkStatuses, the test name says so.
+// network-status in the NAD client format (multi-net spec §5; docs/compatibility.md#network-status).
+// Where Plexus differs from the NAD client's CreateNetworkStatuses ("the reference"), the test
+// name says so.
 import { describe, expect, it } from "vitest";
 import { CniError } from "../../src/cni/error.js";
 import type { IfName } from "../../src/cni/ids.js";
@@ -31,7 +32,7 @@ const R_BRIDGE = {
 };
 
 describe("buildNetworkStatus", () => {
-  it('G1: cluster network from a bridge result; bare IP; a gw-less default route is via the IP\'s gateway (the reference writes "<nil>")', () => {
+  it('cluster network from a bridge result; bare IP; a gw-less default route is via the IP\'s gateway (the reference writes "<nil>")', () => {
     expect(buildNetworkStatus({ name: "cbr0", ifName: n("eth0"), isDefault: true, result: r100(R_BRIDGE) })).toEqual({
       name: "cbr0",
       interface: "eth0",
@@ -50,7 +51,7 @@ describe("buildNetworkStatus", () => {
     ).not.toHaveProperty("gateway");
   });
 
-  it("G2: a 0.3.1 macvlan secondary: as the reference (no default key, dns {}, gateway)", () => {
+  it("a 0.3.1 macvlan secondary: as the reference (no default key, dns {}, gateway)", () => {
     const result = r100({
       cniVersion: "0.3.1",
       interfaces: [{ name: "net1", mac: "0a:00:00:00:00:01", sandbox: "/var/run/netns/blue" }],
@@ -64,7 +65,7 @@ describe("buildNetworkStatus", () => {
     );
   });
 
-  it("G3: host-side addresses never appear (as CreateNetworkStatuses; older CreateNetworkStatus listed them)", () => {
+  it("host-side addresses never appear (as CreateNetworkStatuses; older CreateNetworkStatus listed them)", () => {
     const result = r100({
       cniVersion: "1.0.0",
       interfaces: [{ name: "veth0" }, { name: "net1", sandbox: "/x" }],
@@ -76,7 +77,7 @@ describe("buildNetworkStatus", () => {
     expect(buildNetworkStatus({ name: "ns/a", ifName: n("net1"), isDefault: false, result }).ips).toEqual(["10.0.0.2"]);
   });
 
-  it("G4: two sandbox interfaces give ONE entry (differs from the reference's two): the one named ifName, plus unindexed IPs", () => {
+  it("two sandbox interfaces give ONE entry (differs from the reference's two): the one named ifName, plus unindexed IPs", () => {
     const result = r100({
       cniVersion: "1.0.0",
       interfaces: [
@@ -95,7 +96,7 @@ describe("buildNetworkStatus", () => {
     expect(named).toMatchObject({ interface: "eth1", ips: ["10.0.1.2", "10.0.2.2"] });
   });
 
-  it("G5: no sandbox interface: no interface/mac, the unindexed IP", () => {
+  it("no sandbox interface: no interface/mac, the unindexed IP", () => {
     const result = r100({
       cniVersion: "0.3.1",
       interfaces: [{ name: "x", mac: "02:00:00:00:00:01" }],
@@ -108,7 +109,7 @@ describe("buildNetworkStatus", () => {
     });
   });
 
-  it("G6: a 0.2.0 result gets an entry (the reference writes none), interface = CNI_IFNAME as the spec allows", () => {
+  it("a 0.2.0 result gets an entry (the reference writes none), interface = CNI_IFNAME as the spec allows", () => {
     const result = r100({
       cniVersion: "0.2.0",
       ip4: { ip: "10.1.0.23/24", gateway: "10.1.0.1" },
@@ -122,7 +123,7 @@ describe("buildNetworkStatus", () => {
     });
   });
 
-  it("G7: an empty result gets a minimal entry (the reference writes none)", () => {
+  it("an empty result gets a minimal entry (the reference writes none)", () => {
     expect(
       buildNetworkStatus({ name: "ns/x", ifName: n("net1"), isDefault: false, result: r100({ cniVersion: "1.0.0" }) }),
     ).toEqual({
@@ -131,7 +132,7 @@ describe("buildNetworkStatus", () => {
     });
   });
 
-  it("G8: mtu, dual stack, dns with search", () => {
+  it("mtu, dual stack, dns with search", () => {
     const result = r100({
       cniVersion: "1.1.0",
       interfaces: [{ name: "net1", mac: "02:00:00:00:00:02", mtu: 9000, sandbox: "/x" }],
@@ -146,7 +147,7 @@ describe("buildNetworkStatus", () => {
     );
   });
 
-  it("G11: default-route reflected through the result's routes as `gateway` (NAD client key, not the spec's default-route)", () => {
+  it("default-route reflected through the result's routes as `gateway` (NAD client key, not the spec's default-route)", () => {
     const result = r100({
       cniVersion: "1.0.0",
       interfaces: [{ name: "net1", sandbox: "/x" }],
@@ -163,7 +164,7 @@ describe("buildNetworkStatus", () => {
     ]);
   });
 
-  it("G12: device-info is copied into the entry", () => {
+  it("device-info is copied into the entry", () => {
     const info = parseDeviceInfo('{"type":"pci","version":"1.1.0","pci":{"pci-address":"0000:18:02.5"}}', "f");
     const s = buildNetworkStatus({
       name: "ns/sriov",
@@ -224,7 +225,7 @@ describe("the annotation value", () => {
     );
   });
 
-  it("G9/G10: default + net-a twice parses back to 3 entries, one default, distinct interfaces", () => {
+  it("default + net-a twice parses back to 3 entries, one default, distinct interfaces", () => {
     const all = [
       buildNetworkStatus({ name: "cbr0", ifName: n("eth0"), isDefault: true, result: r100(R_BRIDGE) }),
       ...["net1", "net2"].map((ifName, i) =>
@@ -276,7 +277,7 @@ describe("eventMessage", () => {
 });
 
 describe("device info (DIS 1.1.0)", () => {
-  it("G12: file paths as the device plugin and Multus name them", () => {
+  it("file paths as the device plugin and Multus name them", () => {
     expect(dpDeviceInfoPath("intel.com/sriov", "0000:18:02.5")).toBe(
       "/var/run/k8s.cni.cncf.io/devinfo/dp/intel.com-sriov-0000:18:02.5-device.json",
     );

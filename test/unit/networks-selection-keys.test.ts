@@ -1,11 +1,12 @@
-// Every NetworkSelectionElement key of the JSON form: its parse and its errors (§5.F F10-F18).
+// Every NetworkSelectionElement key of the JSON form: its parse and its errors (multi-net spec
+// §4.1.2.1; docs/compatibility.md#invalid-selection-annotations).
 import { describe, expect, it } from "vitest";
 import { ErrorCode } from "../../src/cni/error.js";
 import { DEFAULT_BANDWIDTH_BURST } from "../../src/networks/selection-schema.js";
 import { elementError, one } from "../support/selection.js";
 
 describe("every NetworkSelectionElement key", () => {
-  it("ips: addresses with or without prefix, canonicalised (F16)", () => {
+  it("ips: addresses with or without prefix, canonicalised", () => {
     expect(one({ ips: ["10.2.2.42/24", "2001:DB8:0::5/64", "fd00::1"] }).ips).toEqual([
       "10.2.2.42/24",
       "2001:db8::5/64",
@@ -15,7 +16,7 @@ describe("every NetworkSelectionElement key", () => {
   });
 
   it.each([
-    ["F10 (differs from the spec: the pod fails, it is not started without its networks)", ["10.0.0.300"]],
+    ["not an IP (differs from the spec: the pod fails, it is not started without its networks)", ["10.0.0.300"]],
     ["bad prefix", ["10.0.0.1/33"]],
     ["not a list", "1.2.3.4"],
     ["duplicate", ["10.0.0.1", "10.0.0.1"]],
@@ -59,13 +60,9 @@ describe("every NetworkSelectionElement key", () => {
   });
 
   it.each([
+    ["hostPort 0", { hostPort: 0, containerPort: 80 }, "portMappings[0].hostPort: must be an integer from 1 to 65535"],
     [
-      "F18 hostPort 0",
-      { hostPort: 0, containerPort: 80 },
-      "portMappings[0].hostPort: must be an integer from 1 to 65535",
-    ],
-    [
-      "F18 protocol icmp",
+      "protocol icmp",
       { hostPort: 1, containerPort: 80, protocol: "icmp" },
       'portMappings[0].protocol: "icmp" is not one of TCP, UDP, SCTP',
     ],
@@ -125,7 +122,7 @@ describe("every NetworkSelectionElement key", () => {
     expect(one({ "default-route": [] }).defaultRoute).toEqual([]);
   });
 
-  it("F12: default-route with a non-IP is an error", () => {
+  it("default-route with a non-IP is an error", () => {
     expect(elementError({ "default-route": ["not-an-ip"] }).msg).toContain(
       'default-route[0]: "not-an-ip" is not an IP address',
     );
@@ -143,7 +140,7 @@ describe("every NetworkSelectionElement key", () => {
     expect(elementError({ "ipam-claim-reference": "Claim_1" }).msg).toContain("ipam-claim-reference");
   });
 
-  it("F13: ips and ipam-claim-reference in one element are an error (v1.3)", () => {
+  it("ips and ipam-claim-reference in one element are an error (v1.3)", () => {
     expect(elementError({ ips: ["10.0.0.5/24"], "ipam-claim-reference": "claim1" }).msg).toContain(
       "ipam-claim-reference: cannot be combined with ips",
     );

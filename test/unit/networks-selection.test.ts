@@ -1,4 +1,4 @@
-// The selection annotations: reference/specs.md §5.F (F1-F13), every NetworkSelectionElement
+// The selection annotations (multi-net spec §4.1, docs/compatibility.md), every NetworkSelectionElement
 // key, the size/depth bounds and interface-name injection attempts.
 import { describe, expect, it } from "vitest";
 import { ErrorCode } from "../../src/cni/error.js";
@@ -9,7 +9,7 @@ import { thrown } from "../support/cni-error.js";
 import { POD, parse, one, parseError, elementError } from "../support/selection.js";
 
 describe("shorthand form", () => {
-  it("F1: net-a,net-b,other-ns/net-c selects three networks in order", () => {
+  it("net-a,net-b,other-ns/net-c selects three networks in order", () => {
     expect(parse("net-a,net-b,other-ns/net-c", "my-namespace")).toEqual([
       { name: "net-a", namespace: "my-namespace" },
       { name: "net-b", namespace: "my-namespace" },
@@ -17,14 +17,14 @@ describe("shorthand form", () => {
     ]);
   });
 
-  it("F2: whitespace is trimmed and @ifname requests an interface", () => {
+  it("whitespace is trimmed and @ifname requests an interface", () => {
     expect(parse(" net-a , other-ns/net-b@eth9 ", "ns1")).toEqual([
       { name: "net-a", namespace: "ns1" },
       { name: "net-b", namespace: "other-ns", interface: "eth9" },
     ]);
   });
 
-  it("F8: the same network twice is two selections", () => {
+  it("the same network twice is two selections", () => {
     expect(parse("net-a,net-a")).toEqual([
       { name: "net-a", namespace: "team-a" },
       { name: "net-a", namespace: "team-a" },
@@ -44,8 +44,8 @@ describe("shorthand form", () => {
   });
 
   it.each([
-    ["F3", "net-a,Net_A", 'item 2 ("Net_A"): name "Net_A" must be a lower-case DNS-1123 label'],
-    ["F4", "a/b/c", `item 1 ("a/b/c"): has more than one '/'`],
+    ["upper case and _", "net-a,Net_A", 'item 2 ("Net_A"): name "Net_A" must be a lower-case DNS-1123 label'],
+    ["two namespaces", "a/b/c", `item 1 ("a/b/c"): has more than one '/'`],
     ["@ twice", "net-a@x@y", "has more than one '@'"],
     ["empty item (differs from Multus: not a later not-found)", "a,,b", 'item 2 (""): is empty'],
     ["trailing comma", "a,", 'item 2 (""): is empty'],
@@ -96,7 +96,7 @@ describe("interface names requested in either form", () => {
 });
 
 describe("JSON form", () => {
-  it("F5: three elements, namespaces defaulted to the pod's", () => {
+  it("three elements, namespaces defaulted to the pod's", () => {
     const value =
       '[{"name":"net-a"},{"name":"net-b","ips":["1.2.3.4"],"mac":"aa:bb:cc:dd:ee:fe"},{"name":"net-c","namespace":"other-ns"}]';
     expect(parse(value, "my-namespace")).toEqual([
@@ -110,13 +110,13 @@ describe("JSON form", () => {
     expect(one({ namespace: "" }).namespace).toBe("team-a");
   });
 
-  it("F6: an object instead of a list is an error", () => {
+  it("an object instead of a list is an error", () => {
     expect(parseError('{"name":"net-a"}').msg).toContain(
       "must be a JSON array of network selection objects (got an object)",
     );
   });
 
-  it("F7: truncated JSON is an error naming the JSON problem", () => {
+  it("truncated JSON is an error naming the JSON problem", () => {
     const err = parseError('[{"name":"net-a"');
     expect(err.code).toBe(ErrorCode.InvalidNetworkConfig);
     expect(err.msg).toMatch(/^pod team-a\/web-0: annotation k8s.v1.cni.cncf.io\/networks: invalid JSON: /);
@@ -160,7 +160,7 @@ describe("JSON form", () => {
 });
 
 describe("default-route across elements", () => {
-  it("F11: two IPv4 gateways on two elements are ECMP, an error (as Multus; the spec would ignore the annotation)", () => {
+  it("two IPv4 gateways on two elements are ECMP, an error (as Multus; the spec would ignore the annotation)", () => {
     const err = parseError('[{"name":"a","default-route":["10.0.0.1"]},{"name":"b","default-route":["10.1.0.1"]}]');
     expect(err.msg).toContain("default-route has 2 IPv4 gateways: 10.0.0.1 (item 1), 10.1.0.1 (item 2)");
     expect(err.msg).toContain("ECMP");

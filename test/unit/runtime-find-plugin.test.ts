@@ -1,4 +1,4 @@
-// Finding a plugin by bare name (reference/specs.md §1.3, B16; DESIGN.md §3 Security).
+// Finding a plugin by bare name (libcni pkg/invoke/find.go; docs/compatibility.md#plugin-lookup).
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,7 +19,7 @@ describe("pluginTypeProblem", () => {
     },
   );
 
-  it("B16: the message is libcni's, the code says invalid config", () => {
+  it("the message is libcni's, the code says invalid config", () => {
     try {
       checkPluginType("../x");
       expect.unreachable();
@@ -58,7 +58,7 @@ describe("findPlugin", () => {
     expect(await findPlugin(type, [join(root, "a"), join(root, "b"), join(root, "c")])).toBe(join(root, want));
   });
 
-  it("B16: not found names the plugin and the path", async () => {
+  it("not found names the plugin and the path", async () => {
     const dirs = [join(root, "a"), "/nonexistent"];
     await expect(findPlugin("nosuch", dirs)).rejects.toThrow(
       `failed to find plugin "nosuch" in path [${dirs.join(" ")}]`,

@@ -1,4 +1,4 @@
-// What each plugin of a list receives on stdin (reference/specs.md §1.5, B1-B3, B17).
+// What each plugin of a list receives on stdin (CNI SPEC §3; libcni/api.go).
 import { describe, expect, it } from "vitest";
 import { parseNetworkConfig } from "../../src/cni/conf.js";
 import { parseResult } from "../../src/cni/result.js";
@@ -24,7 +24,7 @@ const capabilityArgs = { mac: "00:11:22:33:44:66", ips: ["10.0.0.2/24"] };
 const r1 = parseResult({ cniVersion: "1.1.0", ips: [{ address: "198.18.0.2/24" }] });
 
 describe("buildPluginConfig", () => {
-  it("B1: the list's name and cniVersion override the plugin's; no prevResult, no runtimeConfig", () => {
+  it("the list's name and cniVersion override the plugin's; no prevResult, no runtimeConfig", () => {
     expect(buildPluginConfig(dbnet, bridge!, undefined, capabilityArgs)).toEqual({
       bridge: "cni0",
       cniVersion: "1.1.0",
@@ -33,14 +33,14 @@ describe("buildPluginConfig", () => {
     });
   });
 
-  it("B2: runtimeConfig is the enabled capabilities the runtime has args for, replacing the written one", () => {
+  it("runtimeConfig is the enabled capabilities the runtime has args for, replacing the written one", () => {
     const conf = buildPluginConfig(dbnet, tuning!, r1, capabilityArgs);
     expect(conf["runtimeConfig"]).toEqual({ mac: "00:11:22:33:44:66" });
     expect(conf["capabilities"]).toEqual({ mac: true, ips: false }); // libcni keeps it
     expect(conf["prevResult"]).toEqual({ cniVersion: "1.1.0", ips: [{ address: "198.18.0.2/24" }] });
   });
 
-  it("B3: no runtimeConfig key when no declared capability has an argument", () => {
+  it("no runtimeConfig key when no declared capability has an argument", () => {
     const conf = buildPluginConfig(dbnet, portmap!, r1, capabilityArgs);
     expect(conf).not.toHaveProperty("runtimeConfig");
     expect(Object.keys(conf).sort()).toEqual(["capabilities", "cniVersion", "name", "prevResult", "type"]);
@@ -104,7 +104,7 @@ describe("STATUS and GC configs", () => {
     });
   });
 
-  it("B17: GC carries cni.dev/valid-attachments and cni.dev/attachments, no runtimeConfig or prevResult", () => {
+  it("GC carries cni.dev/valid-attachments and cni.dev/attachments, no runtimeConfig or prevResult", () => {
     const conf = buildGcConfig(dbnet, portmap!, [{ containerID: "c1", ifname: "net1" }]);
     expect(conf).toEqual({
       type: "portmap",

@@ -1,4 +1,4 @@
-// Reading a plugin's stdout and stderr (reference/specs.md §1.10, B9-B14).
+// Reading a plugin's stdout and stderr (libcni pkg/invoke/raw_exec.go, exec.go).
 import { describe, expect, it } from "vitest";
 import { CniError, ErrorCode } from "../../src/cni/error.js";
 import { decodeFailure, decodeSuccess, describeExit, quoteOutput } from "../../src/runtime/plugin-output.js";
@@ -8,7 +8,7 @@ const exit1 = { exitCode: 1, signal: undefined };
 describe("decodeFailure", () => {
   it.each([
     {
-      name: "B9: empty stdout, stderr text",
+      name: "empty stdout, stderr text",
       run: { ...exit1, stdout: "", stderr: "boom\n" },
       code: 0,
       msg: 'netplugin failed: "boom": exit status 1',
@@ -29,7 +29,7 @@ describe("decodeFailure", () => {
       details: undefined,
     },
     {
-      name: "B10: a CNI error on stdout",
+      name: "a CNI error on stdout",
       run: { ...exit1, stdout: '{"code":11,"msg":"try again","details":"x"}', stderr: "ignored" },
       code: 11,
       msg: "try again",
@@ -55,25 +55,22 @@ describe("decodeFailure", () => {
     expect({ code: err.code, msg: err.msg, details: err.details }).toEqual({ code, msg, details });
   });
 
-  it("B10: the error's text is msg; details", () => {
+  it("the error's text is msg; details", () => {
     expect(decodeFailure({ ...exit1, stdout: '{"code":11,"msg":"try again","details":"x"}', stderr: "" }).message).toBe(
       "try again; x",
     );
   });
 
-  it.each(["garbage", "[1,2]", '{"code":"eleven","msg":"x"}', "42"])(
-    "B11: unreadable stdout %j is quoted",
-    (stdout) => {
-      const err = decodeFailure({ ...exit1, stdout, stderr: "" });
-      expect(err.code).toBe(ErrorCode.Unknown);
-      expect(
-        err.msg.startsWith(`netplugin failed but error parsing its diagnostic message ${JSON.stringify(stdout)}: `),
-      ).toBe(true);
-      expect(err.msg.length).toBeGreaterThan(
-        `netplugin failed but error parsing its diagnostic message ${JSON.stringify(stdout)}: `.length,
-      );
-    },
-  );
+  it.each(["garbage", "[1,2]", '{"code":"eleven","msg":"x"}', "42"])("unreadable stdout %j is quoted", (stdout) => {
+    const err = decodeFailure({ ...exit1, stdout, stderr: "" });
+    expect(err.code).toBe(ErrorCode.Unknown);
+    expect(
+      err.msg.startsWith(`netplugin failed but error parsing its diagnostic message ${JSON.stringify(stdout)}: `),
+    ).toBe(true);
+    expect(err.msg.length).toBeGreaterThan(
+      `netplugin failed but error parsing its diagnostic message ${JSON.stringify(stdout)}: `.length,
+    );
+  });
 
   it("keeps stderr next to unreadable stdout", () => {
     expect(decodeFailure({ ...exit1, stdout: "garbage", stderr: "panic: nil map" }).details).toBe(
@@ -83,7 +80,7 @@ describe("decodeFailure", () => {
 });
 
 describe("decodeSuccess", () => {
-  it("B14: empty stdout is an error", () => {
+  it("empty stdout is an error", () => {
     expect(() => decodeSuccess("")).toThrow("failed to unmarshal raw result: unexpected end of JSON input");
     expect(() => decodeSuccess(" \n")).toThrow(CniError);
   });

@@ -1,6 +1,6 @@
 // The containerd 1.6 config (version 2) the e2e harness runs with: its own root, state and
 // socket, the CRI plugin pointed at the local pause image and at CNI dirs the test controls.
-// Each setting below exists for a measured reason (reference/runtimes.md).
+// Each setting below exists for a measured reason (docs/compatibility.md#container-runtimes).
 
 export interface ContainerdConfigInput {
   readonly root: string;

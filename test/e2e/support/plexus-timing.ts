@@ -1,7 +1,7 @@
 // Running sandboxes for Plexus e2e tests, timed: RunPodSandbox wall time as a kubelet sees it
 // (the whole CNI ADD included), and the baselines a Plexus number is read against: the same
 // sandbox on a plain bridge + host-local conflist (what the harness test runs) and on the
-// Flannel stand-in alone. Numbers are reported, never asserted (DESIGN §4).
+// Flannel stand-in alone. Numbers are reported, never asserted (docs/architecture.md#tests).
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import type { ContainerdHandle } from "./containerd.js";
