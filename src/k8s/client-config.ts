@@ -12,6 +12,7 @@ import { loadYaml } from "@kubernetes/client-node/dist/yaml.js";
 import { z } from "zod";
 import { describeApiAccess, type ApiAccess } from "./api-access.js";
 import { KubeError } from "./port.js";
+import { createRedactor, redactUrlCredentials } from "./redact.js";
 
 const readFileAsync = promisify(readFile);
 
@@ -50,14 +51,60 @@ function loadKubeconfigFile(kc: KubeConfig, path: string): void {
   } catch (err) {
     throw new KubeError("unavailable", `kubeconfig ${path}: cannot read: ${(err as Error).message}`, { cause: err });
   }
+  let doc: unknown;
   try {
-    const doc = rewriteTokenFiles(loadYaml<unknown>(text), dirname(path));
-    // JSON is YAML: client-node parses the rewritten document with the same loader.
-    kc.loadFromString(JSON.stringify(doc));
+    doc = loadYaml<unknown>(text);
   } catch (err) {
-    throw new KubeError("invalid", `kubeconfig ${path}: cannot parse: ${(err as Error).message}`, { cause: err });
+    // No cause: the parser's message quotes the lines around the error, credentials included.
+    throw new KubeError("invalid", `kubeconfig ${path}: cannot parse: ${describeYamlError(err)}`);
+  }
+  try {
+    // JSON is YAML: client-node parses the rewritten document with the same loader.
+    kc.loadFromString(JSON.stringify(rewriteTokenFiles(doc, dirname(path))));
+  } catch (err) {
+    const redact = createRedactor(userSecrets(doc));
+    throw new KubeError("invalid", `kubeconfig ${path}: cannot load: ${redact((err as Error).message)}`);
   }
   kc.makePathsAbsolute(dirname(path));
+}
+
+/**
+ * Where and why the YAML parser gave up, without the excerpt it adds to its message. Its
+ * reason is kept only when it is plain words: some reasons quote a tag or an alias name.
+ */
+function describeYamlError(err: unknown): string {
+  const parsed = z
+    .object({ reason: z.string(), mark: z.object({ line: z.number(), column: z.number() }) })
+    .safeParse(err);
+  if (!parsed.success) return "not valid YAML";
+  const { reason, mark } = parsed.data;
+  const why = /^[A-Za-z ,()-]+$/.test(reason) ? reason : "not valid YAML";
+  return `${why} at line ${mark.line + 1}, column ${mark.column + 1}`;
+}
+
+/** Every string a kubeconfig document holds under its users, and passwords in its URLs. */
+function userSecrets(doc: unknown): string[] {
+  const out: string[] = [];
+  const walk = (v: unknown, depth: number): void => {
+    if (typeof v === "string") out.push(v);
+    else if (v && typeof v === "object" && depth < 8) for (const x of Object.values(v)) walk(x, depth + 1);
+  };
+  const d = z
+    .looseObject({ users: z.array(z.unknown()), clusters: z.array(z.unknown()) })
+    .partial()
+    .safeParse(doc);
+  if (!d.success) return out;
+  for (const u of d.data.users ?? []) walk((u as { user?: unknown } | null)?.user, 0);
+  for (const c of d.data.clusters ?? []) {
+    const server = (c as { cluster?: { server?: unknown } } | null)?.cluster?.server;
+    if (typeof server === "string") out.push(...urlPasswords(server));
+  }
+  return out;
+}
+
+function urlPasswords(url: string): string[] {
+  const m = /:\/\/[^/@\s]*:([^/@\s]*)@/.exec(url);
+  return m?.[1] ? [m[1]] : [];
 }
 
 const UserEntrySchema = z.looseObject({
@@ -125,14 +172,16 @@ function tokenFileOf(user: User): string | undefined {
 function checkUsable(kc: KubeConfig, access: ApiAccess): void {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new KubeError("invalid", `${describeApiAccess(access)}: no current context with a cluster`);
+  checkAuthProvider(kc, access);
+  // The URL may carry user:password; messages show it without.
+  const server = redactUrlCredentials(cluster.server);
   let url: URL;
   try {
     url = new URL(cluster.server);
-  } catch (err) {
+  } catch {
     throw new KubeError(
       "invalid",
-      `${describeApiAccess(access)}: cluster server ${JSON.stringify(cluster.server)} is not a URL`,
-      { cause: err },
+      `${describeApiAccess(access)}: cluster server ${JSON.stringify(server)} is not a URL`,
     );
   }
   if (url.protocol === "http:" && !cluster.skipTLSVerify) {
@@ -140,10 +189,24 @@ function checkUsable(kc: KubeConfig, access: ApiAccess): void {
     // when asked for.
     throw new KubeError(
       "invalid",
-      `${describeApiAccess(access)}: server ${cluster.server} is plain http; set insecure-skip-tls-verify: true to allow it`,
+      `${describeApiAccess(access)}: server ${server} is plain http; set insecure-skip-tls-verify: true to allow it`,
     );
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new KubeError("invalid", `${describeApiAccess(access)}: server ${cluster.server} is neither http nor https`);
+    throw new KubeError("invalid", `${describeApiAccess(access)}: server ${server} is neither http nor https`);
   }
+}
+
+/**
+ * client-go dropped the gcp and azure auth-providers in Kubernetes 1.26 (kubectl no longer
+ * knows them either). client-node still runs their commands, synchronously and with the
+ * command's stderr, and so whatever credential it prints, on our own stderr: refused instead.
+ */
+function checkAuthProvider(kc: KubeConfig, access: ApiAccess): void {
+  const provider = (kc.getCurrentUser()?.authProvider as { name?: unknown } | undefined)?.name;
+  if (provider !== "gcp" && provider !== "azure") return;
+  throw new KubeError(
+    "invalid",
+    `${describeApiAccess(access)}: the ${provider} auth-provider is not supported (Kubernetes removed it in 1.26): use an exec credential plugin`,
+  );
 }

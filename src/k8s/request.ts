@@ -3,6 +3,7 @@
 
 import type { Logger } from "../log/logger.js";
 import { failureFromError, failureFromStatus, toKubeError, type Failure } from "./errors.js";
+import { redactError } from "./redact.js";
 import { attemptDeadline, backoffMs, type KubeClientSettings, type Sleep } from "./retry.js";
 import type { ApiRequest, Transport } from "./transport.js";
 
@@ -44,7 +45,7 @@ export function createRequester(deps: RequesterDeps): Requester {
       try {
         await deps.sleep(waitMs, signal);
       } catch (err) {
-        const gaveUp = failureFromError(err, errorContext(deps, false, true));
+        const gaveUp = redacted(deps, failureFromError(err, errorContext(deps, false, true)));
         throw toKubeError(
           subject,
           { ...gaveUp, detail: `${gaveUp.detail}; the last attempt failed with: ${failure.detail}` },
@@ -70,13 +71,28 @@ async function attemptOnce(deps: RequesterDeps, request: ApiRequest, signal: Abo
       "API request",
     );
     if (response.status >= 200 && response.status < 300) return { ok: true, body: response.body };
-    return { ok: false, failure: failureFromStatus(response.status, response.body, response.retryAfter) };
+    const failure = failureFromStatus(response.status, response.body, response.retryAfter);
+    return { ok: false, failure: redacted(deps, failure) };
   } catch (err) {
     // The caller's own abort wins over our per-attempt deadline: it must not be retried.
-    return { ok: false, failure: failureFromError(err, errorContext(deps, deadline.timedOut(), signal.aborted)) };
+    const failure = failureFromError(err, errorContext(deps, deadline.timedOut(), signal.aborted));
+    return { ok: false, failure: redacted(deps, failure) };
   } finally {
     deadline.dispose();
   }
+}
+
+/**
+ * A failure as it may be logged and reported: a library's message (and its causes) can quote a
+ * URL with user:password or a piece of the kubeconfig's credentials.
+ */
+function redacted(deps: RequesterDeps, failure: Failure): Failure {
+  const { redact } = deps.transport;
+  return {
+    ...failure,
+    detail: redact(failure.detail),
+    ...(failure.cause !== undefined ? { cause: redactError(failure.cause, redact) } : {}),
+  };
 }
 
 function errorContext(deps: RequesterDeps, timedOut: boolean, callerAborted: boolean) {

@@ -9,6 +9,8 @@
 import http from "node:http";
 import https from "node:https";
 import type { KubeConfig } from "@kubernetes/client-node/dist/config.js";
+import { CredentialsError } from "./kubeconfig.js";
+import { createRedactor, kubeconfigSecrets, redactUrlCredentials, type Redactor } from "./redact.js";
 
 export interface ApiRequest {
   readonly method: "GET" | "POST" | "PUT";
@@ -25,8 +27,10 @@ export interface ApiResponse {
 }
 
 export interface Transport {
-  /** The server URL, for messages. */
+  /** The server URL, for messages: without the user information a URL may carry. */
   readonly server: string;
+  /** Takes the kubeconfig's credentials out of a text before it reaches a message or a log line. */
+  readonly redact: Redactor;
   send(request: ApiRequest, signal: AbortSignal): Promise<ApiResponse>;
   /** Drops pooled connections (they are unref'd, so this is optional before exit). */
   close(): void;
@@ -46,21 +50,54 @@ export function createTransport(kc: KubeConfig): Transport {
   // One keep-alive pool for the client. Node keys pooled sockets by TLS material as well, and
   // unrefs idle ones, so a pooled connection never keeps the process alive.
   const agent = secure ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
+  const redact = createRedactor(kubeconfigSecrets(kc));
   return {
-    server: cluster.server,
+    server: redactUrlCredentials(cluster.server),
+    redact,
     async send(request, signal) {
       const options: https.RequestOptions = {
         method: request.method,
         headers: { Accept: "application/json", "User-Agent": USER_AGENT },
       };
       // May run an exec credential plugin: bounded by the same deadline as the request.
-      await abortable(kc.applyToHTTPSOptions(options), signal);
+      await abortable(kc.applyToHTTPSOptions(options), signal).catch((err: unknown) => {
+        throw signal.aborted ? err : credentialsFailure(kc, err);
+      });
       if (isPlainAgent(options.agent)) options.agent = agent;
       const body = request.body === undefined ? undefined : JSON.stringify(request.body);
       return exchange(secure ? https : http, new URL(prefix + request.path), options, body, signal);
     },
     close: () => agent.destroy(),
   };
+}
+
+/**
+ * Getting the credentials failed: an exec plugin or auth-provider command failed or printed
+ * something else than a credential, or our token file could not be read. client-node's errors
+ * quote the command line and the plugin's stderr or stdout, any of which may hold a credential
+ * (`Unexpected token ... "eyJhbGciOi"... is not valid JSON`): they are described, never quoted.
+ */
+function credentialsFailure(kc: KubeConfig, err: unknown): CredentialsError {
+  if (err instanceof CredentialsError) return err;
+  const user = kc.getCurrentUser();
+  const exec = (user?.exec as { command?: unknown } | undefined)?.command;
+  const provider = (user?.authProvider as { name?: unknown } | undefined)?.name;
+  const source =
+    typeof exec === "string"
+      ? `the exec credential plugin ${exec}`
+      : typeof provider === "string"
+        ? `the auth-provider ${JSON.stringify(provider)}`
+        : "the kubeconfig's credentials";
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const what =
+    typeof code === "string" && /^E[A-Z0-9]+$/.test(code)
+      ? `could not be run (${code})`
+      : err instanceof SyntaxError
+        ? "printed something that is not a credential (not JSON)"
+        : "failed";
+  return new CredentialsError(
+    `${source} of user ${JSON.stringify(user?.name ?? "")} ${what}; its output is not repeated here, as it may hold a credential`,
+  );
 }
 
 /** client-node's own per-request agents; proxy agents (a subclass) are left alone. */
