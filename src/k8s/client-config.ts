@@ -210,3 +210,46 @@ function checkAuthProvider(kc: KubeConfig, access: ApiAccess): void {
     `${describeApiAccess(access)}: the ${provider} auth-provider is not supported (Kubernetes removed it in 1.26): use an exec credential plugin`,
   );
 }
+
+/**
+ * auth-provider config keys that name things rather than hold credentials (file paths, ids,
+ * the issuer): messages about a token file must still say which file.
+ */
+const PROVIDER_SETTINGS = new Set([
+  "path",
+  "cmd-path",
+  "client-id",
+  "idp-issuer-url",
+  "idp-certificate-authority",
+  "token-key",
+  "expiry-key",
+  "expiry",
+  "expires-on",
+  "environment",
+  "tenant-id",
+  "apiserver-id",
+  "config-mode",
+]);
+
+/** The credential values a loaded kubeconfig holds for its users and clusters. */
+export function kubeconfigSecrets(kc: KubeConfig): string[] {
+  const out: string[] = [];
+  const add = (v: unknown): void => {
+    if (typeof v === "string" && v !== "") out.push(v);
+  };
+  for (const user of kc.getUsers()) {
+    add(user.token);
+    add(user.password);
+    add(user.keyData);
+    const exec = user.exec as { args?: unknown; env?: unknown } | undefined;
+    for (const a of Array.isArray(exec?.args) ? exec.args : []) add(a);
+    for (const e of Array.isArray(exec?.env) ? exec.env : []) add((e as { value?: unknown } | null)?.value);
+    const config = (user.authProvider as { config?: unknown } | undefined)?.config;
+    if (config && typeof config === "object")
+      for (const [k, v] of Object.entries(config)) if (!PROVIDER_SETTINGS.has(k)) add(v);
+  }
+  for (const cluster of kc.getClusters()) {
+    for (const url of [cluster.server, cluster.proxyUrl ?? ""]) out.push(...urlPasswords(url));
+  }
+  return out;
+}

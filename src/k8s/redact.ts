@@ -4,8 +4,6 @@
 // credential the kubeconfig holds (a parser's or a library's error may quote a piece of it).
 // What a credential plugin printed is never quoted at all: it may be the credential itself.
 
-import type { KubeConfig } from "@kubernetes/client-node/dist/config.js";
-
 export type Redactor = (text: string) => string;
 
 export const REDACTED = "[redacted]";
@@ -13,26 +11,6 @@ export const REDACTED = "[redacted]";
 const PIECE = 8;
 /** A secret shorter than this is too short to search for without mangling every message. */
 const MIN_SECRET = 4;
-
-/**
- * auth-provider config keys that name things rather than hold credentials (file paths, ids,
- * the issuer): messages about a token file must still say which file.
- */
-const PROVIDER_SETTINGS = new Set([
-  "path",
-  "cmd-path",
-  "client-id",
-  "idp-issuer-url",
-  "idp-certificate-authority",
-  "token-key",
-  "expiry-key",
-  "expiry",
-  "expires-on",
-  "environment",
-  "tenant-id",
-  "apiserver-id",
-  "config-mode",
-]);
 
 /** `scheme://user:password@host` anywhere in `text` loses its user information. */
 export function redactUrlCredentials(text: string): string {
@@ -72,40 +50,6 @@ function redactPieces(text: string, pieces: ReadonlySet<string>): string {
     else if (i === 0 || !covered[i - 1]) out += REDACTED;
   }
   return out;
-}
-
-/** The credential values a loaded kubeconfig holds for its users and clusters. */
-export function kubeconfigSecrets(kc: KubeConfig): string[] {
-  const out: string[] = [];
-  const add = (v: unknown): void => {
-    if (typeof v === "string" && v !== "") out.push(v);
-  };
-  for (const user of kc.getUsers()) {
-    add(user.token);
-    add(user.password);
-    add(user.keyData);
-    const exec = user.exec as { args?: unknown; env?: unknown } | undefined;
-    for (const a of Array.isArray(exec?.args) ? exec.args : []) add(a);
-    for (const e of Array.isArray(exec?.env) ? exec.env : []) add((e as { value?: unknown } | null)?.value);
-    const config = (user.authProvider as { config?: unknown } | undefined)?.config;
-    if (config && typeof config === "object")
-      for (const [k, v] of Object.entries(config)) if (!PROVIDER_SETTINGS.has(k)) add(v);
-  }
-  for (const cluster of kc.getClusters()) {
-    add(urlPassword(cluster.server));
-    add(urlPassword(cluster.proxyUrl));
-  }
-  return out;
-}
-
-function urlPassword(url: string | undefined): string | undefined {
-  if (!url) return undefined;
-  try {
-    const u = new URL(url);
-    return decodeURIComponent(u.password) || undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /**

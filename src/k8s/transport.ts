@@ -9,8 +9,8 @@
 import http from "node:http";
 import https from "node:https";
 import type { KubeConfig } from "@kubernetes/client-node/dist/config.js";
-import { CredentialsError } from "./kubeconfig.js";
-import { createRedactor, kubeconfigSecrets, redactUrlCredentials, type Redactor } from "./redact.js";
+import { CredentialsError, kubeconfigSecrets } from "./client-config.js";
+import { createRedactor, redactUrlCredentials, type Redactor } from "./redact.js";
 
 export interface ApiRequest {
   readonly method: "GET" | "POST" | "PUT";
