@@ -55,6 +55,8 @@ check_all() {
   # The netns tier: portmap writes iptables rules, pods ping each other.
   need iptables "iptables" command -v iptables
   need iputils-ping "ping" command -v ping
+  # Daemon mode: the tests talk to the daemon's socket and metrics as an operator would.
+  need curl "curl" command -v curl
 }
 
 check_all

@@ -19,6 +19,7 @@ Usage:
                             it installed (plexus install --help)
   plexus uninstall [flags]  remove Plexus from this node (our config first)
   plexus inspect [flags]    what Plexus knows on this node: pods, attachments, IPs (from the cache)
+  plexus daemon [flags]     serve CNI calls for this node on a unix socket (plexus daemon --help)
   plexus local [flags]      a one-node Kubernetes on this machine (plexus local --help)
   plexus local forward --listen HOST:PORT|PATH --to HOST:PORT|PATH
                             pipe connections between a TCP address and a unix socket (how
@@ -48,6 +49,12 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
       return runInspect(argv.slice(1));
     case "local":
       return runLocal(argv.slice(1));
+    case "daemon": {
+      // Loaded only here: the daemon's modules (prom-client, the HTTP servers) stay out of every
+      // CNI call's start.
+      const { runDaemonCommand } = await import("./daemon-command.js");
+      return runDaemonCommand(argv.slice(1), { importKubeClient, executable: selfInvocation().argv.at(-1) ?? "" });
+    }
     default:
       process.stderr.write(`plexus: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
       return 2;

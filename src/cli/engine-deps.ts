@@ -11,7 +11,7 @@ import { importKubeClient } from "./k8s-loader.js";
 import type { KubeClient } from "../k8s/port.js";
 import type { Logger } from "../log/logger.js";
 import { nodeConfDirReader } from "../networks/nad-config.js";
-import { createRuntime } from "../runtime/runtime.js";
+import { createRuntime, type RuntimeOptions } from "../runtime/runtime.js";
 import { runInNetns } from "../runtime/run-in-netns.js";
 
 export interface EngineDepsInput {
@@ -19,9 +19,13 @@ export interface EngineDepsInput {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly log: Logger;
   readonly signal: AbortSignal;
+  /** A client the caller already has (the daemon's); default: one loaded from the config's kubeconfig. */
+  readonly kube?: (() => Promise<KubeClient | undefined>) | undefined;
+  readonly wrap?: RuntimeOptions["wrap"];
+  readonly onExec?: RuntimeOptions["onExec"];
 }
 
-export function buildEngineDeps({ conf, env, log, signal }: EngineDepsInput): EngineDeps {
+export function buildEngineDeps({ conf, env, log, signal, ...host }: EngineDepsInput): EngineDeps {
   const cniPath = (env["CNI_PATH"] ?? "").split(":").filter((d) => d !== "");
   // Multus prepends binDir to CNI_PATH; duplicates are dropped so a plugin is looked up once.
   const binDirs = [...new Set([conf.binDir, ...cniPath].filter((d) => d !== ""))];
@@ -30,12 +34,14 @@ export function buildEngineDeps({ conf, env, log, signal }: EngineDepsInput): En
     env,
     timeoutMs: conf.delegateTimeoutSeconds * 1000,
     onStderr: (type, text) => log.info({ plugin: type, stderr: text.slice(0, 4096) }, "delegate wrote to stderr"),
+    wrap: host.wrap,
+    onExec: host.onExec,
   });
   let kube: Promise<KubeClient | undefined> | undefined;
   return {
     runtime,
     cache: createCacheStore(conf.cniDir),
-    kube: () => (kube ??= loadKubeClient(conf, env, log)),
+    kube: host.kube ?? (() => (kube ??= loadKubeClient(conf, env, log))),
     confFiles: nodeConfDirReader,
     runInNetns: async (path, argv, s) => {
       await runInNetns(path, argv, s);

@@ -11,7 +11,9 @@ import { formatResult } from "../cni/result.js";
 import { checkVersionSupported, pluginVersionInfo } from "../cni/version-info.js";
 import { versionAllows } from "../cni/version.js";
 import { parsePlexusNetConf, type PlexusNetConf } from "../config/netconf.js";
+import type { KubeClient } from "../k8s/port.js";
 import { createLogger, type Logger } from "../log/logger.js";
+import type { RuntimeOptions } from "../runtime/runtime.js";
 import { buildEngineDeps } from "./engine-deps.js";
 import { dispatch } from "./dispatch.js";
 
@@ -23,8 +25,21 @@ export interface PluginIo {
   readonly signal: AbortSignal;
 }
 
+/**
+ * What the process that runs the plugin edge provides besides the I/O. Thin mode provides
+ * nothing: each call opens the logger its config names and loads the Kubernetes client the
+ * config's `kubeconfig` points to. The daemon (src/cli/daemon-command.ts) runs every call
+ * through this same edge with its own logger, its own long-lived API client, and its metrics.
+ */
+export interface PluginHost {
+  readonly logger?: (conf: PlexusNetConf) => Logger;
+  readonly kube?: () => Promise<KubeClient | undefined>;
+  readonly wrap?: RuntimeOptions["wrap"];
+  readonly onExec?: RuntimeOptions["onExec"];
+}
+
 /** Runs one CNI command; returns the exit code. */
-export async function runPlugin(io: PluginIo): Promise<number> {
+export async function runPlugin(io: PluginIo, host: PluginHost = {}): Promise<number> {
   let cniVersion: string | undefined;
   let log: Logger | undefined;
   try {
@@ -39,13 +54,21 @@ export async function runPlugin(io: PluginIo): Promise<number> {
     cniVersion = conf.cniVersion || "0.1.0";
     checkVersionSupported(cniVersion);
     checkCommandAllowed(env, cniVersion);
-    log = openLogger(conf).child({
+    log = (host.logger ?? openLogger)(conf).child({
       command: env.command,
       containerId: env.containerId,
       pod: env.args.podName ? `${env.args.podNamespace}/${env.args.podName}` : undefined,
     });
     if (unknownKeys.length) log.warn({ unknownKeys }, "ignoring unknown keys in the Plexus network configuration");
-    const deps = buildEngineDeps({ conf, env: io.env, log, signal: io.signal });
+    const deps = buildEngineDeps({
+      conf,
+      env: io.env,
+      log,
+      signal: io.signal,
+      kube: host.kube,
+      wrap: host.wrap,
+      onExec: host.onExec,
+    });
     const result = await dispatch({ env, conf, raw }, deps);
     if (result) io.writeStdout(JSON.stringify(formatResult(convertResult(result, cniVersion))) + "\n");
     return 0;

@@ -22,10 +22,12 @@ export interface ExecOptions {
   readonly onStderr?: ((type: string, text: string) => void) | undefined;
   /**
    * Turns the command line [pluginPath] into the one executed, e.g. to run the plugin inside a
-   * test's "node" namespace: (argv) => ["ip", "netns", "exec", node, ...argv]. Tests and the
-   * benchmark only; a node runs plugins in its own namespace (CNI SPEC §2).
+   * test's "node" namespace: (argv) => ["ip", "netns", "exec", node, ...argv], or, in a daemon
+   * running in a container, inside the host's root (docs/architecture.md "Daemon mode").
    */
   readonly wrap?: ((argv: readonly string[]) => readonly string[]) | undefined;
+  /** Told of every execution once it ended (the daemon's per-delegate latency metrics). */
+  readonly onExec?: ((type: string, command: CniCommand, ok: boolean, ms: number) => void) | undefined;
 }
 
 /** The plugin as an error message names it: its type, and its own `name` when it has one. */
@@ -60,6 +62,8 @@ export async function execPlugin(
   options: ExecOptions,
   signal: AbortSignal,
 ): Promise<unknown> {
+  const started = performance.now();
+  let ok = false;
   try {
     const path = await findPlugin(plugin.type, options.binDirs);
     const run = await spawnPlugin(
@@ -74,9 +78,13 @@ export async function execPlugin(
     );
     if (run.stderr !== "") options.onStderr?.(plugin.type, run.stderr);
     if (run.exitCode !== 0) throw decodeFailure(run);
-    return exec.command === "ADD" || exec.command === "VERSION" ? decodeSuccess(run.stdout) : undefined;
+    const out = exec.command === "ADD" || exec.command === "VERSION" ? decodeSuccess(run.stdout) : undefined;
+    ok = true;
+    return out;
   } catch (err) {
     throw pluginFailure(plugin, exec.command, err);
+  } finally {
+    options.onExec?.(plugin.type, exec.command, ok, performance.now() - started);
   }
 }
 

@@ -26,8 +26,10 @@ export interface RuntimeOptions {
   readonly onStderr?: ((type: string, text: string) => void) | undefined;
   /** Pause between ETXTBSY retries; default 1 s as libcni (tests make it short). */
   readonly retryDelayMs?: number | undefined;
-  /** See ExecOptions.wrap: runs plugins behind a command prefix. Tests and the benchmark only. */
+  /** See ExecOptions.wrap: runs plugins behind a command prefix (tests, the benchmark, the daemon's host root). */
   readonly wrap?: ((argv: readonly string[]) => readonly string[]) | undefined;
+  /** See ExecOptions.onExec. */
+  readonly onExec?: ExecOptions["onExec"];
 }
 
 // A delegate that has not answered in a minute is stuck: the kubelet gives a whole
@@ -68,6 +70,7 @@ export function execOptions(options: RuntimeOptions): ExecOptions {
     retryDelayMs,
     onStderr: options.onStderr,
     wrap: options.wrap,
+    onExec: options.onExec,
   };
 }
 

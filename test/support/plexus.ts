@@ -14,6 +14,8 @@ import type { Netns } from "./netns.js";
 
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 export const plexusBin = `${repoRoot}dist/plexus`;
+/** The daemon mode's CNI plugin (src/shim/plexus-shim.c), built beside dist/plexus. */
+export const shimBin = `${repoRoot}dist/plexus-shim`;
 
 export interface PlexusCall {
   readonly command: string;
@@ -28,6 +30,11 @@ export interface PlexusCall {
   readonly env?: Readonly<Record<string, string>>;
   readonly inNetns?: Netns;
   readonly timeoutMs?: number;
+  /**
+   * Daemon mode: run dist/plexus-shim against the daemon on this socket (dist/plexus is its thin
+   * fallback) instead of dist/plexus.
+   */
+  readonly daemonSocket?: string;
 }
 
 export interface PlexusOutcome {
@@ -39,7 +46,8 @@ export interface PlexusOutcome {
 }
 
 export function requireBuiltPlexus(): void {
-  if (!existsSync(plexusBin)) throw new Error(`${plexusBin} is missing: run \`npm run build\` (test/run.sh does)`);
+  for (const bin of [plexusBin, shimBin])
+    if (!existsSync(bin)) throw new Error(`${bin} is missing: run \`npm run build\` (test/run.sh does)`);
 }
 
 export function podArgs(namespace: string, name: string, uid?: string, infra?: string): string {
@@ -60,9 +68,11 @@ export async function callPlexus(call: PlexusCall): Promise<PlexusOutcome> {
     CNI_IFNAME: call.ifName ?? "",
     CNI_ARGS: call.cniArgs ?? "",
     CNI_PATH: call.cniPath.join(":"),
+    ...(call.daemonSocket !== undefined ? { PLEXUS_SOCKET: call.daemonSocket, PLEXUS_THIN: plexusBin } : {}),
     ...call.env,
   };
-  const argv = call.inNetns ? ["ip", "netns", "exec", call.inNetns.name, plexusBin] : [plexusBin];
+  const bin = call.daemonSocket !== undefined ? shimBin : plexusBin;
+  const argv = call.inNetns ? ["ip", "netns", "exec", call.inNetns.name, bin] : [bin];
   const stdin = typeof call.stdin === "string" ? call.stdin : JSON.stringify(call.stdin);
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0] as string, argv.slice(1), { env, stdio: ["pipe", "pipe", "pipe"] });

@@ -1,0 +1,204 @@
+// `plexus daemon`: the edge of daemon mode. Owns argv, signals and the process; every CNI call
+// that arrives on the socket runs through the same plugin edge as thin mode (runPlugin), with
+// the call's environment and stdin instead of the process's, the daemon's logger and its one
+// long-lived Kubernetes client (docs/architecture.md "Daemon mode").
+
+import { hostname } from "node:os";
+import { dirname, join } from "node:path";
+import { parseArgs } from "node:util";
+import { PlexusNetConfSchema } from "../config/netconf.js";
+import { defaultMaxParallel, startDaemon } from "../daemon/daemon.js";
+import { createDaemonMetrics, type CacheState, type KubeMetricsSink } from "../daemon/metrics.js";
+import type { CniCall } from "../daemon/protocol.js";
+import { DEFAULT_SOCKET } from "../daemon/socket.js";
+import { findApiAccess, type ApiAccessOptions } from "../k8s/api-access.js";
+import type { KubeClientSettings } from "../k8s/retry.js";
+import type { KubeClient } from "../k8s/port.js";
+import { createLogger, type Logger } from "../log/logger.js";
+import type { importKubeClient as ImportKubeClient } from "./k8s-loader.js";
+import { runPlugin, type PluginHost } from "./plugin.js";
+
+export const DEFAULT_METRICS_ADDRESS = "127.0.0.1:9454";
+export const DEFAULT_QUEUE_TIMEOUT_SECONDS = 30;
+
+export const DAEMON_USAGE = `Usage: plexus daemon [flags]
+
+Serves CNI calls for this node on a unix socket (one per node; the shim installed as the CNI
+plugin forwards each call to it). Every call runs the same engine as the plexus executable;
+per-pod settings come with each call's config, API access is the daemon's own (--kubeconfig
+or the pod's service account; the config's "kubeconfig" key is not used).
+
+Flags:
+  --socket PATH              the socket (default ${DEFAULT_SOCKET}; its directory is made 0700)
+  --kubeconfig FILE          API access (default: the in-cluster service account; none: no API)
+  --node-name NAME           this node's name (default $NODE_NAME, else the host name)
+  --max-parallel N           CNI calls of different containers run at once (default 2 x CPUs,
+                             at least 2: ${defaultMaxParallel()} here); the rest wait in order
+  --queue-timeout SECONDS    a call that waited this long gets CNI error 11, try again
+                             (default ${DEFAULT_QUEUE_TIMEOUT_SECONDS})
+  --metrics-address HOST:PORT|off
+                             /metrics, /healthz and /readyz (default ${DEFAULT_METRICS_ADDRESS})
+  --host-root DIR            run delegates chrooted into DIR, where the host's / is mounted
+                             (a daemon in a container; off by default)
+  --host-mount-ns FILE       run delegates in this mount namespace instead, e.g. /proc/1/ns/mnt
+                             with hostPID (off by default)
+  --hostexec FILE            the helper that enters the host root or mount namespace (default
+                             plexus-hostexec beside this executable)
+  --log-level LEVEL          debug, info (default), warn, error
+  -h, --help                 this text
+`;
+
+export interface DaemonCommandDeps {
+  readonly importKubeClient: typeof ImportKubeClient;
+  /** This executable (plexus-hostexec is looked up beside it). */
+  readonly executable: string;
+}
+
+export async function runDaemonCommand(argv: readonly string[], deps: DaemonCommandDeps): Promise<number> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      socket: { type: "string", default: DEFAULT_SOCKET },
+      kubeconfig: { type: "string" },
+      "node-name": { type: "string" },
+      "max-parallel": { type: "string" },
+      "queue-timeout": { type: "string", default: String(DEFAULT_QUEUE_TIMEOUT_SECONDS) },
+      "metrics-address": { type: "string", default: DEFAULT_METRICS_ADDRESS },
+      "host-root": { type: "string" },
+      "host-mount-ns": { type: "string" },
+      hostexec: { type: "string" },
+      "log-level": { type: "string", default: "info" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(DAEMON_USAGE);
+    return 0;
+  }
+  const maxParallel = values["max-parallel"] === undefined ? defaultMaxParallel() : Number(values["max-parallel"]);
+  const queueTimeout = Number(values["queue-timeout"]);
+  const usage = (problem: string) => {
+    process.stderr.write(`plexus daemon: ${problem}\n`);
+    return 2;
+  };
+  if (!Number.isInteger(maxParallel) || maxParallel < 1) return usage("--max-parallel must be a positive integer");
+  if (!(queueTimeout > 0)) return usage("--queue-timeout must be a positive number of seconds");
+  if (values["host-root"] !== undefined && values["host-mount-ns"] !== undefined)
+    return usage("--host-root and --host-mount-ns exclude each other");
+  const log = createLogger({ level: values["log-level"], toStderr: true }).child({ component: "daemon" });
+  const access: ApiAccessOptions = {
+    kubeconfigPath: values.kubeconfig,
+    inCluster: values.kubeconfig === undefined,
+    env: process.env,
+  };
+  const nodeName = values["node-name"] ?? process.env["NODE_NAME"] ?? hostname();
+  let kubeSide: KubeSide | undefined;
+  const metrics = createDaemonMetrics({ caches: () => kubeSide?.cacheState() ?? [] });
+  kubeSide = await startKubeSide({ access, nodeName, log, metrics, importKubeClient: deps.importKubeClient });
+  const kube = kubeSide;
+  const hostexec = values.hostexec ?? join(dirname(deps.executable), "plexus-hostexec");
+  const host: PluginHost = {
+    logger: () => log,
+    kube: async () => kube.client,
+    wrap: hostWrap(hostexec, values["host-root"], values["host-mount-ns"]),
+    onExec: (type, command, ok, ms) => metrics.delegate(type, command, ok ? "ok" : "error", ms / 1000),
+  };
+  const runCni = async (call: CniCall, signal: AbortSignal) => {
+    let stdout = "";
+    const exitCode = await runPlugin(
+      { env: call.env, readStdin: async () => call.stdin, writeStdout: (t) => (stdout += t), signal },
+      host,
+    );
+    return { exitCode, stdout };
+  };
+  const metricsAddress = values["metrics-address"] === "off" ? undefined : values["metrics-address"];
+  let daemon;
+  try {
+    daemon = await startDaemon({
+      socketPath: values.socket,
+      maxParallel,
+      queueTimeoutMs: queueTimeout * 1000,
+      metricsAddress,
+      runCni,
+      kubeNotReady: () => kube.notReady(),
+      metrics,
+      log,
+    });
+  } catch (err) {
+    await kube.stop();
+    process.stderr.write(`plexus daemon: ${(err as Error).message}\n`);
+    return 1;
+  }
+  await new Promise<void>((resolve) => {
+    process.once("SIGTERM", resolve);
+    process.once("SIGINT", resolve);
+  });
+  await daemon.stop();
+  await kube.stop();
+  return 0;
+}
+
+function hostWrap(hostexec: string, root: string | undefined, mountNs: string | undefined): PluginHost["wrap"] {
+  if (root !== undefined) return (argv) => [hostexec, "--root", root, "--", ...argv];
+  if (mountNs !== undefined) return (argv) => [hostexec, "--mount-ns", mountNs, "--", ...argv];
+  return undefined;
+}
+
+/** The Kubernetes side of the daemon: the engine's client, readiness, cache state, stop. */
+interface KubeSide {
+  readonly client: KubeClient | undefined;
+  notReady(): readonly string[];
+  cacheState(): readonly CacheState[];
+  stop(): Promise<void>;
+}
+
+/** The node caches' module (src/k8s), when the client bundle has them. */
+interface NodeCachesModule {
+  startNodeKubeCaches(options: {
+    access: ApiAccessOptions;
+    nodeName: string;
+    settings: KubeClientSettings;
+    log: Logger;
+    metrics?: KubeMetricsSink;
+  }): {
+    readonly client: KubeClient;
+    synced(): boolean;
+    cacheState(): readonly CacheState[];
+    stop(signal?: AbortSignal): Promise<void>;
+  };
+}
+
+async function startKubeSide(o: {
+  access: ApiAccessOptions;
+  nodeName: string;
+  log: Logger;
+  metrics: KubeMetricsSink;
+  importKubeClient: typeof ImportKubeClient;
+}): Promise<KubeSide> {
+  if (!findApiAccess(o.access)) {
+    o.log.warn({}, "no API access (no --kubeconfig, not in a cluster): only configured networks run, no annotations");
+    return { client: undefined, notReady: () => [], cacheState: () => [], stop: async () => undefined };
+  }
+  const settings: KubeClientSettings = PlexusNetConfSchema.shape.kubernetes.parse(undefined);
+  const mod = await o.importKubeClient();
+  const log = o.log.child({ component: "k8s" });
+  if ("startNodeKubeCaches" in mod) {
+    const caches = (mod as unknown as NodeCachesModule).startNodeKubeCaches({
+      access: o.access,
+      nodeName: o.nodeName,
+      settings,
+      log,
+      metrics: o.metrics,
+    });
+    return {
+      client: caches.client,
+      notReady: () => (caches.synced() ? [] : ["the pod and NAD caches have not listed yet"]),
+      cacheState: () => caches.cacheState(),
+      stop: () => caches.stop(AbortSignal.timeout(5_000)),
+    };
+  }
+  // Until the watch-backed caches exist: a live client, the same as thin mode's.
+  const client = mod.createKubeClient({ ...o.access, settings, log });
+  return { client, notReady: () => [], cacheState: () => [], stop: async () => undefined };
+}
