@@ -46,6 +46,8 @@ export const InstallFileSchema = z.strictObject({
   stateDir: absolutePath.optional(),
   plexusBinary: optionalPath.optional(),
   skipBinaryCopy: z.boolean().optional(),
+  mode: z.enum(["thin", "daemon"]).optional(),
+  shimBinary: optionalPath.optional(),
   primaryConfFile: z
     .string()
     .regex(/^[^/]*$/, "must be a file name in the conf dir")
@@ -73,6 +75,14 @@ export interface InstallOptions {
   /** The executable copied to <cniBinDir>/plexus ("" = this process's own executable). */
   readonly plexusBinary: string;
   readonly skipBinaryCopy: boolean;
+  /**
+   * thin: <cniBinDir>/plexus is the plexus executable. daemon: <cniBinDir>/plexus is the shim
+   * that forwards each call to `plexus daemon`, and the plexus executable is installed beside
+   * it as plexus-thin, the shim's fallback (docs/architecture.md "Daemon mode").
+   */
+  readonly mode: "thin" | "daemon";
+  /** The shim installed in daemon mode ("" = plexus-shim beside the plexus executable installed). */
+  readonly shimBinary: string;
   /** A file name in cniConfDir, or "" to pick the primary as runtimes do. */
   readonly primaryConfFile: string;
   readonly networkName: string;
@@ -104,6 +114,8 @@ const FLAGS = {
   "state-dir": { type: "string" },
   "plexus-binary": { type: "string" },
   "skip-binary-copy": { type: "boolean" },
+  mode: { type: "string" },
+  "shim-binary": { type: "string" },
   "primary-conf": { type: "string" },
   "network-name": { type: "string" },
   kubeconfig: { type: "string" },
@@ -153,6 +165,8 @@ function flagsAsFile(flags: InstallFlags): Record<string, unknown> {
     ["stateDir", flags["state-dir"]],
     ["plexusBinary", flags["plexus-binary"]],
     ["skipBinaryCopy", flags["skip-binary-copy"]],
+    ["mode", flags.mode],
+    ["shimBinary", flags["shim-binary"]],
     ["primaryConfFile", flags["primary-conf"]],
     ["networkName", flags["network-name"]],
     ["kubeconfig", flags.kubeconfig],
@@ -212,6 +226,8 @@ export function resolveInstallOptions(flags: InstallFlags, fileText?: string): I
     stateDir: merged.stateDir ?? "/var/lib/cni/plexus",
     plexusBinary: merged.plexusBinary ?? "",
     skipBinaryCopy: merged.skipBinaryCopy ?? false,
+    mode: merged.mode ?? "thin",
+    shimBinary: merged.shimBinary ?? "",
     primaryConfFile: merged.primaryConfFile ?? "",
     networkName: merged.networkName ?? DEFAULT_NETWORK_NAME,
     // Beside the conf files but in a subdirectory, which runtimes never read as a config.

@@ -5,7 +5,7 @@
 import { mkdir, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import { writeFileAtomic } from "./atomic-file.js";
-import { installBinary } from "./binary.js";
+import { installExecutables } from "./binary.js";
 import { apiServerUrl } from "./plugin-kubeconfig.js";
 import { newAgentState, reconcile, type Outcome, type ReconcileContext } from "./reconcile.js";
 import { createChangeTrigger } from "./watch.js";
@@ -24,11 +24,13 @@ export async function runAgent(ctx: ReconcileContext, signal: AbortSignal): Prom
   const { options, layout, log } = ctx;
   // A kubeconfig cannot be written outside a pod's environment: say so now, not once a minute.
   if (layout.kubeconfig) apiServerUrl(ctx.env);
-  if (ctx.binarySource !== undefined) {
-    const done = await installBinary(ctx.binarySource, layout.binary.agent);
+  if (ctx.executables !== undefined) {
+    const { copied, removed } = await installExecutables(ctx.executables, layout);
     log.info(
-      { binary: layout.binary.host, source: ctx.binarySource },
-      done === "copied" ? "installed the plexus executable" : "the plexus executable is up to date",
+      { mode: options.mode, binary: layout.binary.host, sources: ctx.executables, copied, removed },
+      copied.length + removed.length > 0
+        ? `installed the plexus executable (${options.mode} mode)`
+        : `the plexus executable is up to date (${options.mode} mode)`,
     );
   }
   // The plugin's state dir: created here with its final mode, so the first ADD does not race to.

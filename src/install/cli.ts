@@ -2,6 +2,7 @@
 // environment, signals, stdout/stderr and the exit code; everything below gets them as values.
 
 import { readFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { isSea } from "node:sea";
 import { CniError, ErrorCode, toCniError } from "../cni/error.js";
 import { parseInstallFlags, resolveInstallOptions, type InstallOptions } from "../config/install-options.js";
@@ -10,6 +11,7 @@ import type { KubeClient } from "../k8s/port.js";
 import { createLogger, type Logger } from "../log/logger.js";
 import { nodeConfDirReader } from "../networks/nad-config.js";
 import { runAgent } from "./agent.js";
+import type { ExecutableSources } from "./binary.js";
 import { checkAlive, checkInstallation } from "./install-check.js";
 import { agentPodFromEnv, createInstallEvents } from "./agent-events.js";
 import { installLayout } from "./layout.js";
@@ -29,8 +31,14 @@ Flags:
   --cni-conf-dir DIR             the runtime's CNI config dir (default /etc/cni/net.d)
   --cni-bin-dir DIR              the runtime's CNI plugin dir (default /opt/cni/bin)
   --state-dir DIR                the plugin's state dir (default /var/lib/cni/plexus)
+  --mode thin|daemon             thin (default): the runtime executes plexus for every call.
+                                 daemon: it executes a small shim that forwards each call to
+                                 \`plexus daemon\`; plexus is installed beside it as plexus-thin,
+                                 which the shim runs while no daemon answers. Switching modes
+                                 replaces the files atomically; nothing else changes
   --plexus-binary FILE           the executable to install (default: this executable)
-  --skip-binary-copy             do not install the executable
+  --shim-binary FILE             daemon mode's shim (default: plexus-shim beside --plexus-binary)
+  --skip-binary-copy             do not install the executables
   --primary-conf NAME            the primary's file name in the conf dir (default: the lexically
                                  first .conf/.conflist/.json that is not Plexus's, as runtimes pick)
   --network-name NAME            name of the generated network (default plexus-cni-network)
@@ -59,7 +67,7 @@ The executable stays unless --remove-binary is given (pods torn down later may s
 Flags:
   --config FILE, --host-root DIR, --cni-conf-dir DIR, --cni-bin-dir DIR, --kubeconfig FILE,
   --skip-kubeconfig, --log-level LEVEL     as for plexus install
-  --remove-binary                          also remove <cni bin dir>/plexus
+  --remove-binary                          also remove <cni bin dir>/plexus and plexus-thin
   -h, --help                               this text
 `;
 
@@ -109,7 +117,7 @@ export async function installCommand(argv: readonly string[], io: CommandIo): Pr
     const ctx: ReconcileContext = {
       options,
       layout,
-      binarySource: binarySource(options, io),
+      executables: executableSources(options, io),
       env: io.env,
       reader: nodeConfDirReader,
       log,
@@ -145,8 +153,15 @@ async function loadOptions(argv: readonly string[]): Promise<InstallOptions> {
   return resolveInstallOptions(flags, file);
 }
 
-function binarySource(options: InstallOptions, io: CommandIo): string | undefined {
+function executableSources(options: InstallOptions, io: CommandIo): ExecutableSources | undefined {
   if (options.skipBinaryCopy) return undefined;
+  const plexus = plexusSource(options, io);
+  if (options.mode === "thin") return { plexus };
+  // The build and the image put the shim beside the plexus executable.
+  return { plexus, shim: options.shimBinary !== "" ? options.shimBinary : join(dirname(plexus), "plexus-shim") };
+}
+
+function plexusSource(options: InstallOptions, io: CommandIo): string {
   if (options.plexusBinary !== "") return options.plexusBinary;
   if (io.ownExecutable !== undefined) return io.ownExecutable;
   // node dist/plexus.cjs: process.execPath is node itself, which must never land in the bin dir.

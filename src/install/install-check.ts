@@ -29,6 +29,8 @@ export async function checkInstallation(ctx: CheckContext): Promise<string[]> {
   const { layout, options } = ctx;
   const problems: string[] = [];
   if (!(await binaryPresent(layout.binary.agent))) problems.push(`${layout.binary.host} is missing or not executable`);
+  if (options.mode === "daemon" && !options.skipBinaryCopy && !(await binaryPresent(layout.thinBinary.agent)))
+    problems.push(`${layout.thinBinary.host} (the shim's fallback in daemon mode) is missing or not executable`);
   if (layout.kubeconfig && layout.token) {
     try {
       const sa = await readServiceAccount(options.serviceAccountDir);

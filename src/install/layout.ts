@@ -10,6 +10,8 @@ import { OWN_CONF_PREFIX } from "../networks/nad-config.js";
 /** Lexically first among the usual primaries (05-cilium, 10-calico, 10-flannel, ...), as a meta-plugin must be. */
 export const PLEXUS_CONF_FILE = `${OWN_CONF_PREFIX}.conflist`;
 export const PLEXUS_BINARY = "plexus";
+/** Daemon mode: the plexus executable beside the shim, which runs it while no daemon answers. */
+export const PLEXUS_THIN_BINARY = "plexus-thin";
 export const TOKEN_FILE = "plexus.token";
 
 export interface HostPath {
@@ -23,7 +25,10 @@ export interface InstallLayout {
   readonly confDir: HostPath;
   readonly confFile: HostPath;
   readonly binDir: HostPath;
+  /** What the runtime executes (the conflist's `type`): the plexus executable, or the shim in daemon mode. */
   readonly binary: HostPath;
+  /** The shim's fallback in daemon mode (removed in thin mode). */
+  readonly thinBinary: HostPath;
   readonly stateDir: HostPath;
   /** undefined when no kubeconfig is written. */
   readonly kubeconfig: HostPath | undefined;
@@ -44,6 +49,7 @@ export function installLayout(o: InstallOptions): InstallLayout {
     confFile: at(join(o.cniConfDir, PLEXUS_CONF_FILE)),
     binDir: at(o.cniBinDir),
     binary: at(join(o.cniBinDir, PLEXUS_BINARY)),
+    thinBinary: at(join(o.cniBinDir, PLEXUS_THIN_BINARY)),
     stateDir: at(o.stateDir),
     kubeconfig: o.kubeconfig === "" ? undefined : at(o.kubeconfig),
     token: o.kubeconfig === "" ? undefined : at(join(dirname(o.kubeconfig), TOKEN_FILE)),

@@ -13,7 +13,7 @@ import type { InstallOptions } from "../config/install-options.js";
 import type { Logger } from "../log/logger.js";
 import type { ConfDirReader } from "../networks/nad-config.js";
 import { writeFileAtomic } from "./atomic-file.js";
-import { binaryPresent, installBinary } from "./binary.js";
+import { executablesPresent, installExecutables, type ExecutableSources } from "./binary.js";
 import { guardOurConf, type GuardState } from "./conf-guard.js";
 import type { InstallEvents } from "./agent-events.js";
 import { apiServerUrl, buildKubeconfig, readServiceAccount } from "./plugin-kubeconfig.js";
@@ -24,8 +24,8 @@ import { findPrimaryConf } from "./primary-conf.js";
 export interface ReconcileContext {
   readonly options: InstallOptions;
   readonly layout: InstallLayout;
-  /** The executable to (re)install; undefined with --skip-binary-copy. */
-  readonly binarySource: string | undefined;
+  /** The executables to (re)install; undefined with --skip-binary-copy. */
+  readonly executables: ExecutableSources | undefined;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly reader: ConfDirReader;
   readonly log: Logger;
@@ -72,12 +72,9 @@ export async function reconcile(ctx: ReconcileContext, state: AgentState): Promi
 async function reconcileSteps(ctx: ReconcileContext, state: AgentState): Promise<Outcome> {
   const { layout, options } = ctx;
   await syncKubeconfig(ctx, state);
-  if (ctx.binarySource !== undefined && !(await binaryPresent(layout.binary.agent))) {
-    await installBinary(ctx.binarySource, layout.binary.agent);
-    ctx.log.warn(
-      { binary: layout.binary.host },
-      "the plexus executable was missing from the CNI bin dir; reinstalled it",
-    );
+  if (ctx.executables !== undefined && !(await executablesPresent(ctx.executables, layout))) {
+    const { copied } = await installExecutables(ctx.executables, layout);
+    ctx.log.warn({ copied }, "a plexus executable was missing from the CNI bin dir; reinstalled it");
   }
   const readiness = await readinessState(ctx, state);
   if (readiness && state.installed === undefined) return readiness;

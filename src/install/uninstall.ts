@@ -25,7 +25,10 @@ export async function uninstall(layout: InstallLayout, options: UninstallOptions
   await remove(layout.token);
   await remove(layout.kubeconfig);
   if (layout.kubeconfig) await removeDirIfEmpty(dirname(layout.kubeconfig.agent));
-  if (options.removeBinary) await remove(layout.binary);
+  if (options.removeBinary) {
+    await remove(layout.binary);
+    await remove(layout.thinBinary);
+  }
   log.info({ removed }, "Plexus removed from this node");
   return removed;
 }

@@ -7,7 +7,7 @@ import { appendFile, copyFile, mkdtemp, readFile, rm, stat } from "node:fs/promi
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { buildAgentBundle, createFakeHost, plexusSea, runAgent, type FakeHost } from "./install-harness.js";
+import { buildAgentBundle, createFakeHost, plexusSea, repoRoot, runAgent, type FakeHost } from "./install-harness.js";
 
 let work: string;
 let bundle: string;
@@ -79,4 +79,46 @@ it("a second install over a running copy of the binary succeeds and leaves the r
   const third = await runAgent(bundle, ["--once", ...flagsWith(v2)], h.env);
   expect(third.stderr).toContain("the plexus executable is up to date");
   expect((await stat(installed)).ino).toBe(inode);
+});
+
+it("--mode daemon installs the shim as plexus and plexus-thin beside it; --mode thin switches back, no hand edit", async () => {
+  const host = await createFakeHost("mode");
+  try {
+    await host.seed("10-flannel.conflist");
+    const shim = join(repoRoot, "dist/plexus-shim");
+    const plexus = join(host.binDir, "plexus");
+    const thin = join(host.binDir, "plexus-thin");
+    const same = async (a: string, b: string) => Buffer.compare(await readFile(a), await readFile(b)) === 0;
+    const install = (mode: string) =>
+      runAgent(bundle, ["--once", ...host.flags, "--mode", mode, "--shim-binary", shim], host.env);
+    const check = (mode: string) => runAgent(bundle, ["--check", ...host.flags, "--mode", mode], host.env);
+
+    expect((await install("thin")).code).toBe(0);
+    expect(await same(plexus, host.fakeBinary)).toBe(true);
+    await expect(stat(thin)).rejects.toMatchObject({ code: "ENOENT" });
+
+    const daemon = await install("daemon");
+    expect(daemon.code, daemon.stderr).toBe(0);
+    expect(await same(plexus, shim)).toBe(true);
+    expect(await same(thin, host.fakeBinary)).toBe(true);
+    expect((await check("daemon")).code).toBe(0);
+    // The conflist does not change with the mode: the runtime keeps executing "plexus".
+    const conflist = await host.read(join(host.confDir, "00-plexus.conflist"));
+    expect(JSON.parse(conflist).plugins[0].type).toBe("plexus");
+
+    // Back to thin over a shim that a runtime is executing right now (blocked reading stdin).
+    const running = spawn(plexus, [], { env: { PLEXUS_SOCKET: join(host.root, "none.sock") }, stdio: "pipe" });
+    const exited = new Promise<number | null>((resolve) => running.on("close", (code) => resolve(code)));
+    await new Promise((r) => setTimeout(r, 100));
+    const back = await install("thin");
+    expect(back.code, back.stderr).toBe(0);
+    expect(await same(plexus, host.fakeBinary)).toBe(true);
+    await expect(stat(thin)).rejects.toMatchObject({ code: "ENOENT" });
+    expect(await host.read(join(host.confDir, "00-plexus.conflist"))).toBe(conflist);
+    expect((await check("thin")).code).toBe(0);
+    running.stdin.end("{}");
+    expect(await exited).not.toBeNull();
+  } finally {
+    await host.cleanup();
+  }
 });
