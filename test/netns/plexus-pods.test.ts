@@ -2,24 +2,25 @@
 // team-b/bridge-b@data0` gets eth0, net1 and data0; the merged result, the kernel, and the
 // network-status on the pod agree; two such pods ping each other over the macvlan network").
 // plexus runs as the runtime would run it (dist/plexus, CNI env, stdin), inside a node namespace,
-// with the real bridge, macvlan and host-local plugins and the local API server.
+// with the real bridge, macvlan and host-local plugins and the local API server. Both modes: the
+// thin executable per call, and the shim with `plexus daemon` in the node namespace.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseNetworkStatusAnnotation } from "../../src/networks/network-status.js";
 import { addressesOf, execIn, links, type Netns } from "../support/netns.js";
-import { startTestNode, type TestNode, type TestPod } from "../support/plexus-node.js";
+import { MODES, startTestNode, type TestNode, type TestPod } from "../support/plexus-node.js";
 import { isRoot } from "../support/root.js";
 
 const ANNOTATION = "macvlan-a, team-b/bridge-b@data0";
 
-describe.skipIf(!isRoot)("plexus ADD/DEL of annotated pods in a node namespace", () => {
+describe.skipIf(!isRoot).each(MODES)("plexus ADD/DEL of annotated pods in a node namespace (%s mode)", (mode) => {
   let n: TestNode;
   let master: string;
   const pods: TestPod[] = [];
   const results: any[] = [];
 
   beforeAll(async () => {
-    n = await startTestNode("pods");
+    n = await startTestNode(`pods-${mode}`, { mode });
     master = `${n.net.prefix}m`.slice(-15);
     await execIn(n.node, ["ip", "link", "add", master, "type", "veth", "peer", "name", `${master.slice(0, 13)}p`]);
     // A veth master has carrier only when both ends are up; macvlans on it are down otherwise.
@@ -100,11 +101,13 @@ describe.skipIf(!isRoot)("plexus ADD/DEL of annotated pods in a node namespace",
     }
   });
 
-  it("records an AddedInterface event per interface", () => {
-    const events = n.api.store.list({ resource: "events" }, { namespace: "team-a" }).items as any[];
-    const mine = events
-      .filter((e) => e.involvedObject.name === "web-0" && e.reason === "AddedInterface")
-      .map((e) => e.message);
+  it("records an AddedInterface event per interface", async () => {
+    // Events may be written after the answer (the daemon sends them asynchronously).
+    const mine = await eventually(() =>
+      (n.api.store.list({ resource: "events" }, { namespace: "team-a" }).items as any[])
+        .filter((e) => e.involvedObject.name === "web-0" && e.reason === "AddedInterface")
+        .map((e) => e.message),
+    );
     expect(mine).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^Add eth0 \[198\.18\.0\.\d+\/24\] from cluster$/),
@@ -155,3 +158,14 @@ async function expectOnlyTombstone(n: TestNode, pod: TestPod): Promise<void> {
 }
 
 export type { Netns };
+
+/** What `read` returns once it has 3 items, or after 5 s whatever it returns then. */
+async function eventually<T>(read: () => T[], want = 3): Promise<T[]> {
+  const until = Date.now() + 5_000;
+  let got = read();
+  while (got.length < want && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 50));
+    got = read();
+  }
+  return got;
+}

@@ -4,6 +4,10 @@
 // reachable from inside the node namespace at the same https://127.0.0.1:PORT (TCP in the node
 // namespace -> unix socket -> TCP here; src/local/forward.ts).
 //
+// In daemon mode (startTestNode(tag, { mode: "daemon" })) `dist/plexus daemon` runs inside the
+// node namespace on a temp socket, and every call goes through dist/plexus-shim, as a runtime
+// on a daemon-mode node would run it.
+//
 //   const n = await startTestNode("meta");          afterAll(() => n.cleanup());
 //   n.createNamespace("team-a"); n.createNad("team-a", "macvlan-a", {...});
 //   const pod = await n.createPod("team-a", "web-0", { networks: "macvlan-a" });
@@ -22,6 +26,17 @@ import { startNetnsForwarder } from "../../src/local/local-node.js";
 import { referencePluginDir } from "./cni-plugins.js";
 import { createNetScope, type NetScope, type Netns } from "./netns.js";
 import { callPlexus, plexusBin, podArgs, repoRoot, type PlexusOutcome } from "./plexus.js";
+import { startPlexusDaemon, type TestDaemon } from "./plexus-daemon.js";
+
+/** How the runtime reaches Plexus: the thin executable per call, or the shim and the daemon. */
+export type PlexusMode = "thin" | "daemon";
+export const MODES: readonly PlexusMode[] = ["thin", "daemon"];
+
+export interface TestNodeOptions {
+  readonly mode?: PlexusMode;
+  /** Further `plexus daemon` flags in daemon mode. */
+  readonly daemonArgs?: readonly string[];
+}
 
 const PODS = { resource: "pods" } as const;
 const NADS = { group: "k8s.cni.cncf.io", version: "v1", resource: "network-attachment-definitions" } as const;
@@ -39,6 +54,9 @@ export interface CallOptions {
   readonly netns?: string;
   readonly conf?: Record<string, unknown>;
   readonly ifName?: string;
+  /** Plugin dirs (CNI_PATH); default the reference plugins. */
+  readonly cniPath?: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface TestNode {
@@ -51,6 +69,9 @@ export interface TestNode {
   readonly stateDir: string;
   readonly ipamDir: string;
   readonly cniPath: readonly string[];
+  readonly mode: PlexusMode;
+  /** The daemon in daemon mode. */
+  readonly daemon: TestDaemon | undefined;
   /** Plexus's netconf for this node (a clusterNetwork conflist of bridge + host-local is written). */
   conf(overrides?: Record<string, unknown>): Record<string, unknown>;
   createNamespace(name: string): void;
@@ -88,7 +109,8 @@ export function clusterConflist(bridge: string, ipamDir: string, cniVersion = "1
   };
 }
 
-export async function startTestNode(tag: string): Promise<TestNode> {
+export async function startTestNode(tag: string, options: TestNodeOptions = {}): Promise<TestNode> {
+  const mode = options.mode ?? "thin";
   const net = createNetScope(tag);
   const dir = await mkdtemp(join(tmpdir(), `plexus-${tag}-`));
   const confDir = join(dir, "net.d");
@@ -99,8 +121,11 @@ export async function startTestNode(tag: string): Promise<TestNode> {
   let api: LocalApiServer | undefined;
   let hostForwarder: Forwarder | undefined;
   let nodeForwarder: ChildProcess | undefined;
+  let daemon: TestDaemon | undefined;
   const pods: TestPod[] = [];
   const cleanup = async () => {
+    daemon?.kill("SIGKILL");
+    await daemon?.exited;
     nodeForwarder?.kill("SIGKILL");
     await hostForwarder?.close();
     await api?.stop().catch(() => undefined);
@@ -118,6 +143,13 @@ export async function startTestNode(tag: string): Promise<TestNode> {
       JSON.stringify(clusterConflist(`${net.prefix}c`.slice(0, 15), ipamDir)),
     );
     const cniPath = [referencePluginDir()];
+    if (mode === "daemon")
+      daemon = await startPlexusDaemon({
+        dir: join(dir, "daemon"),
+        kubeconfig,
+        inNetns: node,
+        args: options.daemonArgs ?? [],
+      });
     const liveApi = api;
     const self: TestNode = {
       net,
@@ -129,6 +161,8 @@ export async function startTestNode(tag: string): Promise<TestNode> {
       stateDir,
       ipamDir,
       cniPath,
+      mode,
+      daemon,
       conf: (overrides = {}) => ({
         cniVersion: "1.0.0",
         name: "plexus-test",
@@ -181,9 +215,13 @@ export async function startTestNode(tag: string): Promise<TestNode> {
           netns: options.netns ?? pod.netns.path,
           ifName: options.ifName ?? "eth0",
           cniArgs: podArgs(pod.namespace, pod.name, pod.uid, pod.containerId),
-          cniPath,
+          cniPath: options.cniPath ?? cniPath,
           stdin: options.conf ?? self.conf(),
           inNetns: node,
+          // In daemon mode a call the daemon did not serve fails instead of passing through the
+          // thin fallback unnoticed (a test of the fallback names PLEXUS_THIN itself).
+          env: { ...(daemon ? { PLEXUS_THIN: join(dir, "no-thin-fallback") } : {}), ...options.env },
+          ...(daemon ? { daemonSocket: daemon.socket } : {}),
         }),
       add: (pod, options) => self.call("ADD", pod, options),
       del: (pod, options) => self.call("DEL", pod, options),
