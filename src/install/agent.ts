@@ -7,7 +7,8 @@ import { dirname } from "node:path";
 import { writeFileAtomic } from "./atomic-file.js";
 import { installExecutables } from "./binary.js";
 import { apiServerUrl } from "./plugin-kubeconfig.js";
-import { newAgentState, reconcile, type Outcome, type ReconcileContext } from "./reconcile.js";
+import type { Outcome, ReconcileContext } from "./agent-context.js";
+import { newAgentState, reconcile } from "./reconcile.js";
 import { createChangeTrigger } from "./watch.js";
 
 const DEBOUNCE_MS = 100;

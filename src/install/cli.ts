@@ -15,7 +15,7 @@ import type { ExecutableSources } from "./binary.js";
 import { checkAlive, checkInstallation } from "./install-check.js";
 import { agentPodFromEnv, createInstallEvents } from "./agent-events.js";
 import { installLayout } from "./layout.js";
-import type { ReconcileContext } from "./reconcile.js";
+import type { ReconcileContext } from "./agent-context.js";
 import { uninstall } from "./uninstall.js";
 
 export const INSTALL_USAGE = `Usage: plexus install [flags]

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { PLEXUS_CONF_FILE } from "./layout.js";
 import { writeFileAtomic } from "./atomic-file.js";
 import { runtimeConfFiles } from "./primary-conf.js";
-import type { Outcome, ReconcileContext } from "./reconcile.js";
+import type { Outcome, ReconcileContext } from "./agent-context.js";
 
 export interface GuardState {
   /** Our file's content as last written or confirmed; undefined before the first install. */

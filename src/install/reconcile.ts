@@ -9,30 +9,15 @@
 
 import { readFile, rm } from "node:fs/promises";
 import { CniError } from "../cni/error.js";
-import type { InstallOptions } from "../config/install-options.js";
 import type { Logger } from "../log/logger.js";
-import type { ConfDirReader } from "../networks/nad-config.js";
+import type { Outcome, ReconcileContext } from "./agent-context.js";
 import { writeFileAtomic } from "./atomic-file.js";
-import { executablesPresent, installExecutables, type ExecutableSources } from "./binary.js";
+import { executablesPresent, installExecutables } from "./binary.js";
 import { guardOurConf, type GuardState } from "./conf-guard.js";
-import type { InstallEvents } from "./agent-events.js";
 import { apiServerUrl, buildKubeconfig, readServiceAccount } from "./plugin-kubeconfig.js";
-import { PLEXUS_CONF_FILE, type InstallLayout } from "./layout.js";
+import { PLEXUS_CONF_FILE } from "./layout.js";
 import { buildPlexusConflist } from "./plexus-conflist.js";
 import { findPrimaryConf } from "./primary-conf.js";
-
-export interface ReconcileContext {
-  readonly options: InstallOptions;
-  readonly layout: InstallLayout;
-  /** The executables to (re)install; undefined with --skip-binary-copy. */
-  readonly executables: ExecutableSources | undefined;
-  readonly env: Readonly<Record<string, string | undefined>>;
-  readonly reader: ConfDirReader;
-  readonly log: Logger;
-  readonly events: InstallEvents;
-  /** Milliseconds since the epoch. */
-  readonly now: () => number;
-}
 
 export interface AgentState extends GuardState {
   kubeconfigWritten?: boolean;
@@ -41,13 +26,6 @@ export interface AgentState extends GuardState {
   lastProblem?: string;
   lastProblemAt?: number;
   readinessMissingSaid?: boolean;
-}
-
-export type Phase = "waiting" | "installed" | "blocked";
-
-export interface Outcome {
-  readonly phase: Phase;
-  readonly message: string;
 }
 
 const REPEAT_PROBLEM_MS = 60_000;
