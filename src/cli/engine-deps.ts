@@ -10,7 +10,7 @@ import { findApiAccess } from "../k8s/api-access.js";
 import { importKubeClient } from "./k8s-loader.js";
 import type { KubeClient } from "../k8s/port.js";
 import type { Logger } from "../log/logger.js";
-import { nodeConfDirReader } from "../networks/nad-config.js";
+import { nodeConfDirReader } from "../runtime/conf-files.js";
 import { createRuntime, type RuntimeOptions } from "../runtime/runtime.js";
 import { runInNetns } from "../runtime/run-in-netns.js";
 

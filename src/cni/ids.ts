@@ -56,6 +56,21 @@ export function parseNetworkName(v: string): NetworkName {
   return v as NetworkName;
 }
 
+/**
+ * Why a plugin `type` is not a bare file name, or undefined when it is one. A NAD is namespaced
+ * user input and its types name binaries: `"type": "../../bin/sh"` must never run. Any name a
+ * file in a directory can have is fine (`a..b`, `.hidden`); `.`, `..`, a path separator (`/`,
+ * or `\` as libcni on Windows reads it) and NUL are not. libcni refuses only the separator
+ * (pkg/invoke/find.go). The NAD check and the plugin lookup both ask this one question.
+ */
+export function pluginTypeProblem(type: string): string | undefined {
+  if (type === "") return "the plugin type is empty";
+  if (type.includes("\0")) return "the plugin type contains a NUL byte";
+  if (type.includes("/") || type.includes("\\")) return "the plugin type contains a path separator";
+  if (type === "." || type === "..") return `the plugin type is ${type}`;
+  return undefined;
+}
+
 export function isDns1123Label(v: string): boolean {
   return v.length <= 63 && DNS1123_LABEL.test(v);
 }

@@ -8,7 +8,7 @@ import type { CacheStore } from "../cache/store.js";
 import type { PlexusNetConf } from "../config/netconf.js";
 import type { KubeClient } from "../k8s/port.js";
 import type { Logger } from "../log/logger.js";
-import type { ConfDirReader } from "../networks/nad-config.js";
+import type { ConfDirReader } from "../runtime/conf-files.js";
 import type { CniRuntime } from "../runtime/types.js";
 
 export interface EngineDeps {

@@ -7,7 +7,8 @@ import { CniError, ErrorCode } from "../cni/error.js";
 import type { PlexusNetConf } from "../config/netconf.js";
 import { isKubeError, type KubeClient, type NetworkAttachmentDefinition } from "../k8s/port.js";
 import { RESOURCE_NAME_ANNOTATION } from "../networks/annotations.js";
-import { delegateConfigFromNad, findConfByName, loadNetworkFromPath } from "../networks/nad-config.js";
+import { delegateConfigFromNad } from "../networks/nad-config.js";
+import { findConfByName, loadNetworkFromPath } from "../runtime/conf-files.js";
 import type { EngineDeps } from "./deps.js";
 import { kubeFailure } from "./pod.js";
 
@@ -90,7 +91,8 @@ export async function fromNad(
   deps: EngineDeps,
   pod: string,
 ): Promise<ResolvedNetwork> {
-  const list = await delegateConfigFromNad(nad, { dir: conf.confDir, reader: deps.confFiles }, { pod });
+  const byName = (name: string) => findConfByName(conf.confDir, name, deps.confFiles);
+  const list = await delegateConfigFromNad(nad, byName, { pod });
   const resourceName = nad.metadata.annotations?.[RESOURCE_NAME_ANNOTATION];
   return {
     list,

@@ -3,7 +3,7 @@
 
 import type { InstallOptions } from "../config/install-options.js";
 import type { Logger } from "../log/logger.js";
-import type { ConfDirReader } from "../networks/nad-config.js";
+import type { ConfDirReader } from "../runtime/conf-files.js";
 import type { InstallEvents } from "./agent-events.js";
 import type { ExecutableSources } from "./binary.js";
 import type { InstallLayout } from "./layout.js";

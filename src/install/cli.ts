@@ -9,7 +9,7 @@ import { parseInstallFlags, resolveInstallOptions, type InstallOptions } from ".
 import { PlexusNetConfSchema } from "../config/netconf.js";
 import type { KubeClient } from "../k8s/port.js";
 import { createLogger, type Logger } from "../log/logger.js";
-import { nodeConfDirReader } from "../networks/nad-config.js";
+import { nodeConfDirReader } from "../runtime/conf-files.js";
 import { runAgent } from "./agent.js";
 import type { ExecutableSources } from "./binary.js";
 import { checkAlive, checkInstallation } from "./install-check.js";

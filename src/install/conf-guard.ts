@@ -7,9 +7,9 @@
 
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { runtimeConfFiles } from "../runtime/conf-files.js";
 import { PLEXUS_CONF_FILE } from "./layout.js";
 import { writeFileAtomic } from "./atomic-file.js";
-import { runtimeConfFiles } from "./primary-conf.js";
 import type { Outcome, ReconcileContext } from "./agent-context.js";
 
 export interface GuardState {

@@ -7,13 +7,13 @@
 
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
-import type { ConfDirReader } from "../networks/nad-config.js";
 import type { InstallOptions } from "../config/install-options.js";
 import { binaryPresent } from "./binary.js";
 import { apiServerUrl, buildKubeconfig, readServiceAccount } from "./plugin-kubeconfig.js";
 import { PLEXUS_CONF_FILE, type InstallLayout } from "./layout.js";
 import { buildPlexusConflist } from "./plexus-conflist.js";
-import { findPrimaryConf, runtimeConfFiles } from "./primary-conf.js";
+import { runtimeConfFiles, type ConfDirReader } from "../runtime/conf-files.js";
+import { findPrimaryConf } from "./primary-conf.js";
 
 export interface CheckContext {
   readonly options: InstallOptions;

@@ -5,7 +5,7 @@
 
 import { dirname, join } from "node:path";
 import type { InstallOptions } from "../config/install-options.js";
-import { OWN_CONF_PREFIX } from "../networks/nad-config.js";
+import { OWN_CONF_PREFIX } from "../runtime/conf-files.js";
 
 /** Lexically first among the usual primaries (05-cilium, 10-calico, 10-flannel, ...), as a meta-plugin must be. */
 export const PLEXUS_CONF_FILE = `${OWN_CONF_PREFIX}.conflist`;

@@ -1,21 +1,15 @@
 // The primary (cluster) network: the config the runtime would load if Plexus were not there.
-// containerd and CRI-O take the lexically first .conf/.conflist/.json in the conf dir
-// (docs/compatibility.md#container-runtimes); Plexus's own file sorts first, so it is left out, as
-// are hidden files and temp files. The primary is read with the checks the plugin applies when it
-// loads clusterNetwork, so a config the agent accepts is one the plugin can run.
+// containerd and CRI-O take the first .conf/.conflist/.json in the conf dir, in byte order
+// (src/runtime/conf-files.ts, docs/compatibility.md#container-runtimes); Plexus's own file sorts
+// first, so it is left out, as are hidden files and temp files. The primary is read with the
+// checks the plugin applies when it loads clusterNetwork, so a config the agent accepts is one
+// the plugin can run.
 
 import { join } from "node:path";
 import type { NetworkConfigList } from "../cni/conf.js";
 import { CniError } from "../cni/error.js";
-import {
-  CONF_EXTENSIONS,
-  MAX_CONF_BYTES,
-  MAX_CONF_JSON_DEPTH,
-  OWN_CONF_PREFIX,
-  validateDelegateConfig,
-  type ConfDirReader,
-} from "../networks/nad-config.js";
-import { parseBoundedJson } from "../networks/bounded-json.js";
+import { isJsonObject, parseConfJson, validateDelegateConfig } from "../cni/untrusted-conf.js";
+import { candidateConfFiles, type ConfDirReader } from "../runtime/conf-files.js";
 
 /** Meta-plugins that must never be wrapped: wrapping ourselves (or Multus) recurses on every ADD. */
 const META_PLUGIN_TYPES = new Set(["plexus", "multus", "multus-shim"]);
@@ -28,28 +22,13 @@ export type PrimaryLookup =
   /** A meta-plugin config: never wrapped, whatever happens. */
   | { readonly kind: "refused"; readonly file: string; readonly problem: string };
 
-/** Byte-wise order, as Go's sort.Strings (the runtimes' order). */
-function compareNames(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
-}
-
-/** Names that a runtime would load from `names`, in the runtime's order. */
-export function runtimeConfFiles(names: readonly string[]): string[] {
-  return names.filter((n) => CONF_EXTENSIONS.some((ext) => n.endsWith(ext))).sort(compareNames);
-}
-
-/** Candidates for the primary: what a runtime would load, minus Plexus's own file and hidden files. */
-export function primaryCandidates(names: readonly string[]): string[] {
-  return runtimeConfFiles(names).filter((n) => !n.startsWith(".") && !n.startsWith(OWN_CONF_PREFIX));
-}
-
 /**
  * Finds and reads the primary in the agent-side `dir`. `explicit` names the file to use instead
  * of the first one (Multus's --multus-master-cni-file-name).
  */
 export async function findPrimaryConf(dir: string, reader: ConfDirReader, explicit = ""): Promise<PrimaryLookup> {
   const names = await reader.list(dir);
-  const file = explicit !== "" ? (names.includes(explicit) ? explicit : undefined) : primaryCandidates(names)[0];
+  const file = explicit !== "" ? (names.includes(explicit) ? explicit : undefined) : candidateConfFiles(names)[0];
   if (file === undefined) return { kind: "missing" };
   let text: string;
   try {
@@ -61,16 +40,15 @@ export async function findPrimaryConf(dir: string, reader: ConfDirReader, explic
   return readPrimary(file, text);
 }
 
-export function readPrimary(file: string, text: string): PrimaryLookup {
-  const parsed = parseBoundedJson(text, { maxBytes: MAX_CONF_BYTES, maxDepth: MAX_CONF_JSON_DEPTH });
+function readPrimary(file: string, text: string): PrimaryLookup {
+  const parsed = parseConfJson(text);
   if (!parsed.ok) return { kind: "invalid", file, problem: parsed.problem };
   const value = parsed.value;
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+  if (!isJsonObject(value))
     return { kind: "invalid", file, problem: "not a JSON object (a CNI config or config list)" };
-  }
   let list: NetworkConfigList;
   try {
-    list = validateDelegateConfig(value as Record<string, unknown>, file);
+    list = validateDelegateConfig(value, file);
   } catch (err) {
     return { kind: "invalid", file, problem: err instanceof CniError ? err.msg : (err as Error).message };
   }

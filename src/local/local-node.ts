@@ -8,7 +8,7 @@ import { access, mkdir, readdir, symlink, writeFile } from "node:fs/promises";
 import { spawn, type ChildProcess } from "node:child_process";
 import { dirname, join, resolve } from "node:path";
 import { installCommand, type ImportKubeClient } from "../install/cli.js";
-import { primaryCandidates } from "../install/primary-conf.js";
+import { candidateConfFiles, nodeConfDirReader } from "../runtime/conf-files.js";
 import type { Logger } from "../log/logger.js";
 import { createRuntime } from "../runtime/runtime.js";
 import { startLocalApiServer, type LocalApiServer } from "./api-server.js";
@@ -166,7 +166,7 @@ async function prepareBinDir(binDir: string, referenceDir: string): Promise<void
 
 async function prepareConfDir(confDir: string, stateDir: string): Promise<void> {
   await mkdir(confDir, { recursive: true });
-  if (primaryCandidates(await readdir(confDir)).length === 0)
+  if (candidateConfFiles(await nodeConfDirReader.list(confDir)).length === 0)
     await writeFile(
       join(confDir, "10-local-bridge.conflist"),
       `${JSON.stringify(defaultPrimary(stateDir), null, 2)}\n`,

@@ -5,7 +5,6 @@
 // with CNI_NETNS="" (RemovePodSandbox).
 
 import { randomBytes } from "node:crypto";
-import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseJsonObject, parseNetworkConfig, type NetworkConfigList } from "../cni/conf.js";
 import { toResult100 } from "../cni/convert.js";
@@ -13,7 +12,7 @@ import { CniError, ErrorCode } from "../cni/error.js";
 import type { ContainerId, IfName } from "../cni/ids.js";
 import { addressFamily, addressIp } from "../cni/ip.js";
 import type { Result100 } from "../cni/result.js";
-import { runtimeConfFiles } from "../install/primary-conf.js";
+import { nodeConfDirReader, runtimeConfFiles } from "../runtime/conf-files.js";
 import type { CniRuntime, RuntimeConf } from "../runtime/types.js";
 
 export interface PodIdentity {
@@ -34,13 +33,13 @@ export interface Sandbox {
 
 const IFNAME = "eth0" as IfName;
 
-/** The network configuration a runtime would use now: the lexically first file (go-cni). */
+/** The network configuration a runtime would use now: the first file in its order (go-cni). */
 export async function loadRuntimeNetwork(confDir: string): Promise<NetworkConfigList> {
-  const first = runtimeConfFiles(await readdir(confDir).catch(() => [] as string[]))[0];
+  const first = runtimeConfFiles(await nodeConfDirReader.list(confDir))[0];
   if (!first)
     throw new CniError(ErrorCode.TryAgainLater, `no network config found in ${confDir}: cni plugin not initialized`);
   const path = join(confDir, first);
-  return parseNetworkConfig(parseJsonObject(await readFile(path, "utf8"), path));
+  return parseNetworkConfig(parseJsonObject(await nodeConfDirReader.read(path), path));
 }
 
 export function newSandboxId(): string {

@@ -4,7 +4,7 @@
 import { z } from "zod";
 import type { JsonObject } from "../cni/conf.js";
 import { CniError, ErrorCode } from "../cni/error.js";
-import { parseBoundedJson } from "./bounded-json.js";
+import { parseBoundedJson } from "../cni/bounded-json.js";
 
 export const DEVICE_INFO_ROOT = "/var/run/k8s.cni.cncf.io/devinfo";
 export const DEVICE_INFO_VERSION = "1.1.0";

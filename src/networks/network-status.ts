@@ -12,7 +12,7 @@ import type { IfName } from "../cni/ids.js";
 import { addressFamily, addressIp, isDefaultDst } from "../cni/ip.js";
 import type { Result100 } from "../cni/result.js";
 import { NETWORK_STATUS_ANNOTATION } from "./annotations.js";
-import { parseBoundedJson } from "./bounded-json.js";
+import { parseBoundedJson } from "../cni/bounded-json.js";
 
 export interface NetworkStatusDns {
   readonly nameservers?: readonly string[];

@@ -16,7 +16,7 @@ import {
   MAX_SELECTIONS,
   NETWORKS_ANNOTATION,
 } from "./annotations.js";
-import { parseBoundedJson, sizeProblem } from "./bounded-json.js";
+import { parseBoundedJson, sizeProblem } from "../cni/bounded-json.js";
 import { requestedIfNameProblem } from "./interface-names.js";
 import {
   SelectionElementSchema,

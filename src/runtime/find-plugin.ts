@@ -6,15 +6,7 @@ import { constants } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { CniError, ErrorCode } from "../cni/error.js";
-
-/** Why a plugin type is not a bare file name, or undefined when it is one. */
-export function pluginTypeProblem(type: string): string | undefined {
-  if (type === "") return "the plugin type is empty";
-  if (type.includes("\0")) return "the plugin type contains a NUL byte";
-  if (type.includes("/") || type.includes("\\")) return "the plugin type contains a path separator";
-  if (type.includes("..")) return "the plugin type contains ..";
-  return undefined;
-}
+import { pluginTypeProblem } from "../cni/ids.js";
 
 /** Throws unless `type` is a bare file name (libcni: `invalid plugin name: <x>`). */
 export function checkPluginType(type: string): void {

@@ -11,7 +11,8 @@ import { validateAgainstSchema } from "../../src/local/api-schema.js";
 import type { JsonSchema } from "../../src/local/api-types.js";
 import { parseYamlDocuments } from "../../src/local/yaml.js";
 import { NETWORKS_ANNOTATION } from "../../src/networks/annotations.js";
-import { delegateConfigFromNad, nodeConfDirReader } from "../../src/networks/nad-config.js";
+import { delegateConfigFromNad } from "../../src/networks/nad-config.js";
+import { findConfByName, nodeConfDirReader } from "../../src/runtime/conf-files.js";
 import { parseNetworkSelections } from "../../src/networks/selection.js";
 import { hasReferencePlugin } from "../support/cni-plugins.js";
 import { isBuiltin, loadManifests, repoRoot, validateBuiltin, type Manifest } from "./manifests-models.js";
@@ -42,7 +43,8 @@ async function delegateList(m: Manifest): Promise<NetworkConfigList> {
     metadata: { name: m.doc.metadata.name, namespace: m.doc.metadata.namespace ?? "default" },
     spec: { config: configOf(m) },
   };
-  return delegateConfigFromNad(nad, { dir: "/nonexistent", reader: nodeConfDirReader }, { pod: "examples" });
+  const confDir = (name: string) => findConfByName("/nonexistent", name, nodeConfDirReader);
+  return delegateConfigFromNad(nad, confDir, { pod: "examples" });
 }
 
 describe("the examples", () => {

@@ -1,39 +1,20 @@
-// NAD -> delegate config (spec §3.4), the conf-dir search and clusterNetwork paths.
-// The node reader runs against a real temporary directory.
-import { mkdtemp, mkdir, rm, symlink, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+// NAD -> delegate config (multi-net spec §3.4): spec.config, bounded and checked, or the conf-dir
+// file named like the NAD (looked up by src/runtime/conf-files.ts, here over a directory in memory).
+import { describe, expect, it } from "vitest";
+import type { NetworkConfigList } from "../../src/cni/conf.js";
 import { CniError, ErrorCode } from "../../src/cni/error.js";
-import type { NetworkAttachmentDefinition } from "../../src/k8s/port.js";
-import {
-  MAX_CONF_BYTES,
-  delegateConfigFromNad,
-  findConfByName,
-  loadNetworkFromPath,
-  nodeConfDirReader,
-  type ConfDirReader,
-} from "../../src/networks/nad-config.js";
+import { MAX_CONF_BYTES } from "../../src/cni/untrusted-conf.js";
+import { delegateConfigFromNad, type ConfByName, type NadConfigSource } from "../../src/networks/nad-config.js";
+import { findConfByName } from "../../src/runtime/conf-files.js";
 import { cniFailure } from "../support/cni-plugins.js";
 
-/** A conf dir held in memory: file name -> content. */
-function memoryDir(files: Record<string, string>): ConfDirReader {
-  return {
-    list: async () => Object.keys(files).reverse(),
-    read: async (path) => {
-      const name = path.slice(path.lastIndexOf("/") + 1);
-      const text = files[name];
-      if (text === undefined) throw new CniError(ErrorCode.NotFound, `${path} does not exist`);
-      return text;
-    },
-  };
-}
-const nad = (name: string, config?: string, namespace = "team-a"): NetworkAttachmentDefinition => ({
+const nad = (name: string, config?: string, namespace = "team-a"): NadConfigSource => ({
   metadata: { name, namespace },
   ...(config !== undefined ? { spec: { config } } : {}),
 });
 const ctx = { pod: "team-a/web-0" };
-const emptyDir = { dir: "/etc/cni/multus/net.d", reader: memoryDir({}) };
+/** For NADs with a spec.config: the conf dir must not be asked. */
+const emptyDir: ConfByName = (name) => Promise.reject(new Error(`the conf dir was asked for ${name}`));
 
 describe("delegateConfigFromNad with spec.config", () => {
   it("a conf without name gets the NAD name; foreign keys kept", async () => {
@@ -97,120 +78,35 @@ describe("delegateConfigFromNad with spec.config", () => {
 });
 
 describe("delegateConfigFromNad without spec.config: the conf dir", () => {
-  const files = {
-    "10-a.conf": '{"cniVersion":"1.0.0","name":"net-a","type":"bridge","from":"conf"}',
-    "20-a.conflist": '{"cniVersion":"1.0.0","name":"net-a","plugins":[{"type":"bridge"}],"from":"conflist"}',
+  const files: Record<string, string> = {
     "05-broken.conf": "{not json",
-    "30-b.json": '{"cniVersion":"1.0.0","name":"net-b","type":"macvlan"}',
-    "40-c.conf": '{"cniVersion":"1.0.0","name":"net-c","plugins":[{"type":"ptp"}]}',
-    "00-plexus.conflist": '{"cniVersion":"1.0.0","name":"net-d","plugins":[{"type":"plexus"}]}',
-    "50-e.conflist.bak": '{"cniVersion":"1.0.0","name":"net-e","plugins":[{"type":"x"}]}',
-    "60-bad-match.conf": '{"cniVersion":"1.0.0","name":"net-f"}',
+    "20-a.conflist": '{"cniVersion":"1.0.0","name":"net-a","plugins":[{"type":"bridge"}],"from":"conflist"}',
   };
-  const dir = { dir: "/etc/cni/multus/net.d", reader: memoryDir(files) };
+  const reader = {
+    list: async () => Object.keys(files),
+    read: async (path: string): Promise<string> => {
+      const text = files[path.slice(path.lastIndexOf("/") + 1)];
+      if (text === undefined) throw new CniError(ErrorCode.NotFound, `${path} does not exist`);
+      return text;
+    },
+  };
+  const asked: string[] = [];
+  const confDir: ConfByName = (name): Promise<NetworkConfigList> => {
+    asked.push(name);
+    return findConfByName("/etc/cni/multus/net.d", name, reader);
+  };
 
-  it("the .conflist named like the NAD wins over a .conf of that name (spec §3.4.1), past a broken file", async () => {
-    const list = await delegateConfigFromNad(nad("net-a"), dir, ctx);
-    expect(list.raw["from"]).toBe("conflist");
-    const again = await delegateConfigFromNad(nad("net-a", "  "), dir, ctx);
-    expect(again.raw["from"]).toBe("conflist");
-  });
-
-  it(".json files count; a .conf holding a list is read as a list", async () => {
-    expect((await delegateConfigFromNad(nad("net-b"), dir, ctx)).plugins[0]!.type).toBe("macvlan");
-    expect((await delegateConfigFromNad(nad("net-c"), dir, ctx)).plugins[0]!.type).toBe("ptp");
-  });
-
-  it("Plexus's own file and other extensions are never matched", async () => {
-    for (const name of ["net-d", "net-e"]) {
-      const err = await cniFailure(delegateConfigFromNad(nad(name), dir, ctx));
-      expect(err.code).toBe(ErrorCode.NotFound);
-    }
+  it("the config named like the NAD, for a missing or blank spec.config", async () => {
+    expect((await delegateConfigFromNad(nad("net-a"), confDir, ctx)).raw["from"]).toBe("conflist");
+    expect((await delegateConfigFromNad(nad("net-a", "  "), confDir, ctx)).raw["from"]).toBe("conflist");
+    expect(asked).toEqual(["net-a", "net-a"]);
   });
 
   it("no match is NotFound naming the NAD, the conf dir and the skipped broken file", async () => {
-    const err = await cniFailure(delegateConfigFromNad(nad("missing"), dir, ctx));
+    const err = await cniFailure(delegateConfigFromNad(nad("missing"), confDir, ctx));
     expect(err.code).toBe(ErrorCode.NotFound);
     expect(err.msg).toMatch(
       /^pod team-a\/web-0: NetworkAttachmentDefinition team-a\/missing has no spec.config: no CNI config named "missing" in \/etc\/cni\/multus\/net.d; skipped unreadable files: 05-broken.conf \(invalid JSON: .+\)$/,
     );
-  });
-
-  it("a matching file that is not a valid config is that file's error", async () => {
-    const err = await cniFailure(delegateConfigFromNad(nad("net-f"), dir, ctx));
-    expect(err.code).toBe(ErrorCode.InvalidNetworkConfig);
-    expect(err.msg).toContain("/etc/cni/multus/net.d/60-bad-match.conf");
-  });
-});
-
-describe("on the node's file system", () => {
-  let root: string;
-  beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), "plexus-nad-config-"));
-    await mkdir(join(root, "net.d", "multus.d.conf"), { recursive: true });
-    await writeFile(
-      join(root, "net.d", "10-flannel.conflist"),
-      '{"cniVersion":"1.0.0","name":"cbr0","plugins":[{"type":"flannel"}]}',
-    );
-    await writeFile(
-      join(root, "net.d", "00-plexus.conflist"),
-      '{"cniVersion":"1.0.0","name":"plexus","plugins":[{"type":"plexus"}]}',
-    );
-    await writeFile(join(root, "net.d", "05-big.conf"), `{"x":"${"a".repeat(MAX_CONF_BYTES)}"}`);
-    await writeFile(join(root, "net.d", "99-loopback.conf"), '{"cniVersion":"1.0.0","name":"lo","type":"loopback"}');
-    await symlink(join(root, "net.d", "99-loopback.conf"), join(root, "net.d", "50-link.conf"));
-    await mkdir(join(root, "broken"));
-    await writeFile(join(root, "broken", "01-broken.conf"), "{");
-    await writeFile(join(root, "broken", "02-ok.conf"), '{"cniVersion":"1.0.0","name":"ok","type":"bridge"}');
-  });
-  afterAll(async () => {
-    await rm(root, { recursive: true, force: true });
-  });
-
-  it("lists regular files and symlinks to them, not directories or oversized files", async () => {
-    const names = [...(await nodeConfDirReader.list(join(root, "net.d")))].sort();
-    expect(names).toEqual(["00-plexus.conflist", "10-flannel.conflist", "50-link.conf", "99-loopback.conf"]);
-    expect(await nodeConfDirReader.list(join(root, "nope"))).toEqual([]);
-  });
-
-  it("reads refuse oversized files and report missing ones as NotFound", async () => {
-    expect((await cniFailure(nodeConfDirReader.read(join(root, "net.d", "05-big.conf")))).msg).toContain("larger than");
-    expect((await cniFailure(nodeConfDirReader.read(join(root, "nope.conf")))).code).toBe(ErrorCode.NotFound);
-  });
-
-  it("loadNetworkFromPath: a directory gives its first config in lexical order, skipping 00-plexus*", async () => {
-    expect((await loadNetworkFromPath(join(root, "net.d"), nodeConfDirReader)).name).toBe("cbr0");
-  });
-
-  it("loadNetworkFromPath: a file, a conf file, a missing path, an empty directory", async () => {
-    expect(
-      (await loadNetworkFromPath(join(root, "net.d", "99-loopback.conf"), nodeConfDirReader)).plugins[0]!.type,
-    ).toBe("loopback");
-    expect((await cniFailure(loadNetworkFromPath(join(root, "missing.conflist"), nodeConfDirReader))).code).toBe(
-      ErrorCode.NotFound,
-    );
-    const empty = await cniFailure(loadNetworkFromPath(join(root, "net.d", "multus.d.conf"), nodeConfDirReader));
-    expect(empty.code).toBe(ErrorCode.NotFound);
-    expect(empty.msg).toContain("no CNI config file");
-  });
-
-  it("loadNetworkFromPath: a broken first file is an error, not a silent pick of the next one", async () => {
-    const err = await cniFailure(loadNetworkFromPath(join(root, "broken"), nodeConfDirReader));
-    expect(err.code).toBe(ErrorCode.InvalidNetworkConfig);
-    expect(err.msg).toContain("01-broken.conf");
-  });
-
-  it("findConfByName finds a config by its CNI name, through symlinks", async () => {
-    expect((await findConfByName(join(root, "net.d"), "lo", nodeConfDirReader)).plugins[0]!.type).toBe("loopback");
-    expect((await findConfByName(join(root, "broken"), "ok", nodeConfDirReader)).name).toBe("ok");
-    expect((await cniFailure(findConfByName(join(root, "net.d"), "plexus", nodeConfDirReader))).code).toBe(
-      ErrorCode.NotFound,
-    );
-  });
-
-  it("without kind(), a path with a config extension is a file and anything else a directory", async () => {
-    const { kind: _k, ...plain } = nodeConfDirReader;
-    expect((await loadNetworkFromPath(join(root, "net.d"), plain)).name).toBe("cbr0");
-    expect((await loadNetworkFromPath(join(root, "net.d", "99-loopback.conf"), plain)).name).toBe("lo");
   });
 });
