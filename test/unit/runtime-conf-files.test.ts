@@ -57,8 +57,8 @@ const RUNTIME_ORDER: readonly (readonly [string, readonly string[], readonly str
     ["x.yaml", "README", "10-x.conf.bak", "x.json", ".tmp.conf", "x.conflist~"],
     [".tmp.conf", "x.json"],
   ],
-  // U+FF21 is EF BC A1 in UTF-8 and U+1F600 is F0 9F 98 80; in UTF-16, U+1F600 starts with the
-  // surrogate D83D, below FF21. JavaScript's default sort gets this one wrong.
+  // U+FF21 is 0xEF 0xBC 0xA1 in UTF-8 and U+1F600 is 0xF0 0x9F 0x98 0x80; in UTF-16, U+1F600 starts with the
+  // surrogate 0xD83D, below 0xFF21. JavaScript's default sort gets this one wrong.
   [
     "bytes, not UTF-16 units",
     ["\u{1F600}.conf", "\uFF21.conf", "z.conf", "é.conf"],
