@@ -153,22 +153,6 @@ interface KubeSide {
   stop(): Promise<void>;
 }
 
-/** The node caches' module (src/k8s), when the client bundle has them. */
-interface NodeCachesModule {
-  startNodeKubeCaches(options: {
-    access: ApiAccessOptions;
-    nodeName: string;
-    settings: KubeClientSettings;
-    log: Logger;
-    metrics?: KubeMetricsSink;
-  }): {
-    readonly client: KubeClient;
-    synced(): boolean;
-    cacheState(): readonly CacheState[];
-    stop(signal?: AbortSignal): Promise<void>;
-  };
-}
-
 async function startKubeSide(o: {
   access: ApiAccessOptions;
   nodeName: string;
@@ -183,22 +167,17 @@ async function startKubeSide(o: {
   const settings: KubeClientSettings = PlexusNetConfSchema.shape.kubernetes.parse(undefined);
   const mod = await o.importKubeClient();
   const log = o.log.child({ component: "k8s" });
-  if ("startNodeKubeCaches" in mod) {
-    const caches = (mod as unknown as NodeCachesModule).startNodeKubeCaches({
-      access: o.access,
-      nodeName: o.nodeName,
-      settings,
-      log,
-      metrics: o.metrics,
-    });
-    return {
-      client: caches.client,
-      notReady: () => (caches.synced() ? [] : ["the pod and NAD caches have not listed yet"]),
-      cacheState: () => caches.cacheState(),
-      stop: () => caches.stop(AbortSignal.timeout(5_000)),
-    };
-  }
-  // Until the watch-backed caches exist: a live client, the same as thin mode's.
-  const client = mod.createKubeClient({ ...o.access, settings, log });
-  return { client, notReady: () => [], cacheState: () => [], stop: async () => undefined };
+  const caches = mod.startNodeKubeCaches({
+    access: o.access,
+    nodeName: o.nodeName,
+    settings,
+    log,
+    metrics: o.metrics,
+  });
+  return {
+    client: caches.client,
+    notReady: () => (caches.synced() ? [] : ["the pod and NAD caches have not listed yet"]),
+    cacheState: () => caches.cacheState(),
+    stop: () => caches.stop(AbortSignal.timeout(5_000)),
+  };
 }

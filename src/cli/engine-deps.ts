@@ -23,9 +23,11 @@ export interface EngineDepsInput {
   readonly kube?: (() => Promise<KubeClient | undefined>) | undefined;
   readonly wrap?: RuntimeOptions["wrap"];
   readonly onExec?: RuntimeOptions["onExec"];
+  /** Told of the client loaded from the kubeconfig (the plugin flushes its events before exit). */
+  readonly onKubeClient?: (client: KubeClient) => void;
 }
 
-export function buildEngineDeps({ conf, env, log, signal, ...host }: EngineDepsInput): EngineDeps {
+export function buildEngineDeps({ conf, env, log, signal, onKubeClient, ...host }: EngineDepsInput): EngineDeps {
   const cniPath = (env["CNI_PATH"] ?? "").split(":").filter((d) => d !== "");
   // Multus prepends binDir to CNI_PATH; duplicates are dropped so a plugin is looked up once.
   const binDirs = [...new Set([conf.binDir, ...cniPath].filter((d) => d !== ""))];
@@ -41,7 +43,13 @@ export function buildEngineDeps({ conf, env, log, signal, ...host }: EngineDepsI
   return {
     runtime,
     cache: createCacheStore(conf.cniDir),
-    kube: host.kube ?? (() => (kube ??= loadKubeClient(conf, env, log))),
+    kube:
+      host.kube ??
+      (() =>
+        (kube ??= loadKubeClient(conf, env, log).then((client) => {
+          if (client) onKubeClient?.(client);
+          return client;
+        }))),
     confFiles: nodeConfDirReader,
     runInNetns: async (path, argv, s) => {
       await runInNetns(path, argv, s);

@@ -26,6 +26,7 @@ export interface PluginIo {
 }
 
 /**
+/**
  * What the process that runs the plugin edge provides besides the I/O. Thin mode provides
  * nothing: each call opens the logger its config names and loads the Kubernetes client the
  * config's `kubeconfig` points to. The daemon (src/cli/daemon-command.ts) runs every call
@@ -38,8 +39,28 @@ export interface PluginHost {
   readonly onExec?: RuntimeOptions["onExec"];
 }
 
-/** Runs one CNI command; returns the exit code. */
+/**
+ * How long the plugin process may spend, after its reply is on stdout, writing the Kubernetes
+ * Events it queued. The runtime waits for the process to exit, so this is on the pod's path:
+ * events to a reachable API server take a few ms on the connection the status write opened;
+ * an unreachable one costs at most this, and only on calls that queued an event.
+ */
+const EVENT_FLUSH_MS = 1_000;
+
+/**
+ * Runs one CNI command; returns the exit code. A client this call loaded (thin mode) delivers
+ * its queued events after the reply is written; a host's client (the daemon's) delivers them
+ * on its own.
+ */
 export async function runPlugin(io: PluginIo, host: PluginHost = {}): Promise<number> {
+  let loaded: KubeClient | undefined;
+  const code = await runCommand(io, host, (client) => (loaded = client));
+  // After stdout: an event never delays the reply, and the reply never waits for an event.
+  await loaded?.flushEvents(AbortSignal.any([io.signal, AbortSignal.timeout(EVENT_FLUSH_MS)]));
+  return code;
+}
+
+async function runCommand(io: PluginIo, host: PluginHost, onKubeClient: (client: KubeClient) => void): Promise<number> {
   let cniVersion: string | undefined;
   let log: Logger | undefined;
   try {
@@ -68,6 +89,7 @@ export async function runPlugin(io: PluginIo, host: PluginHost = {}): Promise<nu
       kube: host.kube,
       wrap: host.wrap,
       onExec: host.onExec,
+      onKubeClient,
     });
     const result = await dispatch({ env, conf, raw }, deps);
     if (result) io.writeStdout(JSON.stringify(formatResult(convertResult(result, cniVersion))) + "\n");

@@ -15,7 +15,7 @@ import type { EngineDeps, PluginRequest } from "./deps.js";
 import { mergeResults, type AttachmentResult } from "./merge.js";
 import { resolvePlan, type Plan } from "./plan.js";
 import { describePod, podRefFromArgs } from "./pod.js";
-import { emitFailureEvent, publishNetworkStatus } from "./publish.js";
+import { publishNetworkStatus, recordFailureEvent } from "./publish.js";
 import { waitForReadiness } from "./readiness.js";
 import { deleteAttachments } from "./teardown.js";
 
@@ -202,7 +202,7 @@ async function reportFailure(
   // With the UID: `kubectl describe pod` selects the pod's events by involvedObject.uid.
   const pod = plan?.pod ?? podRefFromArgs(req.env.args);
   const reason = err instanceof CniError && err.code === 100 ? "NoNetworkFound" : "NetworkSetupFailed";
-  await emitFailureEvent(kube, pod, reason, toCniError(err).message, deps);
+  recordFailureEvent(kube, pod, reason, toCniError(err).message);
 }
 
 /** Milliseconds since the process started: where a short-lived plugin's time goes. */

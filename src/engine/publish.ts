@@ -1,6 +1,7 @@
 // Step 7 of ADD: the pod's k8s.v1.cni.cncf.io/network-status annotation and one Event per
 // interface, written the way the NAD client library and Multus write them
-// (docs/compatibility.md#network-status). Events are best effort; the status is not.
+// (docs/compatibility.md#network-status). Events are best effort and asynchronous (queued here,
+// written by the client after the reply); the status is not.
 
 import type { JsonObject } from "../cni/conf.js";
 import type { IfName } from "../cni/ids.js";
@@ -33,9 +34,19 @@ export async function publishNetworkStatus(
       ...(a.deviceInfo ? { deviceInfo: a.deviceInfo } : {}),
     }),
   );
-  const events = attachments.map((a) =>
-    kube.emitEvent(
-      {
+  try {
+    await kube.publishNetworkStatus(pod, formatNetworkStatusAnnotation(statuses), deps.signal);
+  } catch (err) {
+    // The pod was deleted while its sandbox was being set up: nothing left to annotate.
+    if (isKubeError(err, "not-found")) {
+      deps.log.warn({ reason: err.message }, "pod disappeared before its network-status could be written");
+    } else {
+      throw kubeFailure(err, `pod ${describePod(pod)}: cannot write the k8s.v1.cni.cncf.io/network-status annotation`);
+    }
+  } finally {
+    // Queued after the status write, so that their requests never compete with it.
+    for (const a of attachments) {
+      kube.recordEvent({
         pod,
         type: "Normal",
         reason: "AddedInterface",
@@ -44,21 +55,8 @@ export async function publishNetworkStatus(
           (a.result.ips ?? []).filter((ip) => ownsIp(a, ip.interface)).map((ip) => ip.address),
           a.networkRef,
         ),
-      },
-      deps.signal,
-    ),
-  );
-  try {
-    await kube.publishNetworkStatus(pod, formatNetworkStatusAnnotation(statuses), deps.signal);
-  } catch (err) {
-    // The pod was deleted while its sandbox was being set up: nothing left to annotate.
-    if (isKubeError(err, "not-found")) {
-      deps.log.warn({ pod: describePod(pod) }, "pod disappeared before its network-status could be written");
-    } else {
-      throw kubeFailure(err, `pod ${describePod(pod)}: cannot write the k8s.v1.cni.cncf.io/network-status annotation`);
+      });
     }
-  } finally {
-    await Promise.allSettled(events);
   }
 }
 
@@ -68,16 +66,16 @@ function ownsIp(a: PublishedAttachment, index: number | undefined): boolean {
   return iface !== undefined && iface.name === a.ifName;
 }
 
-/** A warning Event on the pod when ADD fails, so `kubectl describe pod` says why. */
-export async function emitFailureEvent(
+/**
+ * A warning Event on the pod when ADD fails, so `kubectl describe pod` says why. Queued: the
+ * runtime retries a failing sandbox, and each retry adds to the one Event's count.
+ */
+export function recordFailureEvent(
   kube: KubeClient | undefined,
   pod: PodRef | undefined,
   reason: string,
   message: string,
-  deps: EngineDeps,
-): Promise<void> {
+): void {
   if (!kube || !pod) return;
-  await kube
-    .emitEvent({ pod, type: "Warning", reason, message: message.slice(0, 1024) }, deps.signal)
-    .catch(() => undefined);
+  kube.recordEvent({ pod, type: "Warning", reason, message: message.slice(0, 1024) });
 }

@@ -38,21 +38,20 @@ export function createInstallEvents(
   client: (() => Promise<KubeClient | undefined>) | undefined,
   log: Logger,
 ): InstallEvents {
-  const pending = new Set<Promise<void>>();
+  let loaded: Promise<KubeClient | undefined> | undefined;
   return {
     emit(type, reason, message) {
       if (!pod || !client) return;
-      const sent = (async () => {
-        const kube = await client();
-        await kube?.emitEvent({ pod, type, reason, message }, AbortSignal.timeout(EVENT_TIMEOUT_MS));
-      })().catch((err: unknown) =>
-        log.warn({ reason, err: (err as Error).message }, "could not write a Kubernetes Event"),
-      );
-      pending.add(sent);
-      void sent.finally(() => pending.delete(sent));
+      // The client queues and writes on its own; loading it is the only wait, and it is not ours.
+      loaded ??= client().catch((err: unknown) => {
+        log.warn({ eventReason: reason, err: (err as Error).message }, "could not write a Kubernetes Event");
+        return undefined;
+      });
+      void loaded.then((kube) => kube?.recordEvent({ pod, type, reason, message }));
     },
     async flush() {
-      await Promise.allSettled([...pending]);
+      const kube = await loaded;
+      await kube?.flushEvents(AbortSignal.timeout(EVENT_TIMEOUT_MS));
     },
   };
 }

@@ -20,7 +20,13 @@ const StatusSchema = z.object({
   kind: z.literal("Status"),
   message: z.string().optional(),
   reason: z.string().optional(),
-  details: z.object({ name: z.string().optional() }).loose().optional(),
+  details: z
+    .object({
+      name: z.string().optional(),
+      causes: z.array(z.object({ field: z.string().optional() }).loose()).optional(),
+    })
+    .loose()
+    .optional(),
 });
 
 /** HTTP statuses worth another attempt: the server is overloaded, restarting, or behind a proxy that is. */
@@ -52,8 +58,14 @@ export function failureFromStatus(status: number, body: unknown, retryAfter: str
         kind: "unauthorized",
         detail: "unauthorized: the API server rejected the credentials (expired or revoked token?)",
       };
-    case 400:
     case 422:
+      // An update naming another UID than the stored object's: the object we meant was deleted
+      // and one of the same name created (apimachinery ValidateObjectMetaUpdate: metadata.uid
+      // is immutable). For the caller that object is gone.
+      if (s.success && s.data.details?.causes?.some((c) => c.field === "metadata.uid"))
+        return { ...base, kind: "not-found", detail: `not found with that UID: it was deleted and recreated${said}` };
+      return { ...base, kind: "invalid", detail: `invalid${said}` };
+    case 400:
       return { ...base, kind: "invalid", detail: `invalid${said}` };
     case 429:
       return {

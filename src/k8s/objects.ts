@@ -17,11 +17,13 @@ const MetaSchema = z.object({
   resourceVersion: z.string().optional(),
   annotations: z.record(z.string(), z.string()).nullish(),
   labels: z.record(z.string(), z.string()).nullish(),
+  deletionTimestamp: z.string().nullish(),
 });
 
 const PodSchema = z.object({
   metadata: MetaSchema,
   spec: z.object({ nodeName: z.string().optional() }).nullish(),
+  status: z.object({ phase: z.string().optional() }).nullish(),
 });
 
 const NadSchema = z.object({
@@ -39,9 +41,59 @@ export function parsePod(body: unknown): ParsedPod | string {
   const parsed = PodSchema.safeParse(body);
   if (!parsed.success || !isJsonObject(body))
     return `the API server answered with something that is not a Pod (${issueText(parsed.error)})`;
-  const { metadata, spec } = parsed.data;
-  const nodeName = spec?.nodeName;
-  return { pod: { metadata: toMeta(metadata), ...(nodeName !== undefined ? { spec: { nodeName } } : {}) }, raw: body };
+  return { pod: podOf(parsed.data, toMeta(parsed.data.metadata)), raw: body };
+}
+
+function podOf(parsed: z.infer<typeof PodSchema>, metadata: ObjectMeta): Pod {
+  const nodeName = parsed.spec?.nodeName;
+  const phase = parsed.status?.phase;
+  return {
+    metadata,
+    ...(nodeName !== undefined ? { spec: { nodeName } } : {}),
+    ...(phase !== undefined ? { status: { phase } } : {}),
+  };
+}
+
+/**
+ * The pod annotations a cached pod keeps: the selection and status annotations (multi-net spec
+ * §4.1, §5), Multus's default-network, the kubelet's config.source (static pods), and Plexus's
+ * own (plexus.dev and its subdomains). Everything else on a pod (labels, other tools'
+ * annotations, the whole spec and status) is dropped at the cache's door: a node has up to 110
+ * pods and the daemon needs a few hundred bytes of each.
+ */
+export function isRetainedPodAnnotation(key: string): boolean {
+  const slash = key.indexOf("/");
+  const prefix = slash < 0 ? "" : key.slice(0, slash);
+  return (
+    prefix === "k8s.v1.cni.cncf.io" ||
+    prefix === "v1.multus-cni.io" ||
+    key === CONFIG_SOURCE_ANNOTATION ||
+    prefix === "plexus.dev" ||
+    prefix.endsWith(".plexus.dev")
+  );
+}
+
+/** NAD annotations a cached NAD keeps: k8s.v1.cni.cncf.io/resourceName and its siblings. */
+function isRetainedNadAnnotation(key: string): boolean {
+  return key.startsWith("k8s.v1.cni.cncf.io/");
+}
+
+/** A pod as the watch cache keeps it: what the engine reads, nothing else. */
+export function trimPod(body: unknown): Pod | string {
+  const parsed = PodSchema.safeParse(body);
+  if (!parsed.success) return `not a Pod (${issueText(parsed.error)})`;
+  return podOf(parsed.data, toMeta(parsed.data.metadata, isRetainedPodAnnotation, false));
+}
+
+/** A NetworkAttachmentDefinition as the watch cache keeps it: metadata, spec.config, its own annotations. */
+export function trimNetworkAttachmentDefinition(body: unknown): NetworkAttachmentDefinition | string {
+  const parsed = NadSchema.safeParse(body);
+  if (!parsed.success) return `not a NetworkAttachmentDefinition (${issueText(parsed.error)})`;
+  const config = parsed.data.spec?.config;
+  return {
+    metadata: toMeta(parsed.data.metadata, isRetainedNadAnnotation, false),
+    ...(config !== undefined ? { spec: { config } } : {}),
+  };
 }
 
 export function parseNetworkAttachmentDefinition(body: unknown): NetworkAttachmentDefinition | string {
@@ -65,15 +117,31 @@ export function withAnnotation(raw: JsonObject, key: string, value: string): Jso
   return { ...raw, metadata: { ...metadata, annotations: { ...annotations, [key]: value } } };
 }
 
-function toMeta(m: z.infer<typeof MetaSchema>): ObjectMeta {
+function toMeta(
+  m: z.infer<typeof MetaSchema>,
+  keepAnnotation: (key: string) => boolean = () => true,
+  keepLabels = true,
+): ObjectMeta {
+  const annotations = m.annotations ? pick(m.annotations, keepAnnotation) : undefined;
   return {
     name: m.name,
     namespace: m.namespace,
     ...(m.uid !== undefined ? { uid: m.uid } : {}),
     ...(m.resourceVersion !== undefined ? { resourceVersion: m.resourceVersion } : {}),
-    ...(m.annotations ? { annotations: m.annotations } : {}),
-    ...(m.labels ? { labels: m.labels } : {}),
+    ...(annotations ? { annotations } : {}),
+    ...(m.labels && keepLabels ? { labels: m.labels } : {}),
+    ...(m.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}),
   };
+}
+
+/** The entries whose key passes; undefined when none does (no empty objects kept in a cache). */
+function pick(map: Record<string, string>, keep: (key: string) => boolean): Record<string, string> | undefined {
+  let out: Record<string, string> | undefined;
+  for (const [key, value] of Object.entries(map)) {
+    if (!keep(key)) continue;
+    (out ??= {})[key] = value;
+  }
+  return out;
 }
 
 function issueText(error: z.ZodError | undefined): string {

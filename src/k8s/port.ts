@@ -11,11 +11,14 @@ export interface ObjectMeta {
   readonly resourceVersion?: string;
   readonly annotations?: Readonly<Record<string, string>>;
   readonly labels?: Readonly<Record<string, string>>;
+  /** Set once the pod is being deleted (it is never hot-plugged then). */
+  readonly deletionTimestamp?: string;
 }
 
 export interface Pod {
   readonly metadata: ObjectMeta;
   readonly spec?: { readonly nodeName?: string };
+  readonly status?: { readonly phase?: string };
 }
 
 export interface NetworkAttachmentDefinition {
@@ -65,6 +68,12 @@ export function isKubeError(err: unknown, kind?: KubeErrorKind): err is KubeErro
 }
 
 export interface KubeClient {
+  /**
+   * The pod of that name as the API server has it (or as a cache current with it has it). The
+   * UID in `ref`, when given, is the one the caller expects: a cache holding another UID asks
+   * the API server before answering. The caller compares UIDs (a newer pod of the same name is
+   * not the same as no pod).
+   */
   getPod(ref: PodRef, signal: AbortSignal): Promise<Pod>;
   getNetworkAttachmentDefinition(
     namespace: string,
@@ -72,10 +81,19 @@ export interface KubeClient {
     signal: AbortSignal,
   ): Promise<NetworkAttachmentDefinition>;
   /**
-   * Writes the network-status annotation on the pod's status (GET + PUT pods/status, retried on
-   * conflict), as the NAD client library does. The UID, when given, must match.
+   * Writes the network-status annotation on the pod: one PATCH of pods/status carrying the
+   * pod's UID as a precondition (none at all when the pod already carries the value). A pod
+   * deleted, or deleted and recreated, is a not-found error.
    */
   publishNetworkStatus(ref: PodRef, value: string, signal: AbortSignal): Promise<void>;
-  /** Best effort: an event that cannot be written is not worth failing a pod for. */
-  emitEvent(event: KubeEvent, signal: AbortSignal): Promise<void>;
+  /**
+   * Queues an Event for asynchronous delivery (rate-limited, repeats aggregated into a count):
+   * never throws, never waits for the API. An event is not worth delaying a pod for.
+   */
+  recordEvent(event: KubeEvent): void;
+  /**
+   * Delivers the queued events until `signal` aborts, then gives up on the rest. A short-lived
+   * process calls it after its reply is written, before it exits.
+   */
+  flushEvents(signal: AbortSignal): Promise<void>;
 }

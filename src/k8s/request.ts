@@ -5,6 +5,7 @@ import type { Logger } from "../log/logger.js";
 import { failureFromError, failureFromStatus, toKubeError, type Failure } from "./errors.js";
 import { redactError } from "./redact.js";
 import { attemptDeadline, backoffMs, type KubeClientSettings, type Sleep } from "./retry.js";
+import type { KubeMetricsSink } from "./metrics.js";
 import type { ApiRequest, Transport } from "./transport.js";
 
 export interface RequestOptions {
@@ -25,6 +26,7 @@ export interface RequesterDeps {
   readonly settings: KubeClientSettings;
   readonly sleep: Sleep;
   readonly log: Logger;
+  readonly metrics?: KubeMetricsSink | undefined;
 }
 
 type Outcome = { readonly ok: true; readonly body: unknown } | { readonly ok: false; readonly failure: Failure };
@@ -70,10 +72,13 @@ async function attemptOnce(deps: RequesterDeps, request: ApiRequest, signal: Abo
       },
       "API request",
     );
-    if (response.status >= 200 && response.status < 300) return { ok: true, body: response.body };
+    const ok = response.status >= 200 && response.status < 300;
+    countRequest(deps, request, ok, started);
+    if (ok) return { ok: true, body: response.body };
     const failure = failureFromStatus(response.status, response.body, response.retryAfter);
     return { ok: false, failure: redacted(deps, failure) };
   } catch (err) {
+    countRequest(deps, request, false, started);
     // The caller's own abort wins over our per-attempt deadline: it must not be retried.
     const failure = failureFromError(err, errorContext(deps, deadline.timedOut(), signal.aborted));
     return { ok: false, failure: redacted(deps, failure) };
@@ -97,4 +102,14 @@ function redacted(deps: RequesterDeps, failure: Failure): Failure {
 
 function errorContext(deps: RequesterDeps, timedOut: boolean, callerAborted: boolean) {
   return { server: deps.transport.server, timeoutMs: deps.settings.requestTimeoutMs, timedOut, callerAborted };
+}
+
+/** Every attempt is one API request for the metrics: a retried GET counts each time it went out. */
+export function countRequest(
+  deps: Pick<RequesterDeps, "metrics">,
+  request: Pick<ApiRequest, "verb" | "resource">,
+  ok: boolean,
+  started: number,
+): void {
+  deps.metrics?.apiRequest(request.verb, request.resource, ok ? "ok" : "error", (performance.now() - started) / 1000);
 }

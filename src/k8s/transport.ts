@@ -13,10 +13,15 @@ import { CredentialsError, kubeconfigSecrets } from "./client-config.js";
 import { createRedactor, redactUrlCredentials, type Redactor } from "./redact.js";
 
 export interface ApiRequest {
-  readonly method: "GET" | "POST" | "PUT";
-  /** Absolute API path, e.g. /api/v1/namespaces/a/pods/b, with names already URI-encoded. */
+  readonly method: "GET" | "POST" | "PUT" | "PATCH";
+  /** Absolute API path, e.g. /api/v1/namespaces/a/pods/b, with names already URI-encoded; may carry a query. */
   readonly path: string;
   readonly body?: unknown;
+  /** The body's media type; JSON when absent (PATCH sends application/merge-patch+json). */
+  readonly contentType?: string;
+  /** The Kubernetes verb and resource, for metrics: "get" "pods", "patch" "pods/status", ... */
+  readonly verb: string;
+  readonly resource: string;
 }
 
 export interface ApiResponse {
@@ -32,9 +37,18 @@ export interface Transport {
   /** Takes the kubeconfig's credentials out of a text before it reaches a message or a log line. */
   readonly redact: Redactor;
   send(request: ApiRequest, signal: AbortSignal): Promise<ApiResponse>;
+  /**
+   * A WATCH: resolves once the server answered. A 200 answer's body is not buffered: each
+   * line (one watch event) goes to `onLine` as it arrives, and `done` settles when the stream
+   * ends (resolves) or breaks (rejects). Any other status comes back whole, as from send().
+   */
+  stream(request: ApiRequest, signal: AbortSignal, onLine: (line: string) => void): Promise<StreamResponse>;
   /** Drops pooled connections (they are unref'd, so this is optional before exit). */
   close(): void;
 }
+
+export type StreamResponse =
+  { readonly streaming: true; readonly done: Promise<void> } | ({ readonly streaming: false } & ApiResponse);
 
 /** A pod with every annotation at its size limit is well under this. */
 const MAX_RESPONSE_BYTES = 16 << 20;
@@ -51,21 +65,37 @@ export function createTransport(kc: KubeConfig): Transport {
   // unrefs idle ones, so a pooled connection never keeps the process alive.
   const agent = secure ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
   const redact = createRedactor(kubeconfigSecrets(kc));
+  const prepare = async (request: ApiRequest, signal: AbortSignal): Promise<Prepared> => {
+    const options: https.RequestOptions = {
+      method: request.method,
+      headers: { Accept: "application/json", "User-Agent": USER_AGENT },
+    };
+    // May run an exec credential plugin: bounded by the same deadline as the request.
+    await abortable(kc.applyToHTTPSOptions(options), signal).catch((err: unknown) => {
+      throw signal.aborted ? err : credentialsFailure(kc, err);
+    });
+    if (isPlainAgent(options.agent)) options.agent = agent;
+    const body = request.body === undefined ? undefined : JSON.stringify(request.body);
+    const headers: http.OutgoingHttpHeaders = { ...(options.headers as http.OutgoingHttpHeaders) };
+    if (body !== undefined) {
+      headers["Content-Type"] = request.contentType ?? "application/json";
+      headers["Content-Length"] = Buffer.byteLength(body);
+    }
+    return {
+      mod: secure ? https : http,
+      url: new URL(prefix + request.path),
+      options: { ...options, headers },
+      body,
+    };
+  };
   return {
     server: redactUrlCredentials(cluster.server),
     redact,
     async send(request, signal) {
-      const options: https.RequestOptions = {
-        method: request.method,
-        headers: { Accept: "application/json", "User-Agent": USER_AGENT },
-      };
-      // May run an exec credential plugin: bounded by the same deadline as the request.
-      await abortable(kc.applyToHTTPSOptions(options), signal).catch((err: unknown) => {
-        throw signal.aborted ? err : credentialsFailure(kc, err);
-      });
-      if (isPlainAgent(options.agent)) options.agent = agent;
-      const body = request.body === undefined ? undefined : JSON.stringify(request.body);
-      return exchange(secure ? https : http, new URL(prefix + request.path), options, body, signal);
+      return exchange(await prepare(request, signal), signal);
+    },
+    async stream(request, signal, onLine) {
+      return openStream(await prepare(request, signal), signal, onLine);
     },
     close: () => agent.destroy(),
   };
@@ -100,30 +130,26 @@ function credentialsFailure(kc: KubeConfig, err: unknown): CredentialsError {
   );
 }
 
+interface Prepared {
+  readonly mod: typeof http | typeof https;
+  readonly url: URL;
+  /** Headers as an object, not the raw-array form: we set them, and applyToHTTPSOptions only adds keys. */
+  readonly options: https.RequestOptions;
+  readonly body: string | undefined;
+}
+
 /** client-node's own per-request agents; proxy agents (a subclass) are left alone. */
 function isPlainAgent(agent: unknown): boolean {
   return agent instanceof http.Agent && (agent.constructor === http.Agent || agent.constructor === https.Agent);
 }
 
-function exchange(
-  mod: typeof http | typeof https,
-  url: URL,
-  options: https.RequestOptions,
-  body: string | undefined,
-  signal: AbortSignal,
-): Promise<ApiResponse> {
+function exchange(prepared: Prepared, signal: AbortSignal): Promise<ApiResponse> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
       reject(signal.reason);
       return;
     }
-    // An object, not the raw-array form: we set one, and applyToHTTPSOptions only adds keys.
-    const headers: http.OutgoingHttpHeaders = { ...(options.headers as http.OutgoingHttpHeaders) };
-    if (body !== undefined) {
-      headers["Content-Type"] = "application/json";
-      headers["Content-Length"] = Buffer.byteLength(body);
-    }
-    const req = mod.request(url, { ...options, headers });
+    const req = prepared.mod.request(prepared.url, prepared.options);
     let settled = false;
     const settle = (err: unknown, response?: ApiResponse): void => {
       if (settled) return;
@@ -139,34 +165,119 @@ function exchange(
     };
     signal.addEventListener("abort", onAbort, { once: true });
     req.on("error", (err) => settle(err));
+    req.on("response", (res) => readWhole(req, res, settle));
+    req.end(prepared.body);
+  });
+}
+
+function readWhole(
+  req: http.ClientRequest,
+  res: http.IncomingMessage,
+  settle: (err: unknown, response?: ApiResponse) => void,
+): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  res.on("data", (chunk: Buffer) => {
+    size += chunk.length;
+    if (size <= MAX_RESPONSE_BYTES) chunks.push(chunk);
+    else {
+      req.destroy();
+      settle(new Error(`response larger than ${MAX_RESPONSE_BYTES} bytes`));
+    }
+  });
+  res.on("error", (err) => settle(err));
+  res.on("close", () => {
+    if (!res.complete) settle(prematureClose());
+  });
+  res.on("end", () => {
+    const retryAfter = res.headers["retry-after"];
+    settle(undefined, {
+      status: res.statusCode ?? 0,
+      body: decode(res.headers["content-type"], Buffer.concat(chunks)),
+      retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
+    });
+  });
+}
+
+function prematureClose(): Error {
+  return Object.assign(new Error("connection closed before the response was complete"), { code: "ECONNRESET" });
+}
+
+/** One watch event is one line; a line this long is a broken stream, not an object. */
+const MAX_LINE_BYTES = 16 << 20;
+
+function openStream(prepared: Prepared, signal: AbortSignal, onLine: (line: string) => void): Promise<StreamResponse> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const req = prepared.mod.request(prepared.url, prepared.options);
+    let answered = false;
+    let finish: (err?: unknown) => void = () => undefined;
+    const onAbort = (): void => {
+      req.destroy();
+      if (answered) finish(signal.reason);
+      else reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    req.on("error", (err) => {
+      if (answered) finish(err);
+      else {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      }
+    });
     req.on("response", (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on("data", (chunk: Buffer) => {
-        size += chunk.length;
-        if (size <= MAX_RESPONSE_BYTES) chunks.push(chunk);
-        else {
+      answered = true;
+      if (res.statusCode !== 200) {
+        readWhole(req, res, (err, response) => {
+          signal.removeEventListener("abort", onAbort);
+          if (response) resolve({ streaming: false, ...response });
+          else reject(err);
+        });
+        return;
+      }
+      const done = new Promise<void>((doneResolve, doneReject) => {
+        let settled = false;
+        finish = (err?: unknown): void => {
+          if (settled) return;
+          settled = true;
+          signal.removeEventListener("abort", onAbort);
+          if (err === undefined) doneResolve();
+          else doneReject(err);
+        };
+      });
+      let pending = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        pending += chunk;
+        let newline: number;
+        while ((newline = pending.indexOf("\n")) >= 0) {
+          const line = pending.slice(0, newline);
+          pending = pending.slice(newline + 1);
+          if (line.trim() === "") continue;
+          try {
+            onLine(line);
+          } catch (err) {
+            req.destroy();
+            finish(err);
+            return;
+          }
+        }
+        if (pending.length > MAX_LINE_BYTES) {
           req.destroy();
-          settle(new Error(`response larger than ${MAX_RESPONSE_BYTES} bytes`));
+          finish(new Error(`watch event larger than ${MAX_LINE_BYTES} bytes`));
         }
       });
-      res.on("error", (err) => settle(err));
-      res.on("close", () => {
-        if (!res.complete)
-          settle(
-            Object.assign(new Error("connection closed before the response was complete"), { code: "ECONNRESET" }),
-          );
-      });
-      res.on("end", () => {
-        const retryAfter = res.headers["retry-after"];
-        settle(undefined, {
-          status: res.statusCode ?? 0,
-          body: decode(res.headers["content-type"], Buffer.concat(chunks)),
-          retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
-        });
-      });
+      res.on("error", (err) => finish(err));
+      res.on("close", () => finish(res.complete ? undefined : prematureClose()));
+      res.on("end", () => finish());
+      // The caller awaits `done` at once; this only keeps an early break from being "unhandled".
+      done.catch(() => undefined);
+      resolve({ streaming: true, done });
     });
-    req.end(body);
+    req.end(prepared.body);
   });
 }
 

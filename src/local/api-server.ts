@@ -20,7 +20,7 @@ import type { KubeObject } from "./api-types.js";
 import type { StreamRegistry } from "./api-watch-stream.js";
 import { buildKubeconfig, writeKubeconfigFile } from "./local-kubeconfig.js";
 import type { KubeconfigDocument } from "./local-kubeconfig.js";
-import { generateTlsMaterial } from "./tls.js";
+import { generateTlsMaterial, type TlsMaterial } from "./tls.js";
 
 export interface ApiLogEntry {
   readonly level: "debug" | "info" | "warn" | "error";
@@ -37,6 +37,8 @@ export interface LocalApiServerOptions {
   readonly port?: number;
   /** HTTPS with a generated CA (default true); false serves plain HTTP, for debugging only. */
   readonly tls?: boolean;
+  /** The CA and serving certificate to use (a restarted server keeps its clients' trust); generated when absent. */
+  readonly tlsMaterial?: TlsMaterial;
   /** The bearer token clients must send; a random one when absent. */
   readonly token?: string;
   /** Registers every CustomResourceDefinition found in *.yaml/*.yml/*.json files there at start. */
@@ -48,6 +50,8 @@ export interface LocalApiServerOptions {
   readonly bodyLimit?: number;
   /** How often watches with allowWatchBookmarks=true get a BOOKMARK. Default 60 s. */
   readonly bookmarkIntervalMs?: number;
+  /** Changes remembered for watches resuming from a resourceVersion (older ones get 410 Gone). Default 20,000. */
+  readonly historyLimit?: number;
 }
 
 export interface KubeconfigRequest {
@@ -63,6 +67,8 @@ export interface LocalApiServer {
   readonly port: number;
   /** PEM of the CA that signed the serving certificate; undefined with tls:false. */
   readonly caCertPem: string | undefined;
+  /** What the server serves TLS with (to start another on the same address that clients trust). */
+  readonly tlsMaterial: TlsMaterial | undefined;
   readonly token: string;
   /** The objects, for code in the same process (a node simulator). */
   readonly store: ApiStore;
@@ -70,6 +76,8 @@ export interface LocalApiServer {
   kubeconfig(options?: KubeconfigRequest): KubeconfigDocument;
   /** Writes the kubeconfig with mode 0600. */
   writeKubeconfig(path: string, options?: KubeconfigRequest): Promise<void>;
+  /** Ends every open watch cleanly, as their timeoutSeconds would; clients watch again. */
+  endWatches(): void;
   /** Ends open watches, closes connections, writes the state file. */
   stop(): Promise<void>;
 }
@@ -78,7 +86,7 @@ export async function startLocalApiServer(options: LocalApiServerOptions = {}): 
   const host = options.host ?? "127.0.0.1";
   const token = options.token ?? randomBytes(32).toString("base64url");
   const log: ApiLogger = options.logger ?? (() => undefined);
-  const store = new ApiStore();
+  const store = new ApiStore(options.historyLimit !== undefined ? { historyLimit: options.historyLimit } : {});
   const persister = await restoreState(store, options.stateFile, log);
   if (options.crdDir !== undefined) {
     for (const crd of await readCrdManifests(options.crdDir)) applyCrd(store, crd);
@@ -86,7 +94,7 @@ export async function startLocalApiServer(options: LocalApiServerOptions = {}): 
   const tls =
     options.tls === false
       ? undefined
-      : generateTlsMaterial({ dnsNames: ["localhost"], ipAddresses: tlsAddresses(host) });
+      : (options.tlsMaterial ?? generateTlsMaterial({ dnsNames: ["localhost"], ipAddresses: tlsAddresses(host) }));
   const requestLog = new RequestLog();
   const streams: StreamRegistry = new Set();
   let serverAddress = "";
@@ -126,11 +134,15 @@ export async function startLocalApiServer(options: LocalApiServerOptions = {}): 
     host,
     port,
     caCertPem: tls?.caCertPem,
+    tlsMaterial: tls,
     token,
     store,
     requestLog,
     kubeconfig,
     writeKubeconfig: (path, k) => writeKubeconfigFile(path, kubeconfig(k)),
+    endWatches() {
+      for (const close of [...streams]) close();
+    },
     async stop() {
       for (const close of [...streams]) close();
       await new Promise<void>((resolve) => {

@@ -168,6 +168,16 @@ export class ApiStore {
     object.metadata.name = name;
     const existing = this.storage.get(storageKey(def), object.metadata.namespace, name);
     if (!existing) throw notFound(def, name);
+    // A PUT's UID is a precondition (apiserver rest.defaultUpdatedObjectInfo.Preconditions):
+    // checked by the storage layer, and a mismatch is a 409.
+    const uid = object.metadata.uid;
+    if (typeof uid === "string" && uid !== "" && uid !== existing.metadata.uid) {
+      throw conflict(
+        def,
+        name,
+        `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${existing.metadata.uid ?? ""}`,
+      );
+    }
     return this.replace(def, existing, object, options);
   }
 
@@ -200,6 +210,16 @@ export class ApiStore {
     if (candidate.metadata.name !== name) {
       throw invalid(def, name, [
         { reason: "FieldValueInvalid", field: "metadata.name", message: "Invalid value: field is immutable" },
+      ]);
+    }
+    // A patch is no precondition (the apiserver's patcher passes no UpdatedObjectInfo object):
+    // a UID it sets reaches update validation, where metadata.uid is immutable
+    // (apimachinery ValidateObjectMetaAccessorUpdate). Clients put the UID in a patch exactly
+    // for this: the kubelet's status patches do, so that a recreated pod is never patched.
+    const uid = candidate.metadata.uid;
+    if (typeof uid === "string" && uid !== "" && uid !== existing.metadata.uid) {
+      throw invalid(def, name, [
+        { reason: "FieldValueInvalid", field: "metadata.uid", message: `Invalid value: "${uid}": field is immutable` },
       ]);
     }
     return this.replace(def, existing, candidate, options);
@@ -251,6 +271,11 @@ export class ApiStore {
   /** Calls the listener after every write (persistence). */
   onWrite(listener: () => void): () => void {
     return this.storage.subscribe(() => listener());
+  }
+
+  /** Forgets the change history (etcd compaction): a watch resuming from before now gets 410 Gone. */
+  compact(): void {
+    this.storage.compact();
   }
 
   dump(): StorageDump {

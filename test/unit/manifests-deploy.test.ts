@@ -121,9 +121,15 @@ describe("RBAC", () => {
       .sort();
     expect(grants).toEqual([
       "core/events:create",
-      "core/pods/status:update",
+      "core/events:get",
+      "core/events:patch",
+      "core/pods/status:patch",
       "core/pods:get",
+      "core/pods:list",
+      "core/pods:watch",
       "k8s.cni.cncf.io/network-attachment-definitions:get",
+      "k8s.cni.cncf.io/network-attachment-definitions:list",
+      "k8s.cni.cncf.io/network-attachment-definitions:watch",
     ]);
   });
 
