@@ -5,9 +5,9 @@
 
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
-import { parseArgs } from "node:util";
 import { PlexusNetConfSchema } from "../config/netconf.js";
 import { defaultMaxParallel, startDaemon } from "../daemon/daemon.js";
+import { parseListenAddress } from "../daemon/health-server.js";
 import { createDaemonMetrics, type CacheState, type KubeMetricsSink } from "../daemon/metrics.js";
 import type { CniCall } from "../daemon/protocol.js";
 import { DEFAULT_SOCKET } from "../daemon/socket.js";
@@ -15,6 +15,7 @@ import { findApiAccess, type ApiAccessOptions } from "../k8s/api-access.js";
 import type { KubeClientSettings } from "../k8s/retry.js";
 import type { KubeClient } from "../k8s/port.js";
 import { createLogger, type Logger } from "../log/logger.js";
+import { integerValue, nonEmptyValue, parseCommandLine, UsageError, type FlagSpecs } from "./args.js";
 import type { importKubeClient as ImportKubeClient } from "./k8s-loader.js";
 import { runPlugin, type PluginHost } from "./plugin.js";
 
@@ -48,6 +49,30 @@ Flags:
   -h, --help                 this text
 `;
 
+const DAEMON_FLAGS = {
+  socket: { type: "string" },
+  kubeconfig: { type: "string" },
+  "node-name": { type: "string" },
+  "max-parallel": { type: "string" },
+  "queue-timeout": { type: "string" },
+  "metrics-address": { type: "string" },
+  "host-root": { type: "string" },
+  "host-mount-ns": { type: "string" },
+  hostexec: { type: "string" },
+  "log-level": { type: "string" },
+} as const satisfies FlagSpecs;
+
+const LOG_LEVELS: readonly string[] = ["debug", "info", "warn", "error"];
+
+function listenAddressValue(text: string): string {
+  try {
+    parseListenAddress(text);
+  } catch {
+    throw new UsageError(`--metrics-address: ${JSON.stringify(text)} is not HOST:PORT or off`);
+  }
+  return text;
+}
+
 export interface DaemonCommandDeps {
   readonly importKubeClient: typeof ImportKubeClient;
   /** This executable (plexus-hostexec is looked up beside it). */
@@ -55,38 +80,30 @@ export interface DaemonCommandDeps {
 }
 
 export async function runDaemonCommand(argv: readonly string[], deps: DaemonCommandDeps): Promise<number> {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      socket: { type: "string", default: DEFAULT_SOCKET },
-      kubeconfig: { type: "string" },
-      "node-name": { type: "string" },
-      "max-parallel": { type: "string" },
-      "queue-timeout": { type: "string", default: String(DEFAULT_QUEUE_TIMEOUT_SECONDS) },
-      "metrics-address": { type: "string", default: DEFAULT_METRICS_ADDRESS },
-      "host-root": { type: "string" },
-      "host-mount-ns": { type: "string" },
-      hostexec: { type: "string" },
-      "log-level": { type: "string", default: "info" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-  });
-  if (values.help) {
+  const line = parseCommandLine(argv, DAEMON_FLAGS);
+  if (line.help) {
     process.stdout.write(DAEMON_USAGE);
     return 0;
   }
-  const maxParallel = values["max-parallel"] === undefined ? defaultMaxParallel() : Number(values["max-parallel"]);
-  const queueTimeout = Number(values["queue-timeout"]);
-  const usage = (problem: string) => {
-    process.stderr.write(`plexus daemon: ${problem}\n`);
-    return 2;
-  };
-  if (!Number.isInteger(maxParallel) || maxParallel < 1) return usage("--max-parallel must be a positive integer");
-  if (!(queueTimeout > 0)) return usage("--queue-timeout must be a positive number of seconds");
+  // Every value is checked before the socket or anything else is created (src/cli/README.md).
+  const values = { ...line.flags, socket: nonEmptyValue("socket", line.flags.socket ?? DEFAULT_SOCKET) };
+  const maxParallel =
+    values["max-parallel"] === undefined
+      ? defaultMaxParallel()
+      : integerValue("max-parallel", values["max-parallel"], { min: 1, max: 65536, what: "a positive integer" });
+  const queueTimeout = Number(values["queue-timeout"] ?? DEFAULT_QUEUE_TIMEOUT_SECONDS);
+  if (!(queueTimeout > 0))
+    throw new UsageError(
+      `--queue-timeout: ${JSON.stringify(values["queue-timeout"])} is not a positive number of seconds`,
+    );
+  const logLevel = values["log-level"] ?? "info";
+  if (!LOG_LEVELS.includes(logLevel))
+    throw new UsageError(`--log-level: ${JSON.stringify(logLevel)} is not one of ${LOG_LEVELS.join(", ")}`);
   if (values["host-root"] !== undefined && values["host-mount-ns"] !== undefined)
-    return usage("--host-root and --host-mount-ns exclude each other");
-  const log = createLogger({ level: values["log-level"], toStderr: true }).child({ component: "daemon" });
+    throw new UsageError("--host-root and --host-mount-ns exclude each other");
+  const metricsText = values["metrics-address"] ?? DEFAULT_METRICS_ADDRESS;
+  const metricsAddress = metricsText === "off" ? undefined : listenAddressValue(metricsText);
+  const log = createLogger({ level: logLevel, toStderr: true }).child({ component: "daemon" });
   const access: ApiAccessOptions = {
     kubeconfigPath: values.kubeconfig,
     inCluster: values.kubeconfig === undefined,
@@ -112,7 +129,6 @@ export async function runDaemonCommand(argv: readonly string[], deps: DaemonComm
     );
     return { exitCode, stdout };
   };
-  const metricsAddress = values["metrics-address"] === "off" ? undefined : values["metrics-address"];
   let daemon;
   try {
     daemon = await startDaemon({

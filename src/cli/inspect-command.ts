@@ -2,9 +2,12 @@
 // stuck: each container, its pod, every attachment with its delegates, IPs, state and age, and
 // the files Plexus could not read.
 
-import { parseArgs } from "node:util";
+import { stat } from "node:fs/promises";
 import { createCacheStore, type ContainerState } from "../cache/store.js";
 import { addressIp } from "../cni/ip.js";
+import { nonEmptyValue, parseCommandLine, UsageError, type FlagSpecs } from "./args.js";
+
+const DEFAULT_STATE_DIR = "/var/lib/cni/plexus";
 
 export const INSPECT_USAGE = `Usage: plexus inspect [flags]
 
@@ -13,6 +16,9 @@ Flags:
   --pod NS/NAME     only this pod
   --json            machine-readable output
   -h, --help        this text
+
+Exit codes: 0 shown, 1 the state dir cannot be read (it does not exist: Plexus has not set up a
+pod with this cniDir on this node), 2 a bad flag or value.
 `;
 
 interface Row {
@@ -26,28 +32,31 @@ interface Row {
   readonly age: string;
 }
 
+const FLAGS = {
+  "state-dir": { type: "string" },
+  pod: { type: "string" },
+  json: { type: "boolean" },
+} as const satisfies FlagSpecs;
+
 export async function runInspect(argv: readonly string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      "state-dir": { type: "string", default: "/var/lib/cni/plexus" },
-      pod: { type: "string" },
-      json: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (values.help) {
+  const line = parseCommandLine(argv, FLAGS);
+  if (line.help) {
     process.stdout.write(INSPECT_USAGE);
     return 0;
   }
-  const store = createCacheStore(values["state-dir"] as string);
+  const { flags } = line;
+  const stateDir = nonEmptyValue("state-dir", flags["state-dir"] ?? DEFAULT_STATE_DIR);
+  if (flags.pod !== undefined && !/^[^/\s]+\/[^/\s]+$/.test(flags.pod))
+    throw new UsageError(`--pod: ${JSON.stringify(flags.pod)} is not NAMESPACE/NAME`);
+  await checkStateDir(stateDir);
+  const store = createCacheStore(stateDir);
   const containers: { id: string; state: ContainerState }[] = [];
   for (const id of await store.listContainers()) containers.push({ id, state: await store.loadContainer(id) });
   const now = Date.now();
   const rows = containers
     .flatMap(({ id, state }) => rowsOf(id, state, now))
-    .filter((r) => !values.pod || r.pod === values.pod);
-  if (values.json) {
+    .filter((r) => !flags.pod || r.pod === flags.pod);
+  if (flags.json) {
     process.stdout.write(
       `${JSON.stringify(
         containers.map(({ id, state }) => ({ containerId: id, ...state })),
@@ -58,11 +67,24 @@ export async function runInspect(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (rows.length === 0) {
-    process.stdout.write(`no attachments in ${values["state-dir"]}\n`);
+    process.stdout.write(`no attachments in ${stateDir}\n`);
     return 0;
   }
   process.stdout.write(table(rows));
   return 0;
+}
+
+/**
+ * A state dir that does not exist is an error, not "no attachments": a mistyped --state-dir (or
+ * a node whose cniDir is not the default) must not look like a node without pods.
+ */
+async function checkStateDir(dir: string): Promise<void> {
+  const info = await stat(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT")
+      throw new Error(`--state-dir ${dir}: no such directory (Plexus's cniDir; default ${DEFAULT_STATE_DIR})`);
+    throw new Error(`--state-dir ${dir}: ${err.message}`);
+  });
+  if (!info.isDirectory()) throw new Error(`--state-dir ${dir}: not a directory`);
 }
 
 function rowsOf(id: string, state: ContainerState, now: number): Row[] {

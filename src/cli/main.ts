@@ -32,8 +32,11 @@ function start(): void {
     (code) => {
       process.exitCode = code;
     },
+    // runPlugin and runCommand report their own errors; this is the last resort, and still one
+    // line (the stack only with PLEXUS_DEBUG set).
     (err: unknown) => {
-      process.stderr.write(`plexus: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.stderr.write(`plexus: ${err instanceof Error ? err.message : String(err)}\n`);
+      if (process.env["PLEXUS_DEBUG"] && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
       process.exitCode = 1;
     },
   );

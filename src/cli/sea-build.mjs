@@ -14,6 +14,22 @@ import { copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSyn
 import vm from "node:vm";
 import { build } from "esbuild";
 
+/** The commit `plexus version --json` reports: the checkout's, "+dirty" with uncommitted changes. */
+function buildCommit() {
+  try {
+    const git = (args) =>
+      execFileSync("git", args, { stdio: ["ignore", "pipe", "ignore"] })
+        .toString()
+        .trim();
+    return (
+      git(["rev-parse", "--short=12", "HEAD"]) +
+      (git(["status", "--porcelain", "--untracked-files=no"]) ? "+dirty" : "")
+    );
+  } catch {
+    return "unknown"; // not a git checkout (a source tarball)
+  }
+}
+
 const common = {
   bundle: true,
   platform: "node",
@@ -30,7 +46,7 @@ await build({
   outfile: "dist/plexus.cjs",
   // Loaded at run time from dist/k8s-client.cjs or the executable's assets (src/cli/k8s-loader.ts).
   external: ["../k8s/client.js"],
-  define: { PLEXUS_BUNDLED: "true" },
+  define: { PLEXUS_BUNDLED: "true", PLEXUS_BUILD_COMMIT: JSON.stringify(buildCommit()) },
 });
 await build({ ...common, entryPoints: ["src/k8s/client.ts"], outfile: "dist/k8s-client.cjs" });
 

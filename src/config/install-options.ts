@@ -1,9 +1,9 @@
-// The node agent's options (`plexus install` / `plexus uninstall`): command-line flags over a
-// JSON file (the ConfigMap deploy/configmap.yaml mounts), both read through one zod schema.
+// The node agent's options (`plexus install` / `plexus uninstall`): command-line flags (parsed
+// by src/cli/install-command.ts) over a JSON file (the ConfigMap deploy/configmap.yaml mounts),
+// both read through one zod schema.
 // Paths are HOST paths, as the runtime and the plugin see them; `hostRoot` says where the
 // host's root is mounted in the agent's container (/host in the DaemonSet, / on a host).
 
-import { parseArgs, type ParseArgsConfig } from "node:util";
 import { z } from "zod";
 import { CniError, ErrorCode } from "../cni/error.js";
 import { isValidNetworkName } from "../cni/ids.js";
@@ -103,47 +103,38 @@ export interface InstallOptions {
   readonly check: boolean;
   readonly alive: boolean;
   readonly removeBinary: boolean;
-  readonly help: boolean;
 }
 
-const FLAGS = {
-  config: { type: "string" },
-  "host-root": { type: "string" },
-  "cni-conf-dir": { type: "string" },
-  "cni-bin-dir": { type: "string" },
-  "state-dir": { type: "string" },
-  "plexus-binary": { type: "string" },
-  "skip-binary-copy": { type: "boolean" },
-  mode: { type: "string" },
-  "shim-binary": { type: "string" },
-  "primary-conf": { type: "string" },
-  "network-name": { type: "string" },
-  kubeconfig: { type: "string" },
-  "skip-kubeconfig": { type: "boolean" },
-  "service-account-dir": { type: "string" },
-  "readiness-indicator-file": { type: "string" },
-  "cleanup-on-exit": { type: "boolean" },
-  "no-cleanup-on-exit": { type: "boolean" },
-  "wait-timeout": { type: "string" },
-  "poll-interval": { type: "string" },
-  "status-file": { type: "string" },
-  "log-level": { type: "string" },
-  once: { type: "boolean" },
-  check: { type: "boolean" },
-  alive: { type: "boolean" },
-  "remove-binary": { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-} as const satisfies ParseArgsConfig["options"];
-
-export type InstallFlags = ReturnType<typeof parseInstallFlags>;
-
-/** Flags only (no defaults): what the command line said. */
-export function parseInstallFlags(argv: readonly string[]) {
-  try {
-    return parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: false }).values;
-  } catch (err) {
-    throw new CniError(ErrorCode.InvalidEnvironment, (err as Error).message, { cause: err });
-  }
+/**
+ * The command-line flags, by long name, as src/cli/install-command.ts parses them (no defaults:
+ * what the command line said). Flags win over the --config file.
+ */
+export interface InstallFlags {
+  readonly config?: string;
+  readonly "host-root"?: string;
+  readonly "cni-conf-dir"?: string;
+  readonly "cni-bin-dir"?: string;
+  readonly "state-dir"?: string;
+  readonly "plexus-binary"?: string;
+  readonly "skip-binary-copy"?: boolean;
+  readonly mode?: string;
+  readonly "shim-binary"?: string;
+  readonly "primary-conf"?: string;
+  readonly "network-name"?: string;
+  readonly kubeconfig?: string;
+  readonly "skip-kubeconfig"?: boolean;
+  readonly "service-account-dir"?: string;
+  readonly "readiness-indicator-file"?: string;
+  readonly "cleanup-on-exit"?: boolean;
+  readonly "no-cleanup-on-exit"?: boolean;
+  readonly "wait-timeout"?: string;
+  readonly "poll-interval"?: string;
+  readonly "status-file"?: string;
+  readonly "log-level"?: string;
+  readonly once?: boolean;
+  readonly check?: boolean;
+  readonly alive?: boolean;
+  readonly "remove-binary"?: boolean;
 }
 
 function seconds(flag: string, text: string | undefined): number | undefined {
@@ -153,33 +144,50 @@ function seconds(flag: string, text: string | undefined): number | undefined {
   return n;
 }
 
+/** Each file key and the flag that sets it. */
+const FLAG_OF = {
+  hostRoot: "host-root",
+  cniConfDir: "cni-conf-dir",
+  cniBinDir: "cni-bin-dir",
+  stateDir: "state-dir",
+  plexusBinary: "plexus-binary",
+  skipBinaryCopy: "skip-binary-copy",
+  mode: "mode",
+  shimBinary: "shim-binary",
+  primaryConfFile: "primary-conf",
+  networkName: "network-name",
+  kubeconfig: "kubeconfig",
+  skipKubeconfig: "skip-kubeconfig",
+  serviceAccountDir: "service-account-dir",
+  readinessIndicatorFile: "readiness-indicator-file",
+  cleanupOnExit: "cleanup-on-exit",
+  waitTimeoutSeconds: "wait-timeout",
+  pollIntervalSeconds: "poll-interval",
+  statusFile: "status-file",
+  logLevel: "log-level",
+} as const satisfies Partial<Record<keyof InstallFile, keyof InstallFlags>>;
+
 /** The flags written as file keys, so one schema checks both sources. */
 function flagsAsFile(flags: InstallFlags): Record<string, unknown> {
   if (flags["cleanup-on-exit"] && flags["no-cleanup-on-exit"])
     fail("--cleanup-on-exit and --no-cleanup-on-exit contradict each other");
-  const cleanup = flags["cleanup-on-exit"] ? true : flags["no-cleanup-on-exit"] ? false : undefined;
-  const entries: [string, unknown][] = [
-    ["hostRoot", flags["host-root"]],
-    ["cniConfDir", flags["cni-conf-dir"]],
-    ["cniBinDir", flags["cni-bin-dir"]],
-    ["stateDir", flags["state-dir"]],
-    ["plexusBinary", flags["plexus-binary"]],
-    ["skipBinaryCopy", flags["skip-binary-copy"]],
-    ["mode", flags.mode],
-    ["shimBinary", flags["shim-binary"]],
-    ["primaryConfFile", flags["primary-conf"]],
-    ["networkName", flags["network-name"]],
-    ["kubeconfig", flags.kubeconfig],
-    ["skipKubeconfig", flags["skip-kubeconfig"]],
-    ["serviceAccountDir", flags["service-account-dir"]],
-    ["readinessIndicatorFile", flags["readiness-indicator-file"]],
-    ["cleanupOnExit", cleanup],
-    ["waitTimeoutSeconds", seconds("wait-timeout", flags["wait-timeout"])],
-    ["pollIntervalSeconds", seconds("poll-interval", flags["poll-interval"])],
-    ["statusFile", flags["status-file"]],
-    ["logLevel", flags["log-level"]],
-  ];
+  const special: Record<string, unknown> = {
+    cleanupOnExit: flags["cleanup-on-exit"] ? true : flags["no-cleanup-on-exit"] ? false : undefined,
+    waitTimeoutSeconds: seconds("wait-timeout", flags["wait-timeout"]),
+    pollIntervalSeconds: seconds("poll-interval", flags["poll-interval"]),
+  };
+  const entries = Object.entries(FLAG_OF).map(([key, flag]) => [key, key in special ? special[key] : flags[flag]]);
   return Object.fromEntries(entries.filter(([, v]) => v !== undefined));
+}
+
+/** The flags, checked by the file's schema; a problem names the flag, not the file key. */
+function parseFlags(flags: InstallFlags): InstallFile {
+  const parsed = InstallFileSchema.safeParse(flagsAsFile(flags));
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const key = issue?.path[0];
+  const flag = typeof key === "string" && key in FLAG_OF ? FLAG_OF[key as keyof typeof FLAG_OF] : undefined;
+  return fail(`${flag ? `--${flag}` : "flags"}: ${issue?.message}`, z.prettifyError(parsed.error));
 }
 
 function fail(msg: string, details?: string): never {
@@ -216,7 +224,7 @@ export function resolveInstallOptions(flags: InstallFlags, fileText?: string): I
     }
   }
   const file: InstallFile = parseWith(InstallFileSchema, fileJson, `options file ${flags.config ?? ""}`.trim());
-  const merged: InstallFile = { ...file, ...parseWith(InstallFileSchema, flagsAsFile(flags), "flags") };
+  const merged: InstallFile = { ...file, ...parseFlags(flags) };
   const cniConfDir = merged.cniConfDir ?? "/etc/cni/net.d";
   const skipKubeconfig = merged.skipKubeconfig ?? false;
   return {
@@ -245,6 +253,5 @@ export function resolveInstallOptions(flags: InstallFlags, fileText?: string): I
     check: flags.check ?? false,
     alive: flags.alive ?? false,
     removeBinary: flags["remove-binary"] ?? false,
-    help: flags.help ?? false,
   };
 }

@@ -7,7 +7,8 @@
 import { access, mkdir, readdir, symlink, writeFile } from "node:fs/promises";
 import { spawn, type ChildProcess } from "node:child_process";
 import { dirname, join, resolve } from "node:path";
-import { installCommand, type ImportKubeClient } from "../install/cli.js";
+import { resolveInstallOptions } from "../config/install-options.js";
+import { installNode, type ImportKubeClient } from "../install/node-commands.js";
 import { candidateConfFiles, nodeConfDirReader } from "../runtime/conf-files.js";
 import type { Logger } from "../log/logger.js";
 import { createRuntime } from "../runtime/runtime.js";
@@ -188,39 +189,36 @@ async function installPlexus(
   await writeFile(join(serviceAccount, "ca.crt"), api.caCertPem ?? "");
   await writeFile(join(serviceAccount, "namespace"), "kube-system");
   const optionsFile = join(dirs.stateDir, "install.json");
-  await writeFile(
-    optionsFile,
-    JSON.stringify({ plugin: { logLevel: "info", logFile: join(dirs.stateDir, "plexus.log"), logToStderr: false } }),
+  const optionsText = JSON.stringify({
+    plugin: { logLevel: "info", logFile: join(dirs.stateDir, "plexus.log"), logToStderr: false },
+  });
+  await writeFile(optionsFile, optionsText);
+  const options = resolveInstallOptions(
+    {
+      once: true,
+      config: optionsFile,
+      "cni-conf-dir": dirs.confDir,
+      "cni-bin-dir": dirs.binDir,
+      "state-dir": join(dirs.stateDir, "cni"),
+      kubeconfig: join(dirs.stateDir, "plexus.kubeconfig"),
+      "service-account-dir": serviceAccount,
+      "log-level": "warn",
+      ...(o.self.executable ? { "plexus-binary": o.self.executable } : { "skip-binary-copy": true }),
+    },
+    optionsText,
   );
   const out: string[] = [];
-  const code = await installCommand(
-    [
-      "--once",
-      "--config",
-      optionsFile,
-      "--cni-conf-dir",
-      dirs.confDir,
-      "--cni-bin-dir",
-      dirs.binDir,
-      "--state-dir",
-      join(dirs.stateDir, "cni"),
-      "--kubeconfig",
-      join(dirs.stateDir, "plexus.kubeconfig"),
-      "--service-account-dir",
-      serviceAccount,
-      "--log-level",
-      "warn",
-      ...(o.self.executable ? ["--plexus-binary", o.self.executable] : ["--skip-binary-copy"]),
-    ],
-    {
-      env: { KUBERNETES_SERVICE_HOST: api.host, KUBERNETES_SERVICE_PORT: String(api.port) },
-      stdout: (t) => out.push(t),
-      stderr: (t) => out.push(t),
-      ownExecutable: o.self.executable,
-      signal: new AbortController().signal,
-      importKubeClient: o.importKubeClient,
-    },
-  );
+  const code = await installNode(options, {
+    env: { KUBERNETES_SERVICE_HOST: api.host, KUBERNETES_SERVICE_PORT: String(api.port) },
+    stdout: (t) => out.push(t),
+    stderr: (t) => out.push(t),
+    ownExecutable: o.self.executable,
+    signal: new AbortController().signal,
+    importKubeClient: o.importKubeClient,
+  }).catch((err: unknown) => {
+    out.push(`${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  });
   if (code !== 0) throw new Error(`installing Plexus into ${dirs.confDir} failed:\n${out.join("")}`);
   if (!o.self.executable)
     await access(join(dirs.binDir, "plexus")).catch(() => {

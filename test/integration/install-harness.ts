@@ -2,9 +2,9 @@
 // node's /, mounted as the agent's --host-root, as the DaemonSet mounts the node at /host), the
 // service-account files a pod gets, and the agent as a real process.
 //
-// The agent runs from a bundle of src/install/cli.ts built here with esbuild (the same bundler
-// and settings as `npm run build`), so these tests exercise the agent's own entry points
-// (argv, signals, exit codes) whether or not the plexus CLI dispatches to them yet.
+// The agent runs from a bundle of the plexus command line (src/cli/commands.ts) built here with
+// esbuild (the same bundler and settings as `npm run build`, without the single executable), so
+// these tests exercise the agent's entry points (argv, signals, exit codes) from sources.
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -21,12 +21,12 @@ export const plexusSea = join(repoRoot, "dist/plexus");
 /** Bundles a CLI entry: `[install] ARGS` runs plexus install, `uninstall ARGS` plexus uninstall; returns the .cjs path. */
 export async function buildAgentBundle(dir: string): Promise<string> {
   const entry = join(dir, "agent-entry.ts");
-  const cli = join(repoRoot, "src/install/cli.ts");
+  const cli = join(repoRoot, "src/cli/commands.ts");
   await writeFile(
     entry,
-    `import { runInstallCommand, runUninstallCommand } from ${JSON.stringify(cli)};
+    `import { runCommand } from ${JSON.stringify(cli)};
 const args = process.argv.slice(2);
-const run = args[0] === "uninstall" ? runUninstallCommand(args.slice(1)) : runInstallCommand(args[0] === "install" ? args.slice(1) : args);
+const run = runCommand(args[0] === "uninstall" || args[0] === "install" ? args : ["install", ...args]);
 run.then(
   (code) => { process.exitCode = code; },
   (err) => { process.stderr.write(String(err && err.stack || err) + "\\n"); process.exitCode = 1; },

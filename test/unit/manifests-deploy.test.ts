@@ -5,9 +5,17 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { parseInstallFlags, resolveInstallOptions } from "../../src/config/install-options.js";
+import { parseInstallFlags as parseCommandLine } from "../../src/cli/install-command.js";
+import { resolveInstallOptions, type InstallFlags } from "../../src/config/install-options.js";
 import { parseYamlDocuments } from "../../src/local/yaml.js";
 import { isBuiltin, loadManifests, repoRoot, validateBuiltin, type Manifest } from "./manifests-models.js";
+
+/** `plexus install ARGS` as the executable parses them. */
+function parseInstallFlags(args: readonly string[]): InstallFlags {
+  const flags = parseCommandLine("install", args);
+  if (flags === undefined) throw new Error("--help in the manifest's args");
+  return flags;
+}
 
 let manifests: Manifest[];
 const byKind = (kind: string): Manifest["doc"] => {
