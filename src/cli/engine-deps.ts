@@ -2,6 +2,7 @@
 
 import { access, copyFile, mkdir, readFile, rm } from "node:fs/promises";
 import { dirname } from "node:path";
+import { isSea } from "node:sea";
 import { setTimeout as delay } from "node:timers/promises";
 import { createCacheStore } from "../cache/store.js";
 import type { PlexusNetConf } from "../config/netconf.js";
@@ -12,6 +13,7 @@ import type { KubeClient } from "../k8s/port.js";
 import type { Logger } from "../log/logger.js";
 import { nodeConfDirReader } from "../runtime/conf-files.js";
 import { createRuntime, type RuntimeOptions } from "../runtime/runtime.js";
+import { selfIdentity } from "../runtime/self-delegate.js";
 import { runInNetns } from "../runtime/run-in-netns.js";
 
 export interface EngineDepsInput {
@@ -38,6 +40,8 @@ export function buildEngineDeps({ conf, env, log, signal, onKubeClient, ...host 
     onStderr: (type, text) => log.info({ plugin: type, stderr: text.slice(0, 4096) }, "delegate wrote to stderr"),
     wrap: host.wrap,
     onExec: host.onExec,
+    // Plexus never runs itself as a delegate (src/runtime/self-delegate.ts).
+    self: selfIdentity(binDirs, isSea() ? process.execPath : undefined),
   });
   let kube: Promise<KubeClient | undefined> | undefined;
   return {

@@ -22,6 +22,8 @@ async function main(): Promise<number> {
 }
 
 async function readAll(): Promise<string> {
+  // A person at a terminal, not a runtime: no configuration rather than waiting for one.
+  if (process.stdin.isTTY) return "";
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString("utf8");

@@ -9,11 +9,12 @@ import { CniError, ErrorCode, toCniError } from "../cni/error.js";
 import { parseNetworkName } from "../cni/ids.js";
 import { formatResult } from "../cni/result.js";
 import { checkVersionSupported, pluginVersionInfo } from "../cni/version-info.js";
-import { versionAllows } from "../cni/version.js";
+import { CURRENT_VERSION, isSupportedVersion, versionAllows } from "../cni/version.js";
 import { parsePlexusNetConf, type PlexusNetConf } from "../config/netconf.js";
 import type { KubeClient } from "../k8s/port.js";
 import { createLogger, type Logger } from "../log/logger.js";
 import type { RuntimeOptions } from "../runtime/runtime.js";
+import { checkNotNested } from "../runtime/self-delegate.js";
 import { buildEngineDeps } from "./engine-deps.js";
 import { dispatch } from "./dispatch.js";
 
@@ -62,6 +63,7 @@ export async function runPlugin(io: PluginIo, host: PluginHost = {}): Promise<nu
 
 async function runCommand(io: PluginIo, host: PluginHost, onKubeClient: (client: KubeClient) => void): Promise<number> {
   let cniVersion: string | undefined;
+  let stdin: string | undefined;
   let log: Logger | undefined;
   try {
     const env = parseCniEnv(io.env);
@@ -69,11 +71,13 @@ async function runCommand(io: PluginIo, host: PluginHost, onKubeClient: (client:
       io.writeStdout(JSON.stringify(pluginVersionInfo()) + "\n");
       return 0;
     }
-    const raw = parseStdinConf(await io.readStdin());
+    checkNotNested(io.env, env.command);
+    stdin = await io.readStdin();
+    const raw = parseStdinConf(stdin);
     checkNetworkName(raw);
     const { conf, unknownKeys } = parsePlexusNetConf(raw);
+    checkVersionSupported(conf.cniVersion);
     cniVersion = conf.cniVersion || "0.1.0";
-    checkVersionSupported(cniVersion);
     checkCommandAllowed(env, cniVersion);
     log = (host.logger ?? openLogger)(conf).child({
       command: env.command,
@@ -97,12 +101,35 @@ async function runCommand(io: PluginIo, host: PluginHost, onKubeClient: (client:
   } catch (err) {
     const error = toCniError(err);
     log?.error({ code: error.code, err: describe(error) }, error.message);
+    cniVersion ??= errorVersion(stdin ?? (await io.readStdin().catch(() => "")));
     io.writeStdout(JSON.stringify(error.toWire(cniVersion)) + "\n");
     return 1;
   }
 }
 
 const MAX_STDIN_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The version of an error raised before the configuration was accepted (a bad environment, a
+ * configuration that does not parse or is refused): the one the caller's configuration asks
+ * for when Plexus speaks it, else the newest. CNI SPEC §5: an error carries cniVersion.
+ */
+function errorVersion(text: string): string {
+  if (Buffer.byteLength(text) <= MAX_STDIN_BYTES) {
+    try {
+      const doc: unknown = JSON.parse(text);
+      if (typeof doc === "object" && doc !== null && !Array.isArray(doc)) {
+        const v = (doc as { cniVersion?: unknown }).cniVersion;
+        // CNI SPEC §1: a configuration without cniVersion is 0.1.0.
+        if (v === undefined || v === "") return "0.1.0";
+        if (typeof v === "string" && isSupportedVersion(v)) return v;
+      }
+    } catch {
+      // Not JSON: the newest version below.
+    }
+  }
+  return CURRENT_VERSION;
+}
 
 function parseStdinConf(text: string): JsonObject {
   if (Buffer.byteLength(text) > MAX_STDIN_BYTES) {

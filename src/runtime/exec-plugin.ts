@@ -6,6 +6,7 @@ import type { CniCommand } from "../cni/env.js";
 import { toCniError, type CniError } from "../cni/error.js";
 import { findPlugin } from "./find-plugin.js";
 import { decodeFailure, decodeSuccess } from "./plugin-output.js";
+import { checkNotSelfName, markNested, type SelfFileCheck, type SelfIdentity } from "./self-delegate.js";
 import { spawnPlugin } from "./spawn-plugin.js";
 import type { PluginExecution } from "./types.js";
 
@@ -28,6 +29,11 @@ export interface ExecOptions {
   readonly wrap?: ((argv: readonly string[]) => readonly string[]) | undefined;
   /** Told of every execution once it ended (the daemon's per-delegate latency metrics). */
   readonly onExec?: ((type: string, command: CniCommand, ok: boolean, ms: number) => void) | undefined;
+  /**
+   * Plexus itself, when the runtime is Plexus's: a delegate that is Plexus is refused, and every
+   * delegate runs marked as nested (self-delegate.ts). Unset for a runtime that runs Plexus.
+   */
+  readonly self?: { readonly identity: SelfIdentity; readonly checkFile: SelfFileCheck } | undefined;
 }
 
 /** The plugin as an error message names it: its type, and its own `name` when it has one. */
@@ -65,11 +71,14 @@ export async function execPlugin(
   const started = performance.now();
   let ok = false;
   try {
+    if (options.self) checkNotSelfName(plugin.type, options.self.identity);
     const path = await findPlugin(plugin.type, options.binDirs);
+    if (options.self) await options.self.checkFile(plugin.type, path);
+    const env = pluginEnv(options, exec);
     const run = await spawnPlugin(
       {
         argv: options.wrap ? options.wrap([path]) : [path],
-        env: pluginEnv(options, exec),
+        env: options.self ? markNested(env) : env,
         stdin: JSON.stringify(exec.stdin),
         timeoutMs: options.timeoutMs,
         retryDelayMs: options.retryDelayMs,

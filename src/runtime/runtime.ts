@@ -13,6 +13,7 @@ import {
   statusNetworkList,
   type RunPlugin,
 } from "./network-list.js";
+import { createSelfFileCheck, type SelfIdentity } from "./self-delegate.js";
 import type { CniRuntime } from "./types.js";
 
 export interface RuntimeOptions {
@@ -30,6 +31,12 @@ export interface RuntimeOptions {
   readonly wrap?: ((argv: readonly string[]) => readonly string[]) | undefined;
   /** See ExecOptions.onExec. */
   readonly onExec?: ExecOptions["onExec"];
+  /**
+   * Set by Plexus for its own delegates: refuse a delegate that is Plexus (by name and by
+   * file identity) and mark every delegate as nested (self-delegate.ts). A runtime that runs
+   * Plexus as a plugin (tests, the local node) leaves it unset.
+   */
+  readonly self?: SelfIdentity | undefined;
 }
 
 // A delegate that has not answered in a minute is stuck: the kubelet gives a whole
@@ -71,6 +78,7 @@ export function execOptions(options: RuntimeOptions): ExecOptions {
     onStderr: options.onStderr,
     wrap: options.wrap,
     onExec: options.onExec,
+    self: options.self ? { identity: options.self, checkFile: createSelfFileCheck(options.self) } : undefined,
   };
 }
 
