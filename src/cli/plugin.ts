@@ -8,8 +8,8 @@ import { parseCniEnv, type CniEnv } from "../cni/env.js";
 import { CniError, ErrorCode, toCniError } from "../cni/error.js";
 import { parseNetworkName } from "../cni/ids.js";
 import { formatResult } from "../cni/result.js";
-import { checkVersionSupported, pluginVersionInfo } from "../cni/version-info.js";
-import { CURRENT_VERSION, isSupportedVersion, versionAllows } from "../cni/version.js";
+import { checkVersionSupported, errorVersion, pluginVersionInfo } from "../cni/version-info.js";
+import { versionAllows } from "../cni/version.js";
 import { parsePlexusNetConf, type PlexusNetConf } from "../config/netconf.js";
 import type { KubeClient } from "../k8s/port.js";
 import { createLogger, type Logger } from "../log/logger.js";
@@ -108,28 +108,6 @@ async function runCommand(io: PluginIo, host: PluginHost, onKubeClient: (client:
 }
 
 const MAX_STDIN_BYTES = 4 * 1024 * 1024;
-
-/**
- * The version of an error raised before the configuration was accepted (a bad environment, a
- * configuration that does not parse or is refused): the one the caller's configuration asks
- * for when Plexus speaks it, else the newest. CNI SPEC §5: an error carries cniVersion.
- */
-function errorVersion(text: string): string {
-  if (Buffer.byteLength(text) <= MAX_STDIN_BYTES) {
-    try {
-      const doc: unknown = JSON.parse(text);
-      if (typeof doc === "object" && doc !== null && !Array.isArray(doc)) {
-        const v = (doc as { cniVersion?: unknown }).cniVersion;
-        // CNI SPEC §1: a configuration without cniVersion is 0.1.0.
-        if (v === undefined || v === "") return "0.1.0";
-        if (typeof v === "string" && isSupportedVersion(v)) return v;
-      }
-    } catch {
-      // Not JSON: the newest version below.
-    }
-  }
-  return CURRENT_VERSION;
-}
 
 function parseStdinConf(text: string): JsonObject {
   if (Buffer.byteLength(text) > MAX_STDIN_BYTES) {

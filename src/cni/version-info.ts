@@ -41,3 +41,28 @@ export function checkVersionSupported(configVersion: string): void {
     });
   }
 }
+
+/** Larger texts are not parsed for their version (a configuration is a few KiB). */
+const MAX_SNIFFED_CHARS = 4 * 1024 * 1024;
+
+/**
+ * The version of an error raised before the configuration was accepted (a bad environment, a
+ * configuration that does not parse or is refused): the one the caller's configuration asks
+ * for when Plexus speaks it, else the newest. CNI SPEC §5: an error carries cniVersion.
+ */
+export function errorVersion(text: string): string {
+  if (text.length <= MAX_SNIFFED_CHARS) {
+    try {
+      const doc: unknown = JSON.parse(text);
+      if (typeof doc === "object" && doc !== null && !Array.isArray(doc)) {
+        const v = (doc as { cniVersion?: unknown }).cniVersion;
+        // CNI SPEC §1: a configuration without cniVersion is 0.1.0.
+        if (v === undefined || v === "") return "0.1.0";
+        if (typeof v === "string" && isSupportedVersion(v)) return v;
+      }
+    } catch {
+      // Not JSON: the newest version below.
+    }
+  }
+  return CURRENT_VERSION;
+}

@@ -7,7 +7,9 @@ import { availableParallelism } from "node:os";
 import { rm } from "node:fs/promises";
 import { isCniCommand } from "../cni/env.js";
 import { toCniError } from "../cni/error.js";
+import { errorVersion } from "../cni/version-info.js";
 import type { Logger } from "../log/logger.js";
+import { checkNotNested } from "../runtime/self-delegate.js";
 import { createCniServer, type CniAnswer } from "./cni-server.js";
 import { startHealthServer, type HealthServer } from "./health-server.js";
 import type { DaemonMetrics } from "./metrics.js";
@@ -53,15 +55,19 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     const command = commandLabel(call.env["CNI_COMMAND"]);
     const seconds = () => (performance.now() - started) / 1000;
     try {
+      // A delegate that is Plexus (a copy of the shim) calls back for the same container: it
+      // must be refused now, not wait in that container's lane behind the call that runs it.
+      checkNotNested(call.env, call.env["CNI_COMMAND"] ?? "");
       const answer = await scheduler.run(laneOf(call.env), signal, () => o.runCni(call, signal));
       o.metrics.request(command, answer.exitCode === 0 ? "ok" : "error", seconds());
       return answer;
     } catch (err) {
-      // Only the scheduler throws here (queue deadline, caller gone): runCni answers its errors.
+      // Only the nesting check and the scheduler throw here (queue deadline, caller gone):
+      // runCni answers its errors.
       o.metrics.request(command, "rejected", seconds());
       const error = toCniError(err);
       o.log.warn({ command, containerId: call.env["CNI_CONTAINERID"], code: error.code }, error.message);
-      return { exitCode: 1, stdout: `${JSON.stringify(error.toWire(sniffVersion(call.stdin)))}\n` };
+      return { exitCode: 1, stdout: `${JSON.stringify(error.toWire(errorVersion(call.stdin)))}\n` };
     }
   };
   const server = createCniServer({ handle, log: o.log });
@@ -111,14 +117,4 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
 
 function commandLabel(command: string | undefined): string {
   return command !== undefined && isCniCommand(command) ? command : "invalid";
-}
-
-/** The caller's cniVersion for an error answer, when its config says one. */
-function sniffVersion(stdin: string): string | undefined {
-  try {
-    const v = (JSON.parse(stdin) as { cniVersion?: unknown }).cniVersion;
-    return typeof v === "string" ? v : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -42,6 +42,8 @@ export interface HarnessCall {
   readonly containerId?: string;
   readonly cniArgs?: string;
   readonly env?: Readonly<Record<string, string>>;
+  /** Daemon mode: through dist/plexus-shim to the daemon on this socket (see callPlexus). */
+  readonly daemonSocket?: string;
 }
 
 export interface PlexusHarness {
@@ -172,6 +174,7 @@ async function makeHarness(dir: string, api: LocalApiServer): Promise<PlexusHarn
         cniPath: [fakePluginDir],
         stdin: o.stdin ?? o.conf ?? h.conf(),
         env: { RECORDER_FILE: recordFile, ...o.env },
+        ...(o.daemonSocket !== undefined ? { daemonSocket: o.daemonSocket } : {}),
       }),
     calls: () => readRecords(recordFile),
     resetCalls: () => rm(recordFile, { force: true }),

@@ -3,13 +3,16 @@
 // deadline). Refused by name (the names Plexus is installed under), by identity (a link to one
 // of Plexus's own files, whatever its name), and, for a copy under another name, by nesting:
 // every delegate runs with PLEXUS_DEPTH set, and a Plexus that finds it set refuses at once.
+// Both modes: thin (dist/plexus) and daemon (dist/plexus-shim to a dist/plexus daemon, where a
+// nested call for the same container must be refused before it waits in that container's lane).
 
 import { copyFile, mkdir, readdir, symlink, writeFile, chmod } from "node:fs/promises";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fakePluginDir } from "../support/cni-plugins.js";
-import { plexusBin } from "../support/plexus.js";
+import { plexusBin, shimBin } from "../support/plexus.js";
+import { startPlexusDaemon, type TestDaemon } from "../support/plexus-daemon.js";
 import {
   callsOf,
   NETWORKS,
@@ -19,11 +22,13 @@ import {
   type PlexusHarness,
 } from "./plexus-harness.js";
 
-describe("Plexus as its own delegate", () => {
+describe.each(["thin", "daemon"] as const)("Plexus as its own delegate (%s mode)", (mode) => {
   let h: PlexusHarness;
+  let daemon: TestDaemon | undefined;
   let binDir: string;
   let marker: string;
   let seq = 0;
+  const via = (): { daemonSocket?: string } => (daemon ? { daemonSocket: daemon.socket } : {});
 
   beforeAll(async () => {
     h = await startPlexusHarness();
@@ -41,8 +46,12 @@ describe("Plexus as its own delegate", () => {
     await symlink(join(binDir, "plexus"), join(binDir, "linked-shim"));
     await copyFile(plexusBin, join(binDir, "copied-plexus"));
     await chmod(join(binDir, "copied-plexus"), 0o755);
+    await copyFile(shimBin, join(binDir, "copied-shim"));
+    await chmod(join(binDir, "copied-shim"), 0o755);
+    if (mode === "daemon") daemon = await startPlexusDaemon({ dir: h.dir, kubeconfig: h.kubeconfig });
   });
   afterAll(async () => {
+    await daemon?.stop();
     await h?.cleanup();
   });
 
@@ -51,7 +60,7 @@ describe("Plexus as its own delegate", () => {
     h.createNad("self", name, { cniVersion: "1.0.0", type });
     const pod = h.createPod("self", `pod-${name}`, { [NETWORKS]: name });
     await h.resetCalls();
-    const out = await h.call("ADD", pod, { conf: h.conf({ binDir }) });
+    const out = await h.call("ADD", pod, { conf: h.conf({ binDir }), ...via() });
     return { pod, out };
   }
 
@@ -60,7 +69,7 @@ describe("Plexus as its own delegate", () => {
     expect(callsOf(h.calls(), "DEL", "eth0")).toHaveLength(1);
     const files = await readdir(join(h.stateDir, pod.containerId)).catch(() => [] as string[]);
     expect(files.filter((f) => f !== "tombstone.json")).toEqual([]);
-    const del = await h.call("DEL", pod, { conf: h.conf({ binDir }) });
+    const del = await h.call("DEL", pod, { conf: h.conf({ binDir }), ...via() });
     expect(del.code, del.stdout).toBe(0);
     expect(existsSync(marker) ? readFileSync(marker, "utf8") : "").toBe("");
   }
@@ -105,11 +114,22 @@ describe("Plexus as its own delegate", () => {
     await expectNothingLeft(pod);
   });
 
+  // Without a daemon the copied shim would look for one at the node's real socket: daemon mode only.
+  if (mode === "daemon")
+    it("a copy of the shim under another name is refused by the daemon at once", async () => {
+      const { pod, out } = await addWith("copied-shim");
+      const err = wireError(out);
+      expect(err.code).toBe(7);
+      expect(err.msg).toContain(`plugin type="copied-shim"`);
+      expect(err.msg).toContain("Plexus was executed as a delegate plugin of Plexus (PLEXUS_DEPTH=1)");
+      await expectNothingLeft(pod);
+    });
+
   it("every delegate runs with PLEXUS_DEPTH=1", async () => {
     h.createNad("self", "plain", { cniVersion: "1.0.0", type: "recorder" });
     const pod = h.createPod("self", "plain-pod", { [NETWORKS]: "plain" });
     await h.resetCalls();
-    const out = await h.call("ADD", pod, { conf: h.conf({ binDir }) });
+    const out = await h.call("ADD", pod, { conf: h.conf({ binDir }), ...via() });
     expect(out.code, out.stdout).toBe(0);
     const adds = callsOf(h.calls(), "ADD");
     expect(adds).toHaveLength(2);
@@ -121,7 +141,11 @@ describe("Plexus as its own delegate", () => {
     async (command) => {
       const pod = h.createPod("self", `nested-${command.toLowerCase()}`);
       await h.resetCalls();
-      const out = await h.call(command, pod, { conf: h.conf({ cniVersion: "1.1.0" }), env: { PLEXUS_DEPTH: "1" } });
+      const out = await h.call(command, pod, {
+        conf: h.conf({ cniVersion: "1.1.0" }),
+        env: { PLEXUS_DEPTH: "1" },
+        ...via(),
+      });
       const err = wireError(out);
       expect(err).toEqual({
         cniVersion: "1.1.0",
@@ -134,7 +158,11 @@ describe("Plexus as its own delegate", () => {
   );
 
   it("VERSION with PLEXUS_DEPTH set still answers (a probe cannot recurse)", async () => {
-    const out = await h.call("VERSION", undefined, { stdin: { cniVersion: "1.0.0" }, env: { PLEXUS_DEPTH: "1" } });
+    const out = await h.call("VERSION", undefined, {
+      stdin: { cniVersion: "1.0.0" },
+      env: { PLEXUS_DEPTH: "1" },
+      ...via(),
+    });
     expect(out.code).toBe(0);
     expect(out.json.supportedVersions).toContain("1.0.0");
   });
