@@ -75,7 +75,7 @@ async function runCommand(io: PluginIo, host: PluginHost, onKubeClient: (client:
     stdin = await io.readStdin();
     const raw = parseStdinConf(stdin);
     checkNetworkName(raw);
-    const { conf, unknownKeys } = parsePlexusNetConf(raw);
+    const { conf, unknownKeys, replaced } = parsePlexusNetConf(raw);
     checkVersionSupported(conf.cniVersion);
     cniVersion = conf.cniVersion || "0.1.0";
     checkCommandAllowed(env, cniVersion);
@@ -85,6 +85,8 @@ async function runCommand(io: PluginIo, host: PluginHost, onKubeClient: (client:
       pod: env.args.podName ? `${env.args.podNamespace}/${env.args.podName}` : undefined,
     });
     if (unknownKeys.length) log.warn({ unknownKeys }, "ignoring unknown keys in the Plexus network configuration");
+    for (const r of replaced)
+      log.warn({ replaced: r }, "Plexus network configuration: a value was replaced by its default");
     const deps = buildEngineDeps({
       conf,
       env: io.env,

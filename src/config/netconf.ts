@@ -53,6 +53,11 @@ export const PlexusNetConfSchema = z.looseObject({
   /** Deadline of one delegate plugin execution. Multus has none. */
   delegateTimeoutSeconds: z.number().positive().max(3600).default(120),
   kubernetes: KubernetesSettingsSchema.default(KubernetesSettingsSchema.parse({})),
+  /**
+   * Refuse a selection annotation with unknown keys (or duplicates, or a conflicting deprecated
+   * key) instead of ignoring them with a warning as Multus does (docs/compatibility.md).
+   */
+  strictSelections: z.boolean().default(false),
   auxiliaryCNIChainName: z.string().optional(),
 });
 
@@ -74,10 +79,13 @@ export interface LoadedNetConf {
   readonly conf: PlexusNetConf;
   /** Top-level keys nobody reads: worth a warning, since a typo would otherwise do nothing. */
   readonly unknownKeys: readonly string[];
+  /** Values replaced by their default, each a sentence for a warning (e.g. an unknown logLevel). */
+  readonly replaced: readonly string[];
 }
 
 export function parsePlexusNetConf(raw: unknown): LoadedNetConf {
-  const parsed = PlexusNetConfSchema.safeParse(raw);
+  const { input, replaced } = withKnownLogLevel(raw);
+  const parsed = PlexusNetConfSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = issue?.path.join(".") || "(config)";
@@ -106,5 +114,22 @@ export function parsePlexusNetConf(raw: unknown): LoadedNetConf {
   const unknownKeys = Object.keys(raw as object).filter(
     (k) => !known.has(k) && !IGNORED_MULTUS_KEYS.has(k) && !RUNTIME_KEYS.has(k),
   );
-  return { conf, unknownKeys };
+  return { conf, unknownKeys, replaced };
+}
+
+/**
+ * An unknown logLevel must not stop every pod's networking: Multus prints a complaint and keeps
+ * its default, and so does Plexus (docs/compatibility.md, "Input tolerance").
+ */
+function withKnownLogLevel(raw: unknown): { input: unknown; replaced: string[] } {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return { input: raw, replaced: [] };
+  const level = (raw as Record<string, unknown>)["logLevel"];
+  if (typeof level !== "string" || (LOG_LEVELS as readonly string[]).includes(level.toLowerCase())) {
+    return { input: raw, replaced: [] };
+  }
+  const { logLevel: _ignored, ...rest } = raw as Record<string, unknown>;
+  return {
+    input: rest,
+    replaced: [`logLevel ${JSON.stringify(level)} is not one of ${LOG_LEVELS.join(", ")}: using "warn"`],
+  };
 }

@@ -15,7 +15,7 @@ import type { EngineDeps, PluginRequest } from "./deps.js";
 import { mergeResults, type AttachmentResult } from "./merge.js";
 import { resolvePlan, type Plan } from "./plan.js";
 import { describePod, podRefFromArgs } from "./pod.js";
-import { publishNetworkStatus, recordFailureEvent } from "./publish.js";
+import { publishNetworkStatus, recordFailureEvent, reportSelectionWarnings } from "./publish.js";
 import { waitForReadiness } from "./readiness.js";
 import { deleteAttachments } from "./teardown.js";
 
@@ -25,6 +25,7 @@ export async function cmdAdd(req: PluginRequest, deps: EngineDeps): Promise<Resu
     { attachments: plan.attachments.map((a) => `${a.ifName}=${a.networkRef}`), uptimeMs: uptimeMs() },
     "plan resolved",
   );
+  if (plan.warnings.length > 0) reportSelectionWarnings(await deps.kube(), plan.pod, plan.warnings, deps);
   const records = await persistPlan(plan, req, deps);
   const added: AttachmentRecord[] = [];
   try {

@@ -11,7 +11,12 @@ import { capabilityArgsFor, injectCniArgs } from "../networks/delegate-config.js
 import { cniDeviceInfoPath, dpDeviceInfoPath } from "../networks/device-info.js";
 import { assignInterfaceNames } from "../networks/interface-names.js";
 import { checkNamespaceIsolation, isSystemNamespace } from "../networks/isolation.js";
-import { parseDefaultNetworkSelection, parseNetworkSelections, type NetworkSelection } from "../networks/selection.js";
+import {
+  parseDefaultNetworkSelection,
+  parseNetworkSelections,
+  type NetworkSelection,
+  type SelectionWarning,
+} from "../networks/selection.js";
 import type { EngineDeps, PluginRequest } from "./deps.js";
 import { fromNad, getNad, resolveConfiguredNetwork, resolveInlineDelegate, type ResolvedNetwork } from "./networks.js";
 import { describePod, fetchPod, podRefFromArgs } from "./pod.js";
@@ -33,6 +38,8 @@ export interface Plan {
   /** False when the API did not know the pod: only configured networks are in the plan. */
   readonly podFound: boolean;
   readonly attachments: readonly PlannedAttachment[];
+  /** What the pod's annotations ask for that was accepted but not applied as written. */
+  readonly warnings: readonly SelectionWarning[];
 }
 
 interface Entry {
@@ -54,10 +61,11 @@ export async function resolvePlan(req: PluginRequest, deps: EngineDeps, options:
   const kube = ref ? await deps.kube() : undefined;
   const pod =
     kube && ref ? await fetchPod(kube, ref, deps, { uidMismatch: options.lenient ? "absent" : "error" }) : undefined;
+  const warnings: SelectionWarning[] = [];
   const entries = [
-    await clusterEntry(req, deps, pod, ref, options),
+    await clusterEntry(req, deps, { pod, ref, warnings }, options),
     ...(await defaultEntries(req, deps, ref)),
-    ...(await selectedEntries(req, deps, pod, ref, options)),
+    ...(await selectedEntries(req, deps, { pod, ref, warnings }, options)),
   ];
   const primary = req.env.ifName as IfName;
   const names = assignInterfaceNames(
@@ -68,7 +76,7 @@ export async function resolvePlan(req: PluginRequest, deps: EngineDeps, options:
   const attachments = entries.map((e, index) =>
     planAttachment(e, { index, ifName: names[index] as IfName }, req, describePod(ref)),
   );
-  return { pod: ref, podFound: pod !== undefined, attachments };
+  return { pod: ref, podFound: pod !== undefined, attachments, warnings };
 }
 
 function planAttachment(
@@ -141,21 +149,30 @@ function selectionArgs(sel: NetworkSelection | undefined): JsonObject {
   };
 }
 
+/** The pod as the API has it, and where its annotations' warnings are collected. */
+interface PodContext {
+  readonly pod: Pod | undefined;
+  readonly ref: PodRef | undefined;
+  readonly warnings: SelectionWarning[];
+}
+
 async function clusterEntry(
   req: PluginRequest,
   deps: EngineDeps,
-  pod: Pod | undefined,
-  ref: PodRef | undefined,
+  at: PodContext,
   options: PlanOptions,
 ): Promise<Entry> {
   const { conf } = req;
+  const { pod, ref } = at;
   const override = pod?.metadata.annotations?.[DEFAULT_NETWORK_ANNOTATION];
   if (pod && override !== undefined && ref) {
     // v1.multus-cni.io/default-network replaces the cluster network for this pod (NAD only).
-    const sel = parseDefaultNetworkSelection(override, {
+    const { selection: sel, warnings } = parseDefaultNetworkSelection(override, {
       defaultNamespace: parseNamespace(conf.multusNamespace),
       pod: describePod(ref),
+      strict: conf.strictSelections && !options.lenient,
     });
+    at.warnings.push(...warnings);
     // The annotation is the pod author's choice, not the administrator's: under namespaceIsolation
     // it may name the pod's namespace, a global one, or multusNamespace (where cluster networks
     // live). Multus does not check it at all, so any pod could take any team's NAD as its eth0.
@@ -195,16 +212,22 @@ async function defaultEntries(req: PluginRequest, deps: EngineDeps, ref: PodRef 
 async function selectedEntries(
   req: PluginRequest,
   deps: EngineDeps,
-  pod: Pod | undefined,
-  ref: PodRef | undefined,
+  at: PodContext,
   options: PlanOptions,
 ): Promise<Entry[]> {
+  const { pod, ref } = at;
   const value = pod?.metadata.annotations?.[NETWORKS_ANNOTATION];
   if (!pod || !ref || value === undefined || value.trim() === "") return [];
   const podName = describePod(ref);
   let selections: readonly NetworkSelection[];
   try {
-    selections = parseNetworkSelections(value, { podNamespace: ref.namespace, pod: podName });
+    const parsed = parseNetworkSelections(value, {
+      podNamespace: ref.namespace,
+      pod: podName,
+      strict: req.conf.strictSelections && !options.lenient,
+    });
+    selections = parsed.selections;
+    at.warnings.push(...parsed.warnings);
     // As for the default network: a DEL re-resolving tears down whatever the pod names.
     if (!options.lenient)
       for (const sel of selections) checkNamespaceIsolation(sel, ref.namespace, req.conf, { pod: podName });

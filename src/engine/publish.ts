@@ -7,6 +7,7 @@ import type { JsonObject } from "../cni/conf.js";
 import type { IfName } from "../cni/ids.js";
 import type { Result100 } from "../cni/result.js";
 import { isKubeError, type KubeClient, type PodRef } from "../k8s/port.js";
+import { describeSelectionWarning, type SelectionWarning } from "../networks/selection.js";
 import { buildNetworkStatus, eventMessage, formatNetworkStatusAnnotation } from "../networks/network-status.js";
 import type { EngineDeps } from "./deps.js";
 import { describePod, kubeFailure } from "./pod.js";
@@ -79,3 +80,38 @@ export function recordFailureEvent(
   if (!kube || !pod) return;
   kube.recordEvent({ pod, type: "Warning", reason, message: message.slice(0, 1024) });
 }
+
+/**
+ * What the pod's annotations asked for that was accepted but not applied as written (unknown
+ * keys, duplicates): one log line each, naming the key, the item and the key probably meant, and
+ * ONE Warning Event on the pod with all of them, so `kubectl describe pod` shows it without the
+ * node's log (docs/compatibility.md#input-tolerance). Queued like every event: a retried
+ * sandbox adds to the one Event's count.
+ */
+export function reportSelectionWarnings(
+  kube: KubeClient | undefined,
+  pod: PodRef | undefined,
+  warnings: readonly SelectionWarning[],
+  deps: EngineDeps,
+): void {
+  if (warnings.length === 0) return;
+  for (const w of warnings) {
+    deps.log.warn(
+      {
+        pod: describePod(pod),
+        annotation: w.annotation,
+        item: w.item,
+        key: w.key,
+        ...(w.suggestion ? { suggestion: w.suggestion } : {}),
+      },
+      describeSelectionWarning(w),
+    );
+  }
+  const message =
+    `${warnings.map(describeSelectionWarning).join("; ")} ` +
+    "(accepted as Multus accepts it; set strictSelections in the Plexus configuration to refuse such pods)";
+  recordFailureEvent(kube, pod, SELECTION_WARNING_REASON, message);
+}
+
+/** The reason of the Warning Event listing a pod's ignored selection input. */
+export const SELECTION_WARNING_REASON = "NetworkSelectionWarning";

@@ -1,7 +1,10 @@
 // The JSON form of a network selection element (multi-net spec v1.3 §4.1.2.1, NAD client
 // NetworkSelectionElement, Multus deviceID/interfaceRequest), every key validated. An invalid
-// element fails the pod with a message naming the key
-// (docs/compatibility.md#invalid-selection-annotations), it is never half-applied.
+// value fails the pod with a message naming the key
+// (docs/compatibility.md#invalid-selection-annotations), it is never half-applied. What Multus v4
+// accepts and still gives a working pod (unknown keys, a deprecated spelling that conflicts,
+// duplicates) is accepted with a warning instead: `unknownKeys`, `normalizationNotes`
+// (docs/compatibility.md#input-tolerance).
 
 import { z } from "zod";
 import { isDns1123Label, isDns1123Subdomain } from "../cni/ids.js";
@@ -87,7 +90,7 @@ const optionalIp = checked(
 );
 const mac = checked(
   (v) => macProblem(v),
-  (v) => v.toLowerCase(),
+  (v) => canonicalMac(v) as string,
 );
 const guid = checked(
   (v) =>
@@ -113,7 +116,7 @@ const protocol = checked(
 );
 
 const portMapping = z
-  .strictObject(
+  .object(
     { hostPort: port, containerPort: port, protocol: protocol.optional(), hostIP: optionalIp.optional() },
     { error: (i) => (i.code === "invalid_type" ? "must be a JSON object with hostPort and containerPort" : undefined) },
   )
@@ -125,17 +128,22 @@ const portMapping = z
   }));
 
 const rate = z
-  .number({ error: "must be a positive integer" })
-  .int({ error: "must be a positive integer" })
-  .min(1, { error: "must be a positive integer" });
+  .number({ error: "must be a non-negative integer" })
+  .int({ error: "must be a non-negative integer" })
+  .min(0, { error: "must be a non-negative integer" });
+const burst = rate.max(MAX_BANDWIDTH_BURST, { error: `must be at most ${MAX_BANDWIDTH_BURST} bits` });
+
+/** Bandwidth keys; 0 is "no limit" as the reference bandwidth plugin reads it (a burst needs its rate). */
+const BANDWIDTH_KEYS = ["ingressRate", "ingressBurst", "egressRate", "egressBurst"] as const;
+const PORT_MAPPING_KEYS = ["hostPort", "containerPort", "protocol", "hostIP"] as const;
 
 const bandwidth = z
-  .strictObject(
+  .object(
     {
       ingressRate: rate.optional(),
-      ingressBurst: rate.max(MAX_BANDWIDTH_BURST, { error: `must be at most ${MAX_BANDWIDTH_BURST} bits` }).optional(),
+      ingressBurst: burst.optional(),
       egressRate: rate.optional(),
-      egressBurst: rate.max(MAX_BANDWIDTH_BURST, { error: `must be at most ${MAX_BANDWIDTH_BURST} bits` }).optional(),
+      egressBurst: burst.optional(),
     },
     {
       error: (i) =>
@@ -145,22 +153,22 @@ const bandwidth = z
     },
   )
   .superRefine((b, ctx) => {
-    if (b.ingressBurst !== undefined && b.ingressRate === undefined) {
+    if (b.ingressBurst && !b.ingressRate) {
       ctx.addIssue({ code: "custom", path: ["ingressBurst"], message: "requires ingressRate" });
     }
-    if (b.egressBurst !== undefined && b.egressRate === undefined) {
+    if (b.egressBurst && !b.egressRate) {
       ctx.addIssue({ code: "custom", path: ["egressBurst"], message: "requires egressRate" });
     }
   })
   .transform((b): Bandwidth => {
     const out: { -readonly [K in keyof Bandwidth]: Bandwidth[K] } = {};
-    if (b.ingressRate !== undefined) {
+    if (b.ingressRate) {
       out.ingressRate = b.ingressRate;
-      out.ingressBurst = b.ingressBurst ?? DEFAULT_BANDWIDTH_BURST;
+      out.ingressBurst = b.ingressBurst || DEFAULT_BANDWIDTH_BURST;
     }
-    if (b.egressRate !== undefined) {
+    if (b.egressRate) {
       out.egressRate = b.egressRate;
-      out.egressBurst = b.egressBurst ?? DEFAULT_BANDWIDTH_BURST;
+      out.egressBurst = b.egressBurst || DEFAULT_BANDWIDTH_BURST;
     }
     return out;
   });
@@ -188,13 +196,6 @@ export const SelectionElementSchema = z
     { error: (i) => (i.code === "invalid_type" ? "must be a JSON object" : undefined) },
   )
   .superRefine((e, ctx) => {
-    if (e.interface && e.interfaceRequest && e.interface !== e.interfaceRequest) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["interfaceRequest"],
-        message: `${quote(e.interfaceRequest)} conflicts with interface ${quote(e.interface)} (interfaceRequest is the deprecated spelling of interface)`,
-      });
-    }
     if (e.ips && e.ips.length > 0 && e["ipam-claim-reference"] !== undefined) {
       ctx.addIssue({
         code: "custom",
@@ -202,27 +203,126 @@ export const SelectionElementSchema = z
         message: "cannot be combined with ips in the same element (multi-net spec v1.3)",
       });
     }
-    duplicates(e.ips ?? []).forEach((ip) =>
-      ctx.addIssue({ code: "custom", path: ["ips"], message: `${quote(ip)} is listed twice` }),
-    );
   });
 export type SelectionElement = z.infer<typeof SelectionElementSchema>;
 
-/** Unknown keys without a `.`: reserved by the spec, and most often a typo that would do nothing. */
-export function unknownKeyProblems(element: object): string[] {
-  const known: readonly string[] = SELECTION_KEYS;
-  return Object.keys(element)
-    .filter((k) => !k.includes(".") && !known.includes(k))
+/**
+ * Something in an element that Multus v4 accepts and Plexus accepts too, but does not apply as
+ * written: an unknown key (ignored), a duplicate (used once), a deprecated spelling overridden.
+ * `strictSelections: true` makes each of these an error instead (`strict` is that message).
+ */
+export interface ElementNote {
+  /** The key as a path in the element: `ipRequest`, `portMappings[0].name`, `bandwidth.ingressRate`. */
+  readonly key: string;
+  /** The key probably meant, for an unknown key with a close match. */
+  readonly suggestion?: string;
+  /** What Plexus does instead of refusing the pod. */
+  readonly message: string;
+  /** The same finding as an error, when selections are strict. */
+  readonly strict: string;
+}
+
+/**
+ * Unknown keys without a `.`, at the top of the element and inside portMappings and bandwidth.
+ * The spec reserves dot-less keys, it does not ask to refuse a pod over them; Multus ignores
+ * them (e.g. `ipRequest` from older drafts), and so does Plexus, saying so.
+ */
+export function unknownKeys(element: Record<string, unknown>): ElementNote[] {
+  const notes = unknownIn(element, SELECTION_KEYS, "", true);
+  const mappings = element["portMappings"];
+  if (Array.isArray(mappings)) {
+    mappings.forEach((m, i) => {
+      if (isPlainObject(m)) notes.push(...unknownIn(m, PORT_MAPPING_KEYS, `portMappings[${i}].`, false));
+    });
+  }
+  const bw = element["bandwidth"];
+  if (isPlainObject(bw)) notes.push(...unknownIn(bw, BANDWIDTH_KEYS, "bandwidth.", false));
+  return notes;
+}
+
+function unknownIn(
+  o: Record<string, unknown>,
+  known: readonly string[],
+  prefix: string,
+  topLevel: boolean,
+): ElementNote[] {
+  return Object.keys(o)
+    .filter((k) => !(topLevel && k.includes(".")) && !known.includes(k))
     .map((k) => {
-      const hint = closestKey(k);
-      return `unknown key ${quote(k)}${hint ? ` (did you mean ${quote(hint)}?)` : ""}; keys without a '.' are reserved by the multi-net spec, extensions use reverse-domain names`;
+      const hint = closestKey(k, known);
+      const meant = hint ? ` (did you mean ${quote(hint)}?)` : "";
+      const reserved = topLevel
+        ? "; keys without a '.' are reserved by the multi-net spec, extensions use reverse-domain names"
+        : "";
+      return {
+        key: `${prefix}${k}`,
+        ...(hint ? { suggestion: `${prefix}${hint}` } : {}),
+        message: `unknown key ${quote(prefix + k)} ignored${meant}`,
+        strict: `unknown key ${quote(prefix + k)}${meant}${reserved}`,
+      };
     });
 }
 
-function closestKey(k: string): string | undefined {
+/**
+ * What parses but is not applied as written: a conflicting deprecated interfaceRequest (interface
+ * wins, as in Multus), duplicate ips (used once), a 0 bandwidth rate (no limit). `raw` is the
+ * element as written, `e` as parsed.
+ */
+export function normalizationNotes(raw: Record<string, unknown>, e: SelectionElement): ElementNote[] {
+  const notes: ElementNote[] = [];
+  if (e.interface && e.interfaceRequest && e.interface !== e.interfaceRequest) {
+    const what = `${quote(e.interfaceRequest)} conflicts with interface ${quote(e.interface)} (interfaceRequest is the deprecated spelling of interface)`;
+    notes.push({
+      key: "interfaceRequest",
+      message: `interfaceRequest ${what}; interface is used`,
+      strict: `interfaceRequest: ${what}`,
+    });
+  }
+  for (const ip of new Set(duplicates(e.ips ?? []))) {
+    notes.push({
+      key: "ips",
+      message: `ips: ${quote(ip)} is listed twice; it is requested once`,
+      strict: `ips: ${quote(ip)} is listed twice`,
+    });
+  }
+  const bw = raw["bandwidth"];
+  if (isPlainObject(bw)) {
+    for (const k of ["ingressRate", "egressRate"] as const) {
+      if (bw[k] !== 0) continue;
+      notes.push({
+        key: `bandwidth.${k}`,
+        message: `bandwidth.${k}: 0 is no limit in that direction (as the bandwidth plugin reads it)`,
+        strict: `bandwidth.${k}: must be a positive integer`,
+      });
+    }
+  }
+  return notes;
+}
+
+/** Old spellings seen in the wild (Multus's own internal field names, camelCase variants). */
+const ALIASES: Readonly<Record<string, string>> = {
+  iprequest: "ips",
+  ip: "ips",
+  macrequest: "mac",
+  ifnamerequest: "interface",
+  ifname: "interface",
+  infinibandguid: "infiniband-guid",
+  infinibandguidrequest: "infiniband-guid",
+  deviceid: "deviceID",
+  defaultroute: "default-route",
+  cniargs: "cni-args",
+  ipamclaimreference: "ipam-claim-reference",
+};
+
+function closestKey(k: string, known: readonly string[]): string | undefined {
+  const norm = (v: string) => v.toLowerCase().replace(/[-_]/g, "");
+  const same = known.find((key) => norm(key) === norm(k));
+  if (same) return same;
+  const alias = ALIASES[norm(k)];
+  if (alias && known.includes(alias)) return alias;
   const lower = k.toLowerCase();
   let best: { key: string; d: number } | undefined;
-  for (const key of SELECTION_KEYS) {
+  for (const key of known) {
     const d = editDistance(lower, key.toLowerCase());
     if (d <= 2 && (best === undefined || d < best.d)) best = { key, d };
   }
@@ -243,12 +343,31 @@ function editDistance(a: string, b: string): number {
   return prev[b.length] ?? 3;
 }
 
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * A 6-byte MAC in any notation Go's net.ParseMAC reads (Multus validates with it, and tuning
+ * applies it with it): `02:23:45:67:89:01`, `02-23-45-67-89-01`, `0223.4567.8901`; written
+ * colon-separated, lower-case.
+ */
+function canonicalMac(v: string): string | undefined {
+  const hex = /^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$/i.test(v)
+    ? v.replace(/[:-]/g, "")
+    : /^[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}$/i.test(v)
+      ? v.replaceAll(".", "")
+      : undefined;
+  return hex?.toLowerCase().replace(/(..)(?!$)/g, "$1:");
+}
+
 function macProblem(v: string): string | undefined {
-  if (!isMac(v)) return `${quote(v)} is not a 6-byte MAC address (like 02:23:45:67:89:01)`;
-  const first = parseInt(v.slice(0, 2), 16);
+  const mac = canonicalMac(v);
+  if (mac === undefined || !isMac(mac)) return `${quote(v)} is not a 6-byte MAC address (like 02:23:45:67:89:01)`;
+  const first = parseInt(mac.slice(0, 2), 16);
   // The kernel refuses these with EADDRNOTAVAIL; say so before any plugin runs.
   if (first & 1) return `${quote(v)} is a multicast MAC address; an interface needs a unicast one`;
-  if (/^(00:){5}00$/.test(v)) return `${quote(v)} is the all-zero MAC address`;
+  if (/^(00:){5}00$/.test(mac)) return `${quote(v)} is the all-zero MAC address`;
   return undefined;
 }
 

@@ -2,7 +2,10 @@
 // v1.multus-cni.io/default-network. Parsed into readonly selections or rejected as a whole with a
 // message naming the pod, the annotation and the bad item
 // (docs/compatibility.md#invalid-selection-annotations: we fail, the spec's "ignore the annotation"
-// would start the pod without the networks it asked for).
+// would start the pod without the networks it asked for). What Multus v4 accepts and still
+// networks correctly (unknown keys, duplicates, a conflicting deprecated key) is accepted and
+// returned as warnings, data for the engine to log and report on the pod; `strict` refuses it
+// as before (docs/compatibility.md#input-tolerance).
 
 import type { z } from "zod";
 import type { JsonObject } from "../cni/conf.js";
@@ -20,9 +23,11 @@ import { parseBoundedJson, sizeProblem } from "../cni/bounded-json.js";
 import { requestedIfNameProblem } from "./interface-names.js";
 import {
   SelectionElementSchema,
+  normalizationNotes,
   quote,
-  unknownKeyProblems,
+  unknownKeys,
   type Bandwidth,
+  type ElementNote,
   type PortMapping,
   type SelectionElement,
 } from "./selection-schema.js";
@@ -50,10 +55,42 @@ export interface NetworkSelection {
   readonly ipamClaimReference?: string;
 }
 
+/**
+ * Something in an annotation that was accepted but not applied as written, for the log and the
+ * pod's Warning Event: the annotation, the item, the key and (for an unknown key with a close
+ * match) the key probably meant.
+ */
+export interface SelectionWarning {
+  readonly annotation: string;
+  /** `item 2 ("macvlan-a")` */
+  readonly item: string;
+  readonly key: string;
+  readonly suggestion?: string;
+  /** The whole finding, e.g. `unknown key "ipRequest" ignored (did you mean "ips"?)`. */
+  readonly message: string;
+}
+
+export interface ParsedSelections {
+  readonly selections: readonly NetworkSelection[];
+  readonly warnings: readonly SelectionWarning[];
+}
+
+export interface ParseOptions {
+  /** strictSelections: refuse what would otherwise be a warning (unknown keys included). */
+  readonly strict?: boolean;
+}
+
+/** One line for a log or an Event: `annotation <a>, <item>: <message>`. */
+export function describeSelectionWarning(w: SelectionWarning): string {
+  return `annotation ${w.annotation}, ${w.item}: ${w.message}`;
+}
+
 interface Where {
   readonly pod: string;
   readonly annotation: string;
   readonly namespace: Namespace;
+  readonly strict: boolean;
+  readonly warnings: SelectionWarning[];
 }
 
 /**
@@ -63,9 +100,14 @@ interface Where {
  */
 export function parseNetworkSelections(
   value: string,
-  ctx: { readonly podNamespace: Namespace; readonly pod: string },
-): readonly NetworkSelection[] {
-  return parseAnnotation(value, { pod: ctx.pod, annotation: NETWORKS_ANNOTATION, namespace: ctx.podNamespace });
+  ctx: { readonly podNamespace: Namespace; readonly pod: string } & ParseOptions,
+): ParsedSelections {
+  const where = whereOf(ctx.pod, NETWORKS_ANNOTATION, ctx.podNamespace, ctx);
+  return { selections: parseAnnotation(value, where), warnings: where.warnings };
+}
+
+function whereOf(pod: string, annotation: string, namespace: Namespace, options: ParseOptions): Where {
+  return { pod, annotation, namespace, strict: options.strict === true, warnings: [] };
 }
 
 /**
@@ -74,16 +116,16 @@ export function parseNetworkSelections(
  */
 export function parseDefaultNetworkSelection(
   value: string,
-  ctx: { readonly defaultNamespace: Namespace; readonly pod: string },
-): NetworkSelection {
-  const where: Where = { pod: ctx.pod, annotation: DEFAULT_NETWORK_ANNOTATION, namespace: ctx.defaultNamespace };
+  ctx: { readonly defaultNamespace: Namespace; readonly pod: string } & ParseOptions,
+): { readonly selection: NetworkSelection; readonly warnings: readonly SelectionWarning[] } {
+  const where = whereOf(ctx.pod, DEFAULT_NETWORK_ANNOTATION, ctx.defaultNamespace, ctx);
   if (value.trim() === "") fail(where, "", "is empty; it must name one NetworkAttachmentDefinition ([namespace/]name)");
   const all = parseAnnotation(value, where);
   const only = all[0];
   if (all.length !== 1 || only === undefined) {
     fail(where, "", `selects ${all.length} networks; exactly one can replace the cluster network`);
   }
-  return only;
+  return { selection: only, warnings: where.warnings };
 }
 
 function parseAnnotation(value: string, where: Where): readonly NetworkSelection[] {
@@ -147,23 +189,37 @@ function parseJsonForm(value: string, where: Where): NetworkSelection[] {
 function parseJsonElement(raw: unknown, index: number, where: Where): NetworkSelection {
   const name = isObject(raw) && typeof raw["name"] === "string" ? ` (${quote(raw["name"])})` : "";
   const label = `item ${index + 1}${name}`;
-  if (isObject(raw)) {
-    const unknown = unknownKeyProblems(raw);
-    if (unknown.length > 0) fail(where, label, unknown.join("; "));
-  }
+  const unknown = isObject(raw) ? unknownKeys(raw) : [];
+  if (where.strict) refuse(unknown, where, label);
   const result = SelectionElementSchema.safeParse(raw);
   if (!result.success) fail(where, label, formatIssues(result.error.issues));
+  const notes = [...unknown, ...normalizationNotes(raw as Record<string, unknown>, result.data)];
+  if (where.strict) refuse(notes, where, label);
+  for (const n of notes) {
+    where.warnings.push({
+      annotation: where.annotation,
+      item: label,
+      key: n.key,
+      ...(n.suggestion ? { suggestion: n.suggestion } : {}),
+      message: n.message,
+    });
+  }
   return toSelection(result.data, where.namespace);
 }
 
+function refuse(notes: readonly ElementNote[], where: Where, label: string): void {
+  if (notes.length > 0) fail(where, label, notes.map((n) => n.strict).join("; "));
+}
+
 function toSelection(e: SelectionElement, podNamespace: Namespace): NetworkSelection {
+  // Multus reads the deprecated interfaceRequest only when interface is empty.
   const ifName = e.interface || e.interfaceRequest;
   // Empty lists request nothing; they are read as absent rather than rejected.
   return {
     name: e.name,
     namespace: (e.namespace || podNamespace) as Namespace,
     ...(ifName ? { interface: ifName as IfName } : {}),
-    ...(e.ips?.length ? { ips: e.ips } : {}),
+    ...(e.ips?.length ? { ips: [...new Set(e.ips)] } : {}),
     ...(e.mac !== undefined ? { mac: e.mac } : {}),
     ...(e["infiniband-guid"] !== undefined ? { infinibandGuid: e["infiniband-guid"] } : {}),
     ...(e.portMappings?.length ? { portMappings: e.portMappings } : {}),

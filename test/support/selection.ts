@@ -4,13 +4,21 @@
 import { expect } from "vitest";
 import { CniError } from "../../src/cni/error.js";
 import type { Namespace } from "../../src/cni/ids.js";
-import { parseNetworkSelections, type NetworkSelection } from "../../src/networks/selection.js";
+import { parseNetworkSelections, type NetworkSelection, type SelectionWarning } from "../../src/networks/selection.js";
 import { thrown } from "./cni-error.js";
 
 export const POD = "team-a/web-0";
 
 export const parse = (value: string, ns = "team-a"): readonly NetworkSelection[] =>
-  parseNetworkSelections(value, { podNamespace: ns as Namespace, pod: POD });
+  parseNetworkSelections(value, { podNamespace: ns as Namespace, pod: POD }).selections;
+
+/** The warnings of a parse (the selections must parse). */
+export const warningsOf = (value: string, ns = "team-a"): readonly SelectionWarning[] =>
+  parseNetworkSelections(value, { podNamespace: ns as Namespace, pod: POD }).warnings;
+
+/** A strict parse (strictSelections: true). */
+export const parseStrict = (value: string, ns = "team-a"): readonly NetworkSelection[] =>
+  parseNetworkSelections(value, { podNamespace: ns as Namespace, pod: POD, strict: true }).selections;
 
 /** The one selection a JSON list of one element (named net-a) gives. */
 export function one(element: object): NetworkSelection {

@@ -148,9 +148,11 @@ describe("pods", () => {
     for (const { file, doc } of pods()) {
       const value = (doc.metadata as { annotations?: Record<string, string> }).annotations?.[NETWORKS_ANNOTATION];
       expect(value, file).toBeDefined();
-      const selections = parseNetworkSelections(value ?? "", {
+      // Strict: an example users copy from must not carry anything Plexus would only warn about.
+      const { selections } = parseNetworkSelections(value ?? "", {
         podNamespace: doc.metadata.namespace as Namespace,
         pod: `${doc.metadata.namespace}/${doc.metadata.name}`,
+        strict: true,
       });
       expect(selections.length, file).toBeGreaterThan(0);
       const ifnames = selections.map((s) => s.interface).filter(Boolean);
