@@ -9,7 +9,8 @@ import { versionAtLeast } from "../cni/version.js";
 import type { AttachmentRecord } from "../cache/record.js";
 import type { JsonObject } from "../cni/conf.js";
 import { parseDeviceInfo } from "../networks/device-info.js";
-import { describeAttachment, listOf, newRecord, runtimeConfOf, withResult } from "./attachments.js";
+import { checkArgsOnlyRequests } from "../networks/delegate-config.js";
+import { describeAttachment, listOf, newRecord, resultOf, runtimeConfOf, withResult } from "./attachments.js";
 import { applyDefaultRoutes } from "./apply-default-routes.js";
 import type { EngineDeps, PluginRequest } from "./deps.js";
 import { mergeResults, type AttachmentResult } from "./merge.js";
@@ -28,10 +29,20 @@ export async function cmdAdd(req: PluginRequest, deps: EngineDeps): Promise<Resu
   if (plan.warnings.length > 0) reportSelectionWarnings(await deps.kube(), plan.pod, plan.warnings, deps);
   const records = await persistPlan(plan, req, deps);
   const added: AttachmentRecord[] = [];
+  let started = 0;
   try {
     for (const [i, record] of records.entries()) {
-      await seedDeviceInfo(plan.attachments[i], deps);
-      added.push(await addAttachment(record, req, deps));
+      started++;
+      const planned = plan.attachments[i];
+      await seedDeviceInfo(planned, deps);
+      const done = await addAttachment(record, req, deps);
+      added.push(done);
+      if (planned?.argsOnly) {
+        checkArgsOnlyRequests(planned.argsOnly, resultOf(done) as Result100, done.ifName, {
+          pod: describePod(plan.pod),
+          network: done.networkRef,
+        });
+      }
     }
     const results = await applyDefaultRoutes(req.env.netns, added.map(routedView), deps, {
       pod: describePod(plan.pod),
@@ -46,7 +57,7 @@ export async function cmdAdd(req: PluginRequest, deps: EngineDeps): Promise<Resu
     );
   } catch (err) {
     // Undo in reverse, including the attachment that failed: its plugin may have half-built it.
-    const attempted = records.slice(0, Math.min(added.length + 1, records.length));
+    const attempted = records.slice(0, started);
     await rollback(attempted, added, req, deps);
     await reportFailure(req, deps, plan, err);
     throw err;

@@ -11,8 +11,16 @@ import type { RuntimeConf } from "../runtime/types.js";
 import type { PluginRequest } from "./deps.js";
 import type { PlannedAttachment } from "./plan.js";
 
-/** CNI_ARGS for delegates: the pod's identity first, then whatever the runtime sent. */
-export function delegateArgs(req: PluginRequest, pod: PodRef | undefined): [string, string][] {
+/**
+ * CNI_ARGS for delegates: the pod's identity first, then whatever the runtime sent, then the
+ * attachment's own (`extra`: a selection's MAC= and IP=), which replace the runtime's pairs of
+ * the same keys (Multus appends them last, and plugins' LoadArgs keeps the last value).
+ */
+export function delegateArgs(
+  req: PluginRequest,
+  pod: PodRef | undefined,
+  extra: readonly (readonly [string, string])[] = [],
+): [string, string][] {
   const a = req.env.args;
   const own: [string, string][] = [
     ["K8S_POD_NAMESPACE", pod?.namespace ?? a.podNamespace ?? ""],
@@ -20,7 +28,12 @@ export function delegateArgs(req: PluginRequest, pod: PodRef | undefined): [stri
     ["K8S_POD_INFRA_CONTAINER_ID", a.infraContainerId ?? req.env.containerId ?? ""],
     ["K8S_POD_UID", pod?.uid ?? a.podUid ?? ""],
   ];
-  return [...own, ...a.pairs.filter(([k]) => k !== "IgnoreUnknown").map(([k, v]) => [k, v] as [string, string])];
+  const replaced = new Set(["IgnoreUnknown", ...extra.map(([k]) => k)]);
+  return [
+    ...own,
+    ...a.pairs.filter(([k]) => !replaced.has(k)).map(([k, v]) => [k, v] as [string, string]),
+    ...extra.map(([k, v]) => [k, v] as [string, string]),
+  ];
 }
 
 export function newRecord(
@@ -40,7 +53,7 @@ export function newRecord(
     networkRef: a.networkRef,
     ...(pod ? { pod: { namespace: pod.namespace, name: pod.name, ...(pod.uid ? { uid: pod.uid } : {}) } } : {}),
     netns: req.env.netns,
-    cniArgs: delegateArgs(req, pod),
+    cniArgs: delegateArgs(req, pod, a.cniArgs),
     capabilityArgs: { ...a.capabilityArgs },
     config: { ...a.list.raw },
     ...(a.defaultRoute ? { defaultRoute: [...a.defaultRoute] } : {}),

@@ -7,7 +7,13 @@ import { parseNamespace, type IfName } from "../cni/ids.js";
 import type { AttachmentRole } from "../cache/record.js";
 import type { KubeClient, Pod, PodRef } from "../k8s/port.js";
 import { DEFAULT_NETWORK_ANNOTATION, NETWORKS_ANNOTATION } from "../networks/annotations.js";
-import { capabilityArgsFor, injectCniArgs } from "../networks/delegate-config.js";
+import {
+  argsOnlyRequests,
+  capabilityArgsFor,
+  injectCniArgs,
+  selectionCniArgs,
+  type ArgsOnlyRequests,
+} from "../networks/delegate-config.js";
 import { cniDeviceInfoPath, dpDeviceInfoPath } from "../networks/device-info.js";
 import { assignInterfaceNames } from "../networks/interface-names.js";
 import { checkNamespaceIsolation, isSystemNamespace } from "../networks/isolation.js";
@@ -28,6 +34,10 @@ export interface PlannedAttachment {
   readonly ifName: IfName;
   readonly list: NetworkConfigList;
   readonly capabilityArgs: Readonly<Record<string, unknown>>;
+  /** CNI_ARGS of this attachment on top of the pod's (the selection's MAC= and IP=). */
+  readonly cniArgs: readonly (readonly [string, string])[];
+  /** ips/mac that only CNI_ARGS carry: the ADD result must show them. */
+  readonly argsOnly?: ArgsOnlyRequests;
   readonly defaultRoute?: readonly string[];
   /** The per-attachment device-info file (CNIDeviceInfoFile) and the device plugin's file to seed it. */
   readonly deviceInfo?: { readonly file: string; readonly seed?: string };
@@ -97,6 +107,7 @@ function planAttachment(
     ? capabilityArgsFor(sel, list, { pod, network }, device?.info ? { deviceInfoFile: device.info.file } : {})
     : {};
   const capabilityArgs = e.role === "cluster" ? { ...req.conf.runtimeConfig, ...fromSelection } : fromSelection;
+  const argsOnly = sel ? argsOnlyRequests(sel, list) : undefined;
   return {
     index,
     role: e.role,
@@ -104,6 +115,8 @@ function planAttachment(
     ifName,
     list,
     capabilityArgs,
+    cniArgs: sel ? selectionCniArgs(sel) : [],
+    ...(argsOnly ? { argsOnly } : {}),
     ...(sel?.defaultRoute !== undefined ? { defaultRoute: sel.defaultRoute } : {}),
     ...(device?.info ? { deviceInfo: device.info } : {}),
   };

@@ -4,6 +4,8 @@
 
 import type { JsonObject, NetworkConfigList, PluginConf } from "../cni/conf.js";
 import { CniError, ErrorCode } from "../cni/error.js";
+import { addressIp, canonicalIpOrCidr } from "../cni/ip.js";
+import type { Result100 } from "../cni/result.js";
 import type { NetworkSelection } from "./selection.js";
 
 /**
@@ -40,10 +42,13 @@ function withCniArgs(
   return { ...raw, args: { ...args, cni: { ...cni, ...cniArgs } } };
 }
 
-/** Selection key (as written in the annotation) -> capability / runtimeConfig key. */
+/**
+ * Selection key (as written in the annotation) -> capability / runtimeConfig key, for the
+ * requests that only runtimeConfig can carry. `ips` and `mac` are not here: they also travel as
+ * CNI_ARGS IP= and MAC= (selectionCniArgs), which static IPAM and tuning apply without any
+ * capability, and the engine checks the result instead (argsOnlyRequests).
+ */
 const REQUIRED_CAPABILITIES = [
-  { key: "ips", capability: "ips", hint: "the plugin whose IPAM takes static addresses" },
-  { key: "mac", capability: "mac", hint: "e.g. tuning" },
   { key: "portMappings", capability: "portMappings", hint: "e.g. portmap" },
   { key: "bandwidth", capability: "bandwidth", hint: "e.g. bandwidth" },
   { key: "infiniband-guid", capability: "infinibandGUID", hint: "e.g. ib-sriov" },
@@ -51,9 +56,9 @@ const REQUIRED_CAPABILITIES = [
 
 /**
  * The capability args (libcni CapabilityArgs: offered as runtimeConfig to the plugins that
- * declare each key) of a selected network. Every value the selection requests needs at least one
- * plugin of the list declaring its capability, else the attachment fails (spec §4.1.2.1: a
- * request nobody applies must not silently do nothing). deviceID and CNIDeviceInfoFile are
+ * declare each key) of a selected network. portMappings, bandwidth and infiniband-guid need at
+ * least one plugin of the list declaring its capability, else the attachment fails (spec
+ * §4.1.2.1: a request nobody applies must not silently do nothing). deviceID and CNIDeviceInfoFile are
  * offered without that check: they describe the device, they do not ask for anything.
  * `device.deviceId` (the device-plugin allocation) wins over the selection's deviceID, as in Multus.
  */
@@ -94,4 +99,75 @@ export function capabilityArgsFor(
 
 function isObject(v: unknown): v is JsonObject {
   return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * CNI_ARGS a selection adds for its delegates, as Multus does on ADD (pkg/multus/multus.go
+ * DelegateAdd; reference multus.md quirk "mac/ips are sent twice"): `MAC=<mac>`, then
+ * `IP=<ips joined by ",">`, whatever the plugins' capabilities. Static IPAM reads `IP`
+ * (comma-separated CIDRs), tuning reads `MAC`, so NADs written for Multus work without
+ * capabilities. Plexus sends them on DEL and CHECK too: CNI SPEC §3 wants the ADD's parameters
+ * there, and the attachment's record keeps them.
+ */
+export function selectionCniArgs(selection: NetworkSelection): [string, string][] {
+  return [
+    ...(selection.mac !== undefined ? [["MAC", selection.mac] as [string, string]] : []),
+    ...(selection.ips !== undefined ? [["IP", selection.ips.join(",")] as [string, string]] : []),
+  ];
+}
+
+/** What a selection asks for that travels only as CNI_ARGS (no plugin declares its capability). */
+export interface ArgsOnlyRequests {
+  readonly ips?: readonly string[];
+  readonly mac?: string;
+}
+
+/**
+ * The selection's `ips` and `mac` that no plugin of the list declares a capability for: they
+ * reach the plugins only as CNI_ARGS IP=/MAC=, which a plugin may ignore. The engine checks the
+ * ADD result shows them (the multi-net spec v1.0 rule), so a pod never runs with an address or
+ * MAC other than the one it asked for. Undefined when there is nothing to check.
+ */
+export function argsOnlyRequests(selection: NetworkSelection, list: NetworkConfigList): ArgsOnlyRequests | undefined {
+  const declared = new Set(list.plugins.flatMap((p) => p.capabilities));
+  const ips = selection.ips !== undefined && !declared.has("ips") ? selection.ips : undefined;
+  const mac = selection.mac !== undefined && !declared.has("mac") ? selection.mac : undefined;
+  if (ips === undefined && mac === undefined) return undefined;
+  return { ...(ips ? { ips } : {}), ...(mac ? { mac } : {}) };
+}
+
+/**
+ * Whether the ADD result shows what was asked for through CNI_ARGS only: every requested
+ * address among the result's (prefix compared when one was requested), the MAC on the
+ * attachment's sandbox interface. Fails the attachment naming what is missing and how to fix it.
+ */
+export function checkArgsOnlyRequests(
+  requests: ArgsOnlyRequests,
+  result: Result100,
+  ifName: string,
+  ctx: { readonly pod: string; readonly network: string },
+): void {
+  const got = (result.ips ?? []).map((ip) => canonicalIpOrCidr(ip.address) ?? ip.address);
+  const missingIps = (requests.ips ?? []).filter((want) =>
+    want.includes("/") ? !got.includes(want) : !got.some((g) => addressIp(g) === want),
+  );
+  const iface = (result.interfaces ?? []).find((i) => i.name === ifName && i.sandbox);
+  const macMissing = requests.mac !== undefined && iface?.mac?.toLowerCase() !== requests.mac;
+  const problems = [
+    ...(missingIps.length > 0
+      ? [
+          `ips ${missingIps.join(", ")} (no plugin declares "capabilities": {"ips": true}, and none applied CNI_ARGS IP=, as static IPAM does)`,
+        ]
+      : []),
+    ...(macMissing
+      ? [
+          `mac ${requests.mac} (no plugin declares "capabilities": {"mac": true}, and none applied CNI_ARGS MAC=, as tuning does; the interface has ${iface?.mac ?? "no MAC in the result"})`,
+        ]
+      : []),
+  ];
+  if (problems.length === 0) return;
+  throw new CniError(
+    ErrorCode.InvalidNetworkConfig,
+    `pod ${ctx.pod}: network ${ctx.network} (${ifName}): the selection requests ${problems.join(" and ")}, but the network's result does not have it`,
+  );
 }

@@ -10,6 +10,7 @@ import {
   NETWORK_STATUS,
   NETWORKS,
   netResult,
+  recorderNad,
   startPlexusHarness,
   wireError,
   type HarnessPod,
@@ -147,7 +148,7 @@ describe("selection keys reach the delegates", () => {
     expect(second["prevResult"].ips[0].address).toBe("198.18.5.9/24");
   });
 
-  it("CNI_ARGS: IgnoreUnknown=1 first, the pod's identity, the runtime's extra pairs, no key twice", () => {
+  it("CNI_ARGS: IgnoreUnknown=1 first, the pod's identity, the runtime's extra pairs, no key twice; mac/ips as MAC=, IP= (Multus)", () => {
     for (const c of calls) {
       const pairs = (c.env["CNI_ARGS"] ?? "").split(";");
       const keys = pairs.map((p) => p.slice(0, p.indexOf("=")));
@@ -162,7 +163,8 @@ describe("selection keys reach the delegates", () => {
           "FOO=bar=baz",
         ]),
       );
-      expect(pairs).toHaveLength(6);
+      const own = c.env["CNI_IFNAME"] === "data0" ? ["MAC=02:aa:bb:cc:dd:01", "IP=198.18.5.9/24"] : [];
+      expect(pairs.slice(6)).toEqual(own);
     }
   });
 
@@ -198,8 +200,6 @@ describe("a requested capability no plugin declares", () => {
   });
 
   const cases: [string, Record<string, unknown>, string][] = [
-    ["mac", { mac: "02:00:00:00:00:09" }, "mac"],
-    ["ips", { ips: ["198.18.9.9"] }, "ips"],
     ["portMappings", { portMappings: [{ hostPort: 1, containerPort: 2 }] }, "portMappings"],
     ["bandwidth", { bandwidth: { egressRate: 5, egressBurst: 5 } }, "bandwidth"],
     ["infiniband-guid", { "infiniband-guid": "00:11:22:33:44:55:66:77" }, "infinibandGUID"],
@@ -218,6 +218,56 @@ describe("a requested capability no plugin declares", () => {
       expect(callsOf(h.calls(), "ADD")).toEqual([]);
     },
   );
+});
+
+describe("mac and ips with no plugin declaring their capability (carried by CNI_ARGS only, as in Multus)", () => {
+  let h: PlexusHarness;
+  beforeAll(async () => {
+    h = await startPlexusHarness();
+    // Applies nothing: its result has an address and a MAC of its own.
+    h.createNad("sel", "ignores-args", recorderNad({ result: netResult("net1", "198.18.9.2/24") }));
+    // Returns what was asked for (as static IPAM and tuning do with IP= and MAC=).
+    h.createNad(
+      "sel",
+      "applies-args",
+      recorderNad({
+        result: {
+          interfaces: [{ name: "net1", mac: "02:00:00:00:00:09", sandbox: "/var/run/netns/fake" }],
+          ips: [{ address: "198.18.9.9/24", interface: 0 }],
+        },
+      }),
+    );
+  });
+  afterAll(async () => {
+    await h?.cleanup();
+  });
+
+  const annotation = (name: string) => JSON.stringify([{ name, ips: ["198.18.9.9/24"], mac: "02:00:00:00:00:09" }]);
+
+  it("the delegate gets MAC= and IP=, no runtimeConfig, and the pod starts when its result shows them", async () => {
+    const pod = h.createPod("sel", "args-ok", { [NETWORKS]: annotation("applies-args") });
+    await h.resetCalls();
+    const out = await h.call("ADD", pod);
+    expect(out.code, out.stdout).toBe(0);
+    const [call] = callsOf(h.calls(), "ADD", "net1");
+    expect(call?.env["CNI_ARGS"]).toMatch(/;MAC=02:00:00:00:00:09;IP=198\.18\.9\.9\/24$/);
+    expect(call?.stdin).not.toHaveProperty("runtimeConfig");
+    // DEL and CHECK get the ADD's CNI_ARGS (CNI SPEC §3).
+    await h.resetCalls();
+    expect((await h.call("DEL", pod)).code).toBe(0);
+    expect(callsOf(h.calls(), "DEL", "net1")[0]?.env["CNI_ARGS"]).toBe(call?.env["CNI_ARGS"]);
+  });
+
+  it("a result without them fails ADD naming both and how to fix it, and rolls the attachment back", async () => {
+    const pod = h.createPod("sel", "args-ignored", { [NETWORKS]: annotation("ignores-args") });
+    await h.resetCalls();
+    const err = wireError(await h.call("ADD", pod));
+    expect(err.code).toBe(7);
+    expect(err.msg).toContain(
+      'pod sel/args-ignored: network sel/ignores-args (net1): the selection requests ips 198.18.9.9/24 (no plugin declares "capabilities": {"ips": true}, and none applied CNI_ARGS IP=, as static IPAM does) and mac 02:00:00:00:00:09',
+    );
+    expect(callsOf(h.calls(), "DEL").map((c) => c.env["CNI_IFNAME"])).toEqual(["net1", "eth0"]);
+  });
 });
 
 function clusterWithPortmap(): Record<string, unknown> {

@@ -5,7 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SELECTION_WARNING_REASON } from "../../src/engine/publish.js";
-import { parseNetworkStatusAnnotation } from "../../src/networks/status.js";
+import { parseNetworkStatusAnnotation } from "../../src/networks/network-status.js";
 import { addressesOf, execIn, links } from "../support/netns.js";
 import { startTestNode, type TestNode, type TestPod } from "../support/plexus-node.js";
 import { isRoot } from "../support/root.js";

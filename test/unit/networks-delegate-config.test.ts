@@ -4,7 +4,14 @@ import { describe, expect, it } from "vitest";
 import { parseNetworkConfig, type JsonObject } from "../../src/cni/conf.js";
 import { ErrorCode } from "../../src/cni/error.js";
 import type { Namespace } from "../../src/cni/ids.js";
-import { capabilityArgsFor, injectCniArgs } from "../../src/networks/delegate-config.js";
+import type { Result100 } from "../../src/cni/result.js";
+import {
+  argsOnlyRequests,
+  capabilityArgsFor,
+  checkArgsOnlyRequests,
+  injectCniArgs,
+  selectionCniArgs,
+} from "../../src/networks/delegate-config.js";
 import type { NetworkSelection } from "../../src/networks/selection.js";
 import { thrown } from "../support/cni-error.js";
 
@@ -67,25 +74,55 @@ describe("capabilityArgsFor", () => {
     expect(capabilityArgsFor(sel(), conflist(macvlan), ctx)).toEqual({});
   });
 
-  it("mac with no plugin declaring capabilities.mac fails the attachment", () => {
+  it("as Multus: mac or ips with no plugin declaring the capability travel as CNI_ARGS only, checked after ADD", () => {
+    const list = conflist(macvlan, { type: "tuning", capabilities: { mac: false } });
+    const s = sel({ mac: "02:23:45:67:89:01", ips: ["198.18.1.50/24", "fd00::50"] });
+    expect(capabilityArgsFor(s, list, ctx)).toEqual({ mac: "02:23:45:67:89:01", ips: ["198.18.1.50/24", "fd00::50"] });
+    expect(argsOnlyRequests(s, list)).toEqual({ mac: "02:23:45:67:89:01", ips: ["198.18.1.50/24", "fd00::50"] });
+    // A declared capability means runtimeConfig carries it: nothing left to check.
+    const withCaps = conflist(
+      { ...macvlan, capabilities: { ips: true } },
+      { type: "tuning", capabilities: { mac: true } },
+    );
+    expect(argsOnlyRequests(s, withCaps)).toBeUndefined();
+    expect(argsOnlyRequests(sel(), list)).toBeUndefined();
+  });
+
+  it("CNI_ARGS of a selection as Multus appends them: MAC= then IP= comma-joined; none without mac/ips", () => {
+    expect(selectionCniArgs(sel({ ips: ["198.18.1.50/24", "fd00::50/64"], mac: "02:00:00:00:00:50" }))).toEqual([
+      ["MAC", "02:00:00:00:00:50"],
+      ["IP", "198.18.1.50/24,fd00::50/64"],
+    ]);
+    expect(selectionCniArgs(sel({ ips: ["198.18.1.50"] }))).toEqual([["IP", "198.18.1.50"]]);
+    expect(selectionCniArgs(sel())).toEqual([]);
+  });
+
+  it("the result must show what only CNI_ARGS carried: addresses (prefix compared when given) and the MAC", () => {
+    const result = {
+      cniVersion: "1.0.0",
+      interfaces: [
+        { name: "host0", mac: "0a:00:00:00:00:01" },
+        { name: "net1", mac: "02:00:00:00:00:50", sandbox: "/run/netns/x" },
+      ],
+      ips: [
+        { address: "198.18.1.50/24", interface: 1 },
+        { address: "FD00::50/64", interface: 1 },
+      ],
+    } as Result100;
+    const ok = { ips: ["198.18.1.50/24", "fd00::50"], mac: "02:00:00:00:00:50" };
+    expect(() => checkArgsOnlyRequests(ok, result, "net1", ctx)).not.toThrow();
     const err = thrown(() =>
-      capabilityArgsFor(sel({ mac: "02:23:45:67:89:01" }), conflist(macvlan, { type: "tuning" }), ctx),
+      checkArgsOnlyRequests({ ips: ["198.18.1.50/25", "198.18.1.51"], mac: "02:00:00:00:00:51" }, result, "net1", ctx),
     );
     expect(err.code).toBe(ErrorCode.InvalidNetworkConfig);
     expect(err.msg).toBe(
-      'pod team-a/web-0: network team-a/net-b: the selection requests mac, but no plugin in CNI config "net-b" would apply it: ' +
-        'mac needs a plugin declaring "capabilities": {"mac": true} (e.g. tuning)',
+      'pod team-a/web-0: network team-a/net-b (net1): the selection requests ips 198.18.1.50/25, 198.18.1.51 (no plugin declares "capabilities": {"ips": true}, and none applied CNI_ARGS IP=, as static IPAM does) ' +
+        'and mac 02:00:00:00:00:51 (no plugin declares "capabilities": {"mac": true}, and none applied CNI_ARGS MAC=, as tuning does; the interface has 02:00:00:00:00:50), but the network\'s result does not have it',
     );
-  });
-
-  it("a capability set to false does not count", () => {
-    expect(() =>
-      capabilityArgsFor(
-        sel({ mac: "02:23:45:67:89:01" }),
-        conflist({ type: "tuning", capabilities: { mac: false } }),
-        ctx,
-      ),
-    ).toThrow(/requests mac/);
+    // The MAC of a host-side interface of the same name does not count.
+    expect(() => checkArgsOnlyRequests({ mac: "0a:00:00:00:00:01" }, result, "host0", ctx)).toThrow(
+      /no MAC in the result/,
+    );
   });
 
   it("tuning declaring mac gets it", () => {
@@ -113,14 +150,24 @@ describe("capabilityArgsFor", () => {
     });
   });
 
-  it("every missing capability is named at once", () => {
+  it("a capability set to false does not count", () => {
+    expect(() =>
+      capabilityArgsFor(
+        sel({ bandwidth: { ingressRate: 1, ingressBurst: 1 } }),
+        conflist({ type: "bandwidth", capabilities: { bandwidth: false } }),
+        ctx,
+      ),
+    ).toThrow(/requests bandwidth/);
+  });
+
+  it("every missing capability is named at once (those only runtimeConfig can carry)", () => {
     const s = sel({
       ips: ["10.0.0.1"],
       portMappings: [{ hostPort: 1, containerPort: 1, protocol: "udp" }],
       infinibandGuid: "24:8a:07:03:00:8d:ae:2f",
     });
     const msg = thrown(() => capabilityArgsFor(s, conflist(macvlan), ctx)).msg;
-    expect(msg).toContain("requests ips, portMappings, infiniband-guid");
+    expect(msg).toContain("requests portMappings, infiniband-guid,");
     expect(msg).toContain('{"infinibandGUID": true}');
   });
 
