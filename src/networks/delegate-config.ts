@@ -102,8 +102,8 @@ function isObject(v: unknown): v is JsonObject {
 }
 
 /**
- * CNI_ARGS a selection adds for its delegates, as Multus does on ADD (pkg/multus/multus.go
- * DelegateAdd; reference multus.md quirk "mac/ips are sent twice"): `MAC=<mac>`, then
+ * CNI_ARGS a selection adds for its delegates, as Multus does on ADD (multus-cni
+ * pkg/multus/multus.go DelegateAdd, docs/compatibility.md#input-tolerance): `MAC=<mac>`, then
  * `IP=<ips joined by ",">`, whatever the plugins' capabilities. Static IPAM reads `IP`
  * (comma-separated CIDRs), tuning reads `MAC`, so NADs written for Multus work without
  * capabilities. Plexus sends them on DEL and CHECK too: CNI SPEC §3 wants the ADD's parameters
