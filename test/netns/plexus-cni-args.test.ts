@@ -6,89 +6,92 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseNetworkStatusAnnotation } from "../../src/networks/network-status.js";
 import { addressesOf, execIn, link, links } from "../support/netns.js";
-import { startTestNode, type TestNode } from "../support/plexus-node.js";
+import { MODES, startTestNode, type TestNode } from "../support/plexus-node.js";
 import { isRoot } from "../support/root.js";
 
 const NETWORKS = "k8s.v1.cni.cncf.io/networks";
 
-describe.skipIf(!isRoot)("IP= and MAC= in CNI_ARGS with the real static IPAM and tuning plugins", () => {
-  let n: TestNode;
-  let master: string;
-  let nodeLinksBefore: string[];
+describe.skipIf(!isRoot).each(MODES)(
+  "IP= and MAC= in CNI_ARGS with the real static IPAM and tuning plugins (%s mode)",
+  (mode) => {
+    let n: TestNode;
+    let master: string;
+    let nodeLinksBefore: string[];
 
-  beforeAll(async () => {
-    n = await startTestNode("args");
-    master = `${n.net.prefix}m`.slice(-15);
-    await execIn(n.node, ["ip", "link", "add", master, "type", "veth", "peer", "name", `${master.slice(0, 13)}p`]);
-    await execIn(n.node, ["ip", "link", "set", master, "up"]);
-    await execIn(n.node, ["ip", "link", "set", `${master.slice(0, 13)}p`, "up"]);
-    // As a Multus user writes it: static IPAM with no addresses, tuning, and no capabilities.
-    n.createNad("team-a", "macvlan-static", {
-      cniVersion: "1.0.0",
-      name: "macvlan-static",
-      plugins: [{ type: "macvlan", master, mode: "bridge", ipam: { type: "static" } }, { type: "tuning" }],
+    beforeAll(async () => {
+      n = await startTestNode(`args-${mode}`, { mode });
+      master = `${n.net.prefix}m`.slice(-15);
+      await execIn(n.node, ["ip", "link", "add", master, "type", "veth", "peer", "name", `${master.slice(0, 13)}p`]);
+      await execIn(n.node, ["ip", "link", "set", master, "up"]);
+      await execIn(n.node, ["ip", "link", "set", `${master.slice(0, 13)}p`, "up"]);
+      // As a Multus user writes it: static IPAM with no addresses, tuning, and no capabilities.
+      n.createNad("team-a", "macvlan-static", {
+        cniVersion: "1.0.0",
+        name: "macvlan-static",
+        plugins: [{ type: "macvlan", master, mode: "bridge", ipam: { type: "static" } }, { type: "tuning" }],
+      });
+      // No tuning, and a plugin that does not read MAC= (macvlan and bridge 1.1 do): nothing applies it.
+      const device = `${n.net.prefix}d`.slice(-15);
+      await execIn(n.node, ["ip", "link", "add", device, "type", "veth", "peer", "name", `${device.slice(0, 12)}dp`]);
+      n.createNad("team-a", "device-no-tuning", {
+        cniVersion: "1.0.0",
+        type: "host-device",
+        device,
+        ipam: { type: "static" },
+      });
+      const primer = await n.createPod("team-a", "primer");
+      expect((await n.add(primer)).code).toBe(0);
+      expect((await n.del(primer)).code).toBe(0);
+      nodeLinksBefore = (await links(n.node)).map((l) => l.ifname).sort();
     });
-    // No tuning, and a plugin that does not read MAC= (macvlan and bridge 1.1 do): nothing applies it.
-    const device = `${n.net.prefix}d`.slice(-15);
-    await execIn(n.node, ["ip", "link", "add", device, "type", "veth", "peer", "name", `${device.slice(0, 12)}dp`]);
-    n.createNad("team-a", "device-no-tuning", {
-      cniVersion: "1.0.0",
-      type: "host-device",
-      device,
-      ipam: { type: "static" },
+    afterAll(async () => {
+      await n?.cleanup();
     });
-    const primer = await n.createPod("team-a", "primer");
-    expect((await n.add(primer)).code).toBe(0);
-    expect((await n.del(primer)).code).toBe(0);
-    nodeLinksBefore = (await links(n.node)).map((l) => l.ifname).sort();
-  });
-  afterAll(async () => {
-    await n?.cleanup();
-  });
 
-  it("net1 gets the requested addresses and MAC in the kernel, the result and network-status", async () => {
-    const pod = await n.createPod("team-a", "static-0", {
-      [NETWORKS]: JSON.stringify([
-        { name: "macvlan-static", ips: ["198.18.1.50/24", "fd00:1::50/64"], mac: "02:00:00:00:00:50" },
-      ]),
+    it("net1 gets the requested addresses and MAC in the kernel, the result and network-status", async () => {
+      const pod = await n.createPod("team-a", "static-0", {
+        [NETWORKS]: JSON.stringify([
+          { name: "macvlan-static", ips: ["198.18.1.50/24", "fd00:1::50/64"], mac: "02:00:00:00:00:50" },
+        ]),
+      });
+      const out = await n.add(pod);
+      expect(out.code, out.stdout + out.stderr).toBe(0);
+      expect((await addressesOf(pod.netns, "net1")).filter((a) => !a.startsWith("fe80:"))).toEqual([
+        "198.18.1.50/24",
+        "fd00:1::50/64",
+      ]);
+      expect((await link(pod.netns, "net1"))?.address).toBe("02:00:00:00:00:50");
+      const net1 = out.json.interfaces.findIndex((i: any) => i.name === "net1" && i.sandbox);
+      expect(out.json.interfaces[net1].mac).toBe("02:00:00:00:00:50");
+      expect(out.json.ips.filter((ip: any) => ip.interface === net1).map((ip: any) => ip.address)).toEqual([
+        "198.18.1.50/24",
+        "fd00:1::50/64",
+      ]);
+      const status = parseNetworkStatusAnnotation(
+        n.getPod("team-a", "static-0").metadata.annotations["k8s.v1.cni.cncf.io/network-status"],
+      ).find((s) => s.interface === "net1");
+      expect([status?.ips, status?.mac]).toEqual([["198.18.1.50", "fd00:1::50"], "02:00:00:00:00:50"]);
+      // CHECK gets the ADD's CNI_ARGS: static checks the addresses it was given are there.
+      const check = await n.call("CHECK", pod);
+      expect(check.code, check.stdout).toBe(0);
+      expect((await n.del(pod)).code).toBe(0);
+      expect((await links(pod.netns)).map((l) => l.ifname)).toEqual(["lo"]);
     });
-    const out = await n.add(pod);
-    expect(out.code, out.stdout + out.stderr).toBe(0);
-    expect((await addressesOf(pod.netns, "net1")).filter((a) => !a.startsWith("fe80:"))).toEqual([
-      "198.18.1.50/24",
-      "fd00:1::50/64",
-    ]);
-    expect((await link(pod.netns, "net1"))?.address).toBe("02:00:00:00:00:50");
-    const net1 = out.json.interfaces.findIndex((i: any) => i.name === "net1" && i.sandbox);
-    expect(out.json.interfaces[net1].mac).toBe("02:00:00:00:00:50");
-    expect(out.json.ips.filter((ip: any) => ip.interface === net1).map((ip: any) => ip.address)).toEqual([
-      "198.18.1.50/24",
-      "fd00:1::50/64",
-    ]);
-    const status = parseNetworkStatusAnnotation(
-      n.getPod("team-a", "static-0").metadata.annotations["k8s.v1.cni.cncf.io/network-status"],
-    ).find((s) => s.interface === "net1");
-    expect([status?.ips, status?.mac]).toEqual([["198.18.1.50", "fd00:1::50"], "02:00:00:00:00:50"]);
-    // CHECK gets the ADD's CNI_ARGS: static checks the addresses it was given are there.
-    const check = await n.call("CHECK", pod);
-    expect(check.code, check.stdout).toBe(0);
-    expect((await n.del(pod)).code).toBe(0);
-    expect((await links(pod.netns)).map((l) => l.ifname)).toEqual(["lo"]);
-  });
 
-  it("a MAC no plugin applies fails ADD, naming the network and the fix, and leaves nothing behind", async () => {
-    const pod = await n.createPod("team-a", "static-1", {
-      [NETWORKS]: JSON.stringify([{ name: "device-no-tuning", ips: ["198.18.1.51/24"], mac: "02:00:00:00:00:51" }]),
+    it("a MAC no plugin applies fails ADD, naming the network and the fix, and leaves nothing behind", async () => {
+      const pod = await n.createPod("team-a", "static-1", {
+        [NETWORKS]: JSON.stringify([{ name: "device-no-tuning", ips: ["198.18.1.51/24"], mac: "02:00:00:00:00:51" }]),
+      });
+      const add = await n.add(pod);
+      expect(add.code).toBe(1);
+      expect(add.json, add.json.msg).toMatchObject({ cniVersion: "1.0.0", code: 7 });
+      expect(add.json.msg).toContain(
+        'pod team-a/static-1: network team-a/device-no-tuning (net1): the selection requests mac 02:00:00:00:00:51 (no plugin declares "capabilities": {"mac": true}, and none applied CNI_ARGS MAC=, as tuning does;',
+      );
+      expect((await links(pod.netns)).map((l) => l.ifname)).toEqual(["lo"]);
+      expect((await links(n.node)).map((l) => l.ifname).sort()).toEqual(nodeLinksBefore);
+      expect(await n.leases()).toEqual([]);
+      expect((await n.del(pod)).code).toBe(0);
     });
-    const add = await n.add(pod);
-    expect(add.code).toBe(1);
-    expect(add.json, add.json.msg).toMatchObject({ cniVersion: "1.0.0", code: 7 });
-    expect(add.json.msg).toContain(
-      'pod team-a/static-1: network team-a/device-no-tuning (net1): the selection requests mac 02:00:00:00:00:51 (no plugin declares "capabilities": {"mac": true}, and none applied CNI_ARGS MAC=, as tuning does;',
-    );
-    expect((await links(pod.netns)).map((l) => l.ifname)).toEqual(["lo"]);
-    expect((await links(n.node)).map((l) => l.ifname).sort()).toEqual(nodeLinksBefore);
-    expect(await n.leases()).toEqual([]);
-    expect((await n.del(pod)).code).toBe(0);
-  });
-});
+  },
+);

@@ -7,17 +7,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SELECTION_WARNING_REASON } from "../../src/engine/publish.js";
 import { parseNetworkStatusAnnotation } from "../../src/networks/network-status.js";
 import { addressesOf, execIn, links } from "../support/netns.js";
-import { startTestNode, type TestNode, type TestPod } from "../support/plexus-node.js";
+import { MODES, startTestNode, type TestNode, type TestPod } from "../support/plexus-node.js";
 import { isRoot } from "../support/root.js";
 
 const OLD_DRAFT = '[{"name":"macvlan-a","ipRequest":"198.18.1.50","macRequest":"02:00:00:00:00:50"}]';
 
-describe.skipIf(!isRoot)("selections with keys Multus ignores", () => {
+describe.skipIf(!isRoot).each(MODES)("selections with keys Multus ignores (%s mode)", (mode) => {
   let n: TestNode;
   let nodeLinksBefore: string[];
 
   beforeAll(async () => {
-    n = await startTestNode("toler");
+    n = await startTestNode(`toler-${mode}`, { mode });
     const master = `${n.net.prefix}m`.slice(-15);
     await execIn(n.node, ["ip", "link", "add", master, "type", "veth", "peer", "name", `${master.slice(0, 13)}p`]);
     await execIn(n.node, ["ip", "link", "set", master, "up"]);
@@ -67,10 +67,11 @@ describe.skipIf(!isRoot)("selections with keys Multus ignores", () => {
     );
     expect(message).toContain('unknown key "macRequest" ignored (did you mean "mac"?)');
     expect(message).toContain("strictSelections");
-    // One log line per key, naming the key, the item and the key probably meant (stderr: logToStderr).
-    const lines = out.stderr
+    // One log line per key, naming the key, the item and the key probably meant (thin: stderr,
+    // logToStderr; daemon: the daemon's log).
+    const lines = (n.daemon ? n.daemon.log() : out.stderr)
       .split("\n")
-      .filter((l) => l.includes('"key":'))
+      .filter((l) => l.includes('"key":') && l.includes("team-a/old-draft"))
       .map((l) => JSON.parse(l));
     expect(lines).toEqual([
       expect.objectContaining({ level: 40, key: "ipRequest", suggestion: "ips", item: 'item 1 ("macvlan-a")' }),
