@@ -19,7 +19,8 @@ import {
 } from "../../src/networks/delegate-config.js";
 import { requestedIfNameProblem } from "../../src/networks/interface-names.js";
 import { checkNamespaceIsolation } from "../../src/networks/isolation.js";
-import { delegateConfigFromNad, findConfByName, type ConfDirReader } from "../../src/networks/nad-config.js";
+import { delegateConfigFromNad } from "../../src/networks/nad-config.js";
+import { findConfByName, type ConfDirReader } from "../../src/runtime/conf-files.js";
 import { DEFAULT_BANDWIDTH_BURST } from "../../src/networks/selection-schema.js";
 import { parseDefaultNetworkSelection, parseNetworkSelections } from "../../src/networks/selection.js";
 import { thrown } from "../support/cni-error.js";
@@ -36,7 +37,7 @@ const strictError = (element: object) => thrown(() => parseStrict(json(element))
 const list = (...plugins: object[]) => parseNetworkConfig({ cniVersion: "1.0.0", name: "net-a", plugins });
 const ctx = { pod: POD, network: "team-a/net-a" };
 const nad = (config: string) => ({ metadata: { name: "net-a", namespace: "team-a" }, spec: { config } });
-const noFiles: ConfDirReader = { list: async () => [], read: async () => "" };
+const noConf = (name: string) => findConfByName("/none", name, { list: async () => [], read: async () => "" });
 const confOf = (extra: object) =>
   parsePlexusNetConf({ cniVersion: "1.0.0", name: "p", clusterNetwork: "/c", ...extra });
 
@@ -233,30 +234,18 @@ const rows: Record<string, () => unknown> = {
   },
   "NAD `spec.config`: over 1 MiB or JSON nesting over 64": async () => {
     const big = JSON.stringify({ cniVersion: "1.0.0", type: "macvlan", pad: "x".repeat(1024 * 1024) });
-    await expect(delegateConfigFromNad(nad(big), { dir: "/none", reader: noFiles }, { pod: POD })).rejects.toThrow(
-      /spec.config/,
-    );
+    await expect(delegateConfigFromNad(nad(big), noConf, { pod: POD })).rejects.toThrow(/spec.config/);
     const deep = `{"cniVersion":"1.0.0","type":"macvlan","x":${"[".repeat(70)}${"]".repeat(70)}}`;
-    await expect(delegateConfigFromNad(nad(deep), { dir: "/none", reader: noFiles }, { pod: POD })).rejects.toThrow(
-      /spec.config/,
-    );
+    await expect(delegateConfigFromNad(nad(deep), noConf, { pod: POD })).rejects.toThrow(/spec.config/);
   },
   "NAD `spec.config`: a plugin `type` that is a path (`../../bin/sh`)": async () => {
     await expect(
-      delegateConfigFromNad(
-        nad('{"cniVersion":"1.0.0","type":"../../bin/sh"}'),
-        { dir: "/none", reader: noFiles },
-        { pod: POD },
-      ),
+      delegateConfigFromNad(nad('{"cniVersion":"1.0.0","type":"../../bin/sh"}'), noConf, { pod: POD }),
     ).rejects.toThrow(/not a path/);
   },
   'NAD `spec.config`: `{"plugins": []}`': async () => {
     await expect(
-      delegateConfigFromNad(
-        nad('{"cniVersion":"1.0.0","plugins":[]}'),
-        { dir: "/none", reader: noFiles },
-        { pod: POD },
-      ),
+      delegateConfigFromNad(nad('{"cniVersion":"1.0.0","plugins":[]}'), noConf, { pod: POD }),
     ).rejects.toThrow(/no plugins in list/);
   },
   "conf dir: a broken file other than the one looked for": async () => {
