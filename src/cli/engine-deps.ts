@@ -8,7 +8,7 @@ import { createCacheStore } from "../cache/store.js";
 import type { PlexusNetConf } from "../config/netconf.js";
 import type { DeviceInfoFiles, EngineDeps } from "../engine/deps.js";
 import { findApiAccess } from "../k8s/api-access.js";
-import { importKubeClient } from "./k8s-loader.js";
+import { importKubeClient, kubeClientCodeCacheOutcome } from "./k8s-loader.js";
 import type { KubeClient } from "../k8s/port.js";
 import type { Logger } from "../log/logger.js";
 import { nodeConfDirReader } from "../runtime/conf-files.js";
@@ -82,7 +82,10 @@ async function loadKubeClient(
   const started = performance.now();
   const { createKubeClient } = await importKubeClient();
   const client = createKubeClient({ ...access, settings: conf.kubernetes, log: log.child({ component: "k8s" }) });
-  log.debug({ ms: Math.round(performance.now() - started) }, "Kubernetes client loaded");
+  log.debug(
+    { ms: Math.round(performance.now() - started), codeCache: kubeClientCodeCacheOutcome() },
+    "Kubernetes client loaded",
+  );
   return client;
 }
 

@@ -2,9 +2,16 @@
 // otherwise it is a command-line tool.
 
 import { startupSnapshot } from "node:v8";
+import { writeKubeClientCodeCache } from "./k8s-loader.js";
 import { runPlugin } from "./plugin.js";
 
 async function main(): Promise<number> {
+  // A step of the build (src/cli/sea-build.mjs), never set on a node.
+  const codeCacheOut = process.env["PLEXUS_BUILD_CODE_CACHE"];
+  if (codeCacheOut !== undefined) {
+    writeKubeClientCodeCache(codeCacheOut);
+    return 0;
+  }
   if (process.env["CNI_COMMAND"] !== undefined) {
     const controller = new AbortController();
     process.once("SIGTERM", () => controller.abort(new Error("plexus received SIGTERM")));

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # npm run bench: ADD then DEL of pods with 1, 3 and 8 attachments, plexus against the same
 # delegates run directly, in a throwaway node namespace. Root; installs what it needs.
+# npm run bench -- executables [EXE ...]: start-up time and memory of plexus executables side by
+# side (test/bench/executables.ts).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ "$(id -u)" = 0 ] || { echo "npm run bench: run as root (it creates network namespaces)" >&2; exit 1; }
@@ -8,5 +10,10 @@ bash .ci/e2e-prereqs.sh >/dev/null
 command -v /usr/bin/time >/dev/null 2>&1 || { apt-get install -y -qq time >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq time; }; }
 [ -d node_modules ] || npm ci --no-audit --no-fund
 npm run --silent build
+if [ "${1:-}" = executables ]; then
+  shift
+  npx esbuild test/bench/executables.ts --bundle --platform=node --target=node20 --format=cjs --outfile=dist/bench-executables.cjs --log-level=warning
+  exec node dist/bench-executables.cjs "$@"
+fi
 npx esbuild test/bench/bench.ts --bundle --platform=node --target=node20 --format=cjs --outfile=dist/bench.cjs --log-level=warning
 exec node dist/bench.cjs "$@"
