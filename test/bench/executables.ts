@@ -1,6 +1,6 @@
 // npm run bench -- executables [EXE ...]: start-up time and memory of plexus executables side by
 // side (default: dist/plexus), to choose the Node.js the shipped executables are built with
-// (docs/operator-guide.md, "Versions", has the table). For each executable, interleaved round by
+// (README.md, "Building and developing", has the table). For each executable, interleaved round by
 // round so that machine load hits all of them alike: VERSION, then ADD and DEL of a pod with a
 // bridge cluster network and one macvlan secondary through the local API server (the thin-mode
 // path: the Kubernetes client loaded, one TLS connection, the delegates), each wrapped in
