@@ -2,10 +2,12 @@
 //  1. a Flannel stand-in as the cluster network (the real Flannel cannot run here), as on a
 //     node where Flannel was installed first;
 //  2. `plexus local`: the local API server, a node namespace, `plexus install` around the
-//     Flannel config, and a node simulator doing what kubelet + containerd do;
+//     Flannel config, and a node simulator doing what kubelet + containerd do; in daemon mode
+//     (the default; `npm run demo -- --mode thin` for thin mode) `plexus daemon` runs in the
+//     node namespace and the CNI plugin is the shim;
 //  3. the real kubectl applies two NetworkAttachmentDefinitions and two annotated pods;
 //  4. each pod's interfaces and IPs from network-status, beside what the kernel shows;
-//  5. a ping between the pods over the macvlan network;
+//  5. a ping between the pods over the macvlan network, and the daemon's metrics;
 //  6. everything torn down.
 
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
@@ -16,6 +18,7 @@ const STATE = "/run/plexus-demo";
 const REPO = resolve(".");
 const PLEXUS = join(REPO, "dist/plexus");
 const KUBECONFIG = join(STATE, "kubeconfig");
+const MODE = process.argv.includes("--mode") ? process.argv[process.argv.indexOf("--mode") + 1] : "daemon";
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 
 function say(text: string): void {
@@ -54,7 +57,9 @@ function prepareNode(): void {
 }
 
 async function startNode(): Promise<ChildProcess> {
-  const child = spawn(PLEXUS, ["local", "--state-dir", STATE], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(PLEXUS, ["local", "--state-dir", STATE, "--mode", MODE ?? ""], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let log = "";
   child.stdout?.on("data", (b) => (log += b));
   child.stderr?.on("data", (b) => (log += b));
@@ -124,7 +129,11 @@ function podView(name: string): { rows: Row[]; netns: string; ips: Map<string, s
 async function main(): Promise<void> {
   say("a node whose cluster network is Flannel (a stand-in: the real Flannel cannot run here)");
   prepareNode();
-  say("plexus local: API server, node namespace, plexus install --once, node simulator");
+  say(
+    MODE === "daemon"
+      ? "plexus local: API server, node namespace, plexus install --once --mode daemon, plexus daemon, node simulator"
+      : "plexus local: API server, node namespace, plexus install --once --mode thin, node simulator",
+  );
   const node = await startNode();
   try {
     process.stdout.write(readFileSync(join(STATE, "net.d/00-plexus.conflist"), "utf8"));
@@ -154,6 +163,23 @@ async function main(): Promise<void> {
     say("web-0 pings web-1 over the macvlan network (net1)");
     const target = views[1]?.ips.get("net1")?.[0] as string;
     sh(["ip", "netns", "exec", views[0]?.netns as string, "ping", "-c", "3", "-W", "2", "-I", "net1", target]);
+    if (MODE === "daemon") {
+      say("the node's plexus daemon served every CNI call: a few of its metrics (curl 127.0.0.1:9454/metrics)");
+      const metrics = sh(["ip", "netns", "exec", "plexus-local", "curl", "-s", "127.0.0.1:9454/metrics"], {
+        quiet: true,
+      });
+      process.stdout.write(
+        metrics
+          .split("\n")
+          .filter(
+            (l) =>
+              /^plexus_(cni_requests_total|delegate_duration_seconds_count|cni_requests_in_flight) /.test(l) ||
+              /^plexus_(cni_requests_total|delegate_duration_seconds_count)\{/.test(l),
+          )
+          .map((l) => `  ${l}\n`)
+          .join(""),
+      );
+    }
     say("kubectl delete the pods: Plexus tears their networks down");
     sh(["kubectl", "delete", "-f", "examples/demo/pods.yaml", "--wait=true"]);
     // The node tears a pod's network down after the API has deleted it, as a kubelet does.

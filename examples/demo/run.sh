@@ -11,6 +11,9 @@ need=()
 [ -x /usr/lib/cni/macvlan ] || [ -x /opt/cni/bin/macvlan ] || need+=(containernetworking-plugins)
 command -v ip >/dev/null || need+=(iproute2)
 command -v ping >/dev/null || need+=(iputils-ping)
+command -v curl >/dev/null || need+=(curl)
+# The build compiles daemon mode's shim with gcc -static.
+{ command -v gcc >/dev/null && [ "$(gcc -print-file-name=libc.a)" != libc.a ]; } || need+=(gcc libc6-dev)
 if [ ${#need[@]} -gt 0 ]; then
   echo "==> installing ${need[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-remove "${need[@]}" >/dev/null
@@ -23,4 +26,4 @@ fi
 echo "==> building Plexus (dist/plexus)"
 npm run --silent build >/dev/null 2>&1 || npm run build
 npx esbuild examples/demo/demo.ts --bundle --platform=node --target=node20 --format=cjs --outfile=dist/demo.cjs --log-level=warning
-exec node dist/demo.cjs
+exec node dist/demo.cjs "$@"

@@ -29,6 +29,9 @@ Flags:
   --cni-bin-dir DIR        plugins (default <state dir>/bin; the reference plugins are linked in)
   --reference-plugins DIR  where the reference CNI plugins are (default /usr/lib/cni or /opt/cni/bin)
   --crd-dir DIR            the NetworkAttachmentDefinition CRD (default <exe>/../crds, ./crds)
+  --mode daemon|thin       daemon (default): the shim is the CNI plugin and \`plexus daemon\` runs
+                           in the node namespace (socket <state dir>/run/plexus.sock, log
+                           <state dir>/daemon.log); thin: the plexus executable per call
   -h, --help               this text
 
 plexus local forward --help: the forwarder the node namespace reaches the API server through.
@@ -42,6 +45,7 @@ const FLAGS = {
   "cni-bin-dir": { type: "string" },
   "reference-plugins": { type: "string" },
   "crd-dir": { type: "string" },
+  mode: { type: "string" },
 } as const satisfies FlagSpecs;
 
 /** `plexus local [flags]` and `plexus local forward ...`. */
@@ -74,6 +78,7 @@ async function runLocalNode(
     binDir: dir("cni-bin-dir"),
     referencePlugins: dir("reference-plugins"),
     crdDir: dir("crd-dir"),
+    mode: modeValue(flags.mode ?? "daemon"),
   };
   if (process.getuid?.() !== 0) {
     process.stderr.write("plexus local: run as root (it creates network namespaces)\n");
@@ -100,11 +105,12 @@ async function runLocalNode(
     self,
     importKubeClient,
     log,
+    mode: values.mode,
   });
   const ready = join(stateDir, "ready");
   await writeFile(ready, `${node.api.url}\n`);
   process.stdout.write(
-    `plexus local is running: API ${node.api.url}, node namespace ${node.nodeNetns}\n  export KUBECONFIG=${node.kubeconfig}\n`,
+    `plexus local is running (${node.mode} mode): API ${node.api.url}, node namespace ${node.nodeNetns}\n  export KUBECONFIG=${node.kubeconfig}\n`,
   );
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
@@ -114,6 +120,12 @@ async function runLocalNode(
   await rm(ready, { force: true });
   await node.stop();
   return 0;
+}
+
+function modeValue(text: string): "daemon" | "thin" {
+  if (text !== "daemon" && text !== "thin")
+    throw new UsageError(`--mode must be daemon or thin, not ${JSON.stringify(text)}`);
+  return text;
 }
 
 export const FORWARD_USAGE = `Usage: plexus local forward --listen HOST:PORT|PATH --to HOST:PORT|PATH

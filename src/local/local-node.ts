@@ -2,9 +2,12 @@
 // (the demo, experiments, debugging). It starts the local API server, a node network namespace
 // (node-netns.ts), an API forwarder into it (forward.ts), installs Plexus into the node's CNI
 // dirs with the real installer (`plexus install --once`) around whatever primary network is
-// there, and runs the node simulator (node-simulator.ts). Use it with the real kubectl.
+// there, and runs the node simulator (node-simulator.ts). Use it with the real kubectl. In daemon
+// mode (the default) it installs the shim and runs `plexus daemon` in the node namespace, as a
+// node of the DaemonSet in deploy/ would.
 
-import { access, mkdir, readdir, symlink, writeFile } from "node:fs/promises";
+import { access, mkdir, open, readdir, symlink, writeFile } from "node:fs/promises";
+import { connect } from "node:net";
 import { spawn, type ChildProcess } from "node:child_process";
 import { dirname, join, resolve } from "node:path";
 import { resolveInstallOptions } from "../config/install-options.js";
@@ -32,6 +35,8 @@ export interface LocalNodeOptions {
   /** How the installer loads the Kubernetes client (the executable carries it as an asset). */
   readonly importKubeClient: ImportKubeClient;
   readonly log: Logger;
+  /** daemon (default): the shim and `plexus daemon`; thin: the plexus executable per call. */
+  readonly mode?: "daemon" | "thin";
 }
 
 export interface LocalNode {
@@ -41,6 +46,9 @@ export interface LocalNode {
   readonly binDir: string;
   readonly nodeNetns: string;
   readonly simulator: NodeSimulator;
+  readonly mode: "daemon" | "thin";
+  /** The daemon's socket in daemon mode. */
+  readonly socket: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -91,17 +99,33 @@ export async function startLocalNode(o: LocalNodeOptions): Promise<LocalNode> {
     await api.writeKubeconfig(kubeconfig);
     await createNodeNetns(nodeNetns);
     cleanups.push(() => deleteNodeNetns(nodeNetns));
-    const socket = join(stateDir, "api.sock");
-    const hostSide: Forwarder = await startForwarder({ path: socket }, { host: "127.0.0.1", port: api.port });
+    const apiSocket = join(stateDir, "api.sock");
+    const hostSide: Forwarder = await startForwarder({ path: apiSocket }, { host: "127.0.0.1", port: api.port });
     cleanups.push(() => hostSide.close());
-    const nodeSide = await startNetnsForwarder({ netns: nodeNetns, self: o.self.argv, port: api.port, socket });
+    const nodeSide = await startNetnsForwarder({
+      netns: nodeNetns,
+      self: o.self.argv,
+      port: api.port,
+      socket: apiSocket,
+    });
     cleanups.push(async () => void nodeSide.kill("SIGTERM"));
     await prepareBinDir(binDir, o.referencePluginDir);
     await prepareConfDir(confDir, stateDir);
-    await installPlexus(o, api, { confDir, binDir, stateDir });
+    const mode = o.mode ?? "daemon";
+    await installPlexus(o, api, { confDir, binDir, stateDir, mode });
+    let socket: string | undefined;
+    if (mode === "daemon") {
+      socket = join(stateDir, "run", "plexus.sock");
+      const daemon = await startNodeDaemon({ o, nodeNetns, stateDir, socket });
+      cleanups.push(() => stopProcess(daemon));
+    }
     const runtime = createRuntime({
       binDirs: [binDir],
-      env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" },
+      // What the runtime gives its plugins; the shim finds the daemon's socket by PLEXUS_SOCKET.
+      env: {
+        PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        ...(socket ? { PLEXUS_SOCKET: socket } : {}),
+      },
       wrap: (argv) => ["ip", "netns", "exec", nodeNetns, ...argv],
       onStderr: (type, text) => o.log.debug({ plugin: type, stderr: text.slice(0, 2000) }, "plugin stderr"),
     });
@@ -115,7 +139,7 @@ export async function startLocalNode(o: LocalNodeOptions): Promise<LocalNode> {
     });
     cleanups.push(() => simulator.stop());
     cleanups.push(() => deleteNetnsWithPrefix(`${nodeNetns}-pod`));
-    return { api, kubeconfig, confDir, binDir, nodeNetns, simulator, stop };
+    return { api, kubeconfig, confDir, binDir, nodeNetns, simulator, mode, socket, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -181,7 +205,7 @@ async function prepareConfDir(confDir: string, stateDir: string): Promise<void> 
 async function installPlexus(
   o: LocalNodeOptions,
   api: LocalApiServer,
-  dirs: { confDir: string; binDir: string; stateDir: string },
+  dirs: { confDir: string; binDir: string; stateDir: string; mode: "daemon" | "thin" },
 ): Promise<void> {
   const serviceAccount = join(dirs.stateDir, "serviceaccount");
   await mkdir(serviceAccount, { recursive: true, mode: 0o700 });
@@ -203,6 +227,7 @@ async function installPlexus(
       kubeconfig: join(dirs.stateDir, "plexus.kubeconfig"),
       "service-account-dir": serviceAccount,
       "log-level": "warn",
+      mode: dirs.mode,
       ...(o.self.executable ? { "plexus-binary": o.self.executable } : { "skip-binary-copy": true }),
     },
     optionsText,
@@ -226,6 +251,63 @@ async function installPlexus(
         `${join(dirs.binDir, "plexus")} is missing: run plexus local from the built executable (dist/plexus)`,
       );
     });
+}
+
+/**
+ * `plexus daemon` in the node namespace, with the plugin's kubeconfig (the API is reachable there
+ * through the forwarder) and its log in <stateDir>/daemon.log. Resolves once it serves.
+ */
+async function startNodeDaemon(p: {
+  o: LocalNodeOptions;
+  nodeNetns: string;
+  stateDir: string;
+  socket: string;
+}): Promise<ChildProcess> {
+  const logFile = await open(join(p.stateDir, "daemon.log"), "a", 0o600);
+  const argv = [
+    "netns",
+    "exec",
+    p.nodeNetns,
+    ...p.o.self.argv,
+    "daemon",
+    "--socket",
+    p.socket,
+    "--kubeconfig",
+    join(p.stateDir, "plexus.kubeconfig"),
+    "--node-name",
+    p.o.nodeName,
+  ];
+  const child = spawn("ip", argv, { stdio: ["ignore", logFile.fd, logFile.fd] });
+  await logFile.close();
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  for (let waited = 0; ; waited += 50) {
+    if (await connects(p.socket)) return child;
+    if (child.exitCode !== null || waited > 20_000) {
+      child.kill("SIGKILL");
+      throw new Error(`plexus daemon did not start (exit ${await exited}): see ${join(p.stateDir, "daemon.log")}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function connects(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on("error", () => resolve(false));
+  });
+}
+
+/** SIGTERM (the daemon finishes what it runs, then exits), SIGKILL after 10 s. */
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+  await exited;
+  clearTimeout(timer);
 }
 
 /** The CRD directory: next to the executable (<repo>/dist/plexus -> <repo>/crds), or the working directory's. */

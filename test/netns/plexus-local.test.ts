@@ -1,6 +1,7 @@
 // `plexus local` driven by the real kubectl, as a new user would: apply a NAD and an annotated
 // pod, see the interfaces appear, read network-status with `kubectl get pod -o yaml`, describe
 // the pod, delete it and see the network go. `plexus inspect` shows what Plexus knows meanwhile.
+// In daemon mode (the default: the shim and `plexus daemon` in the node namespace) and thin mode.
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -12,13 +13,14 @@ import { runCommand } from "../support/netns.js";
 import { plexusBin, requireBuiltPlexus } from "../support/plexus.js";
 import { isRoot } from "../support/root.js";
 
-const NODE = `t${process.pid.toString(36)}`;
+import { MODES } from "../support/plexus-node.js";
 
 async function netnsNames(): Promise<string[]> {
   return (await runCommand(["ip", "netns", "list"])).split("\n").map((l) => l.split(" ")[0] ?? "");
 }
 
-describe.skipIf(!isRoot)("plexus local with kubectl", () => {
+describe.skipIf(!isRoot).each(MODES)("plexus local with kubectl (%s mode)", (mode) => {
+  const NODE = `t${process.pid.toString(36)}${mode[0]}`;
   let dir: string;
   let local: ChildProcess | undefined;
   let output = "";
@@ -31,7 +33,7 @@ describe.skipIf(!isRoot)("plexus local with kubectl", () => {
   beforeAll(async () => {
     requireBuiltPlexus();
     dir = await mkdtemp(join(tmpdir(), "plexus-local-"));
-    local = spawn(plexusBin, ["local", "--state-dir", join(dir, "state"), "--node-name", NODE], {
+    local = spawn(plexusBin, ["local", "--state-dir", join(dir, "state"), "--node-name", NODE, "--mode", mode], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     local.stdout?.on("data", (b) => (output += b));
@@ -78,6 +80,9 @@ spec:
 
   it("installs Plexus around the primary and serves kubectl", async () => {
     expect(existsSync(join(dir, "state", "net.d", "00-plexus.conflist"))).toBe(true);
+    expect(output).toContain(`plexus local is running (${mode} mode)`);
+    // Daemon mode: the CNI plugin is the shim and the thin executable is beside it.
+    expect(existsSync(join(dir, "state", "bin", "plexus-thin"))).toBe(mode === "daemon");
     expect(await netnsNames()).toContain(`plexus-${NODE}`);
     expect(await kubectl("get", "network-attachment-definitions")).toBe("");
   });
@@ -98,6 +103,18 @@ spec:
     expect(addrs).toMatch(new RegExp(`data0\\s+inet ${status[1].ips[0].replaceAll(".", "\\.")}/24`));
     expect(addrs).toMatch(new RegExp(`eth0\\s+inet ${status[0].ips[0].replaceAll(".", "\\.")}/24`));
     expect(pod.status.podIP).toBe(status[0].ips[0]);
+    if (mode === "daemon") {
+      const metrics = await runCommand([
+        "ip",
+        "netns",
+        "exec",
+        `plexus-${NODE}`,
+        "curl",
+        "-s",
+        "127.0.0.1:9454/metrics",
+      ]);
+      expect(metrics).toMatch(/^plexus_cni_requests_total\{command="ADD",outcome="ok"\} [1-9]/m);
+    }
   });
 
   it("kubectl describe shows Plexus's events; plexus inspect shows the attachments", async () => {
