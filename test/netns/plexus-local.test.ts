@@ -38,11 +38,13 @@ describe.skipIf(!isRoot).each(MODES)("plexus local with kubectl (%s mode)", (mod
     });
     local.stdout?.on("data", (b) => (output += b));
     local.stderr?.on("data", (b) => (output += b));
-    for (let i = 0; i < 150 && !existsSync(join(dir, "state", "ready")); i++) {
+    // Ready: the ready file is written, then the line on stdout.
+    for (let i = 0; i < 150 && !output.includes("plexus local is running"); i++) {
       if (local.exitCode !== null) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    if (!existsSync(join(dir, "state", "ready"))) throw new Error(`plexus local did not start:\n${output}`);
+    if (!existsSync(join(dir, "state", "ready")) || !output.includes("plexus local is running"))
+      throw new Error(`plexus local did not start:\n${output}`);
     await writeFile(
       join(dir, "objects.yaml"),
       `apiVersion: k8s.cni.cncf.io/v1
