@@ -26,6 +26,7 @@ export interface EngineDeps {
   /** Device Information Specification files (outside Plexus's state dir). */
   readonly deviceInfo: DeviceInfoFiles;
   readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Bound by the edge to the call's command, containerId and pod: the engine never logs those keys again. */
   readonly log: Logger;
   readonly now: () => Date;
   readonly signal: AbortSignal;

@@ -246,7 +246,7 @@ async function selectedEntries(
       for (const sel of selections) checkNamespaceIsolation(sel, ref.namespace, req.conf, { pod: podName });
   } catch (err) {
     if (!options.lenient) throw err;
-    deps.log.warn({ pod: podName, reason: (err as Error).message }, "ignoring the pod's network selections");
+    deps.log.warn({ reason: (err as Error).message }, "ignoring the pod's network selections");
     return [];
   }
   const kube = (await deps.kube()) as KubeClient;
@@ -263,7 +263,7 @@ async function selectedEntries(
     if (s.status === "fulfilled") entries.push({ role: "selected", network: s.value, selection });
     else if (options.lenient && s.reason instanceof CniError && s.reason.code === ErrorCode.NotFound) {
       deps.log.warn(
-        { pod: podName, network: `${selection.namespace}/${selection.name}` },
+        { network: `${selection.namespace}/${selection.name}` },
         "network gone: nothing to tear down for it",
       );
     } else throw s.reason;

@@ -38,10 +38,7 @@ export async function fetchPod(
     pod = await kube.getPod({ namespace: ref.namespace, name: ref.name }, deps.signal);
   } catch (err) {
     if (isKubeError(err, "not-found")) {
-      deps.log.warn(
-        { pod: describePod(ref), reason: err.message },
-        "pod not found in the API: attaching its cluster network only",
-      );
+      deps.log.warn({ reason: err.message }, "pod not found in the API: attaching its cluster network only");
       return undefined;
     }
     throw kubeFailure(err, `pod ${describePod(ref)}: cannot read the pod from the Kubernetes API`);
@@ -50,10 +47,7 @@ export async function fetchPod(
   if (ref.uid === undefined || uid === undefined || uid === ref.uid || isStaticPod(pod)) return pod;
   const what = `pod ${describePod(ref)}: expected UID ${ref.uid} (CNI_ARGS K8S_POD_UID) but the API server has UID ${uid}: the pod was deleted and recreated`;
   if (options.uidMismatch === "absent") {
-    deps.log.warn(
-      { pod: describePod(ref), reason: what },
-      "the pod in the API is a newer one: its networks are not this sandbox's",
-    );
+    deps.log.warn({ reason: what }, "the pod in the API is a newer one: its networks are not this sandbox's");
     return undefined;
   }
   throw new CniError(ErrorCode.NotFound, what);

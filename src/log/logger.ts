@@ -71,12 +71,49 @@ export function silentLogger(): Logger {
   return wrap(pino({ level: "silent" }));
 }
 
-function wrap(p: PinoLogger): Logger {
-  return {
-    debug: (o, m) => p.debug(o, m),
-    info: (o, m) => p.info(o, m),
-    warn: (o, m) => p.warn(o, m),
-    error: (o, m) => p.error(o, m),
-    child: (b) => wrap(p.child(b)),
+/**
+ * No log line repeats a key (a JSON object with two "pod" keys is read differently by every
+ * log pipeline). pino writes a child's bindings and then the call's object as they are, so:
+ *   - a child is made from the root with all its bindings merged, the newer value winning
+ *     (a k8s child of the daemon's logger says component "k8s", once);
+ *   - a call's key that a binding already holds is dropped when the value is the same, and
+ *     kept as `<key>_call` when it differs; pino's own keys (level, time, pid, msg) likewise.
+ */
+function wrap(root: PinoLogger, bindings: Readonly<Record<string, unknown>> = {}): Logger {
+  const p = Object.keys(bindings).length > 0 ? root.child(bindings) : root;
+  const clean = (o: object): object => {
+    let out: Record<string, unknown> | undefined;
+    for (const [key, value] of Object.entries(o)) {
+      const bound = Object.hasOwn(bindings, key);
+      if (!bound && !PINO_KEYS.has(key)) continue;
+      out ??= { ...o };
+      delete out[key];
+      if (bound && sameValue(bindings[key], value)) continue;
+      out[`${key}_call`] = value;
+    }
+    return out ?? o;
   };
+  return {
+    debug: (o, m) => p.debug(clean(o), m),
+    info: (o, m) => p.info(clean(o), m),
+    warn: (o, m) => p.warn(clean(o), m),
+    error: (o, m) => p.error(clean(o), m),
+    child: (b) => wrap(root, { ...bindings, ...definedEntries(b) }),
+  };
+}
+
+const PINO_KEYS = new Set(["level", "time", "pid", "msg", "hostname"]);
+
+/** pino leaves out undefined values: such a binding holds no key. */
+function definedEntries(o: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  try {
+    return JSON.stringify(a) === JSON.stringify(b);
+  } catch {
+    return false;
+  }
 }
