@@ -229,7 +229,8 @@ export function startReflector<T>(options: ReflectorOptions<T>): Reflector<T> {
         if (stopping.signal.aborted) break;
         failures++;
         const waitMs = backoffMs(settings, failures);
-        const fields = { err: (err as Error).message, failures, waitMs };
+        // A stream's own error (not through the requester) may quote a URL: redacted like the rest.
+        const fields = { err: ctx.transport.redact((err as Error).message), failures, waitMs };
         if (failures === 1) log.warn(fields, "cache lost its watch: reconnecting");
         else log.debug(fields, "cache still reconnecting");
         await ctx.sleep(waitMs, stopping.signal).catch(() => undefined);
