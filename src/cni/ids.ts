@@ -71,6 +71,13 @@ export function pluginTypeProblem(type: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The names Plexus is installed under in a CNI bin dir: `plexus` (thin mode, or the daemon
+ * mode's shim) and `plexus-thin` (the thin executable beside the shim). A delegate of one of
+ * these names would be Plexus running itself (src/runtime/self-delegate.ts).
+ */
+export const SELF_PLUGIN_TYPES: readonly string[] = ["plexus", "plexus-thin"];
+
 export function isDns1123Label(v: string): boolean {
   return v.length <= 63 && DNS1123_LABEL.test(v);
 }

@@ -1,12 +1,12 @@
 // A delegate's configuration from outside Plexus's own config: a NAD's spec.config (namespaced
 // user input) or a file in a conf dir. Every one is size- and depth-bounded before it is
-// parsed, and checked for the two values that become file names: the network name names cache
-// files, plugin types name binaries.
+// parsed, and checked for the values that become file names: the network name names cache
+// files, plugin types and IPAM types name binaries. None of those binaries may be Plexus.
 
 import { parseBoundedJson, type BoundedParse } from "./bounded-json.js";
 import { parseNetworkConfig, type JsonObject, type NetworkConfigList } from "./conf.js";
 import { CniError, ErrorCode } from "./error.js";
-import { isValidNetworkName, pluginTypeProblem } from "./ids.js";
+import { isValidNetworkName, pluginTypeProblem, SELF_PLUGIN_TYPES } from "./ids.js";
 
 /** Config files and NAD configs larger than this are refused (real ones are a few KiB). */
 export const MAX_CONF_BYTES = 1024 * 1024;
@@ -33,13 +33,29 @@ export function validateDelegateConfig(raw: JsonObject, origin: string): Network
     );
   }
   list.plugins.forEach((p, i) => {
-    if (pluginTypeProblem(p.type) !== undefined) {
-      invalid(
-        `${origin}: plugin ${i} has type ${JSON.stringify(p.type)}; a type is a plugin binary's file name, not a path`,
-      );
+    checkBinaryName(p.type, `${origin}: plugin ${i} has type`);
+    // The main plugin executes its IPAM plugin by this name (libcni ipam.ExecAdd); a path or
+    // Plexus there fails inside the plugin, after it made its interface, and its DEL fails on
+    // the same lookup: refused here, before anything runs.
+    const ipam = p.raw["ipam"];
+    if (isJsonObject(ipam) && ipam["type"] !== undefined) {
+      if (typeof ipam["type"] !== "string") invalid(`${origin}: plugin ${i} has an ipam type that is not a string`);
+      checkBinaryName(ipam["type"], `${origin}: plugin ${i} has ipam type`);
     }
   });
   return list;
+}
+
+/** A plugin or IPAM type: a file name in the bin dirs, and not Plexus's own. */
+function checkBinaryName(type: string, what: string): void {
+  if (pluginTypeProblem(type) !== undefined) {
+    invalid(`${what} ${JSON.stringify(type)}; a type is a plugin binary's file name, not a path`);
+  }
+  if (SELF_PLUGIN_TYPES.includes(type)) {
+    invalid(
+      `${what} ${JSON.stringify(type)}; that is Plexus itself, which would run the same networks again, without end`,
+    );
+  }
 }
 
 export function isJsonObject(v: unknown): v is JsonObject {

@@ -13,9 +13,7 @@
 import { stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { CniError, ErrorCode } from "../cni/error.js";
-
-/** The names Plexus is installed under in a CNI bin dir (the shim, or thin mode; and the thin executable). */
-export const SELF_PLUGIN_TYPES: readonly string[] = ["plexus", "plexus-thin"];
+import { SELF_PLUGIN_TYPES } from "../cni/ids.js";
 
 /** Set in every delegate's environment by Plexus; a Plexus that finds it set is nested. */
 export const NESTING_ENV = "PLEXUS_DEPTH";

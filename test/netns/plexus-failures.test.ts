@@ -25,6 +25,19 @@ describe.skipIf(!isRoot).each(MODES)("failed ADDs leave nothing behind (%s mode)
       master,
       ipam: { type: "host-local", dataDir: n.ipamDir, ranges: [[{ subnet: "198.18.1.0/24" }]] },
     });
+    // IPAM types are binaries too: a path is refused before macvlan runs (the plugin would create
+    // net1, then fail to find its IPAM plugin, and its own DEL would fail on the same lookup).
+    for (const [name, type] of [
+      ["macvlan-ipam-path", "../host-local"],
+      ["macvlan-ipam-self", "plexus"],
+    ] as const) {
+      n.createNad("team-a", name, {
+        cniVersion: "1.0.0",
+        type: "macvlan",
+        master,
+        ipam: { type, dataDir: n.ipamDir, ranges: [[{ subnet: "198.18.4.0/24" }]] },
+      });
+    }
     n.createNad("team-a", "broken-json", "{ this is not json");
     n.createNad("team-a", "no-type", { cniVersion: "1.0.0", plugins: [{ master }] });
     n.createNad("team-a", "ipvlan", {
@@ -86,6 +99,18 @@ describe.skipIf(!isRoot).each(MODES)("failed ADDs leave nothing behind (%s mode)
       annotation: "macvlan-ok, failing",
       code: 7,
       msg: /pod team-a\/bad-4: network "team-a\/failing" \(net2\).*boom from the failing delegate/,
+    },
+    {
+      title: "a macvlan NAD whose IPAM type is a path",
+      annotation: "macvlan-ok, macvlan-ipam-path",
+      code: 7,
+      msg: /team-a\/macvlan-ipam-path: spec.config: plugin 0 has ipam type "..\/host-local"/,
+    },
+    {
+      title: "a macvlan NAD whose IPAM type is Plexus",
+      annotation: "macvlan-ipam-self",
+      code: 7,
+      msg: /team-a\/macvlan-ipam-self: spec.config: plugin 0 has ipam type "plexus"; that is Plexus itself/,
     },
     {
       title: "ipvlan, which this kernel lacks (the plugin reports code 999)",

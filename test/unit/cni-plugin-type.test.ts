@@ -55,3 +55,40 @@ describe("a plugin type is a bare file name", () => {
     expect(err.msg).toBe(`f: plugin 1 has type "../sh"; a type is a plugin binary's file name, not a path`);
   });
 });
+
+describe("IPAM types and Plexus's own names", () => {
+  const conf = (plugin: Record<string, unknown>) => ({ cniVersion: "1.0.0", name: "net", plugins: [plugin] });
+
+  it.each(NOT_BARE)("an ipam type %j is refused like a plugin type", (type) => {
+    const err = thrown(() => validateDelegateConfig(conf({ type: "macvlan", ipam: { type } }), "f"));
+    expect(err.code).toBe(ErrorCode.InvalidNetworkConfig);
+    expect(err.msg).toBe(
+      `f: plugin 0 has ipam type ${JSON.stringify(type)}; a type is a plugin binary's file name, not a path`,
+    );
+  });
+
+  it("an ipam type that is not a string is refused", () => {
+    const err = thrown(() => validateDelegateConfig(conf({ type: "macvlan", ipam: { type: 7 } }), "f"));
+    expect(err.msg).toBe("f: plugin 0 has an ipam type that is not a string");
+  });
+
+  it.each(["plexus", "plexus-thin"])("%j as a plugin type or an ipam type is Plexus itself", (type) => {
+    for (const [plugin, what] of [
+      [{ type }, "type"],
+      [{ type: "macvlan", ipam: { type } }, "ipam type"],
+    ] as const) {
+      const err = thrown(() => validateDelegateConfig(conf(plugin), "f"));
+      expect(err.code).toBe(ErrorCode.InvalidNetworkConfig);
+      expect(err.msg).toBe(
+        `f: plugin 0 has ${what} "${type}"; that is Plexus itself, which would run the same networks again, without end`,
+      );
+    }
+  });
+
+  it("an ipam section without a type, or a usual ipam type, is fine", () => {
+    expect(validateDelegateConfig(conf({ type: "macvlan", ipam: {} }), "f").plugins).toHaveLength(1);
+    expect(validateDelegateConfig(conf({ type: "macvlan", ipam: { type: "host-local" } }), "f").plugins).toHaveLength(
+      1,
+    );
+  });
+});
