@@ -2,6 +2,7 @@
 // API server are all gone. One file per attachment; the schema is versioned.
 
 import { z } from "zod";
+import { ContainerIdSchema, IfNameSchema, NamespaceSchema, PodNameSchema, PodUidSchema } from "../cni/ids.js";
 
 export const ATTACHMENT_RECORD_KIND = "plexus.attachment";
 export const ATTACHMENT_RECORD_VERSION = 1;
@@ -9,15 +10,15 @@ export const ATTACHMENT_RECORD_VERSION = 1;
 export const AttachmentRoleSchema = z.enum(["cluster", "default", "selected"]);
 export type AttachmentRole = z.infer<typeof AttachmentRoleSchema>;
 
-const PodRefSchema = z.object({ namespace: z.string(), name: z.string(), uid: z.string().optional() });
+const PodRefSchema = z.object({ namespace: NamespaceSchema, name: PodNameSchema, uid: PodUidSchema.optional() });
 
 export const AttachmentRecordSchema = z.object({
   kind: z.literal(ATTACHMENT_RECORD_KIND),
   version: z.literal(ATTACHMENT_RECORD_VERSION),
-  containerId: z.string().min(1),
+  containerId: ContainerIdSchema,
   /** The runtime's CNI_IFNAME for the pod (eth0): identifies the runtime's attachment in GC. */
-  primaryIfName: z.string().min(1),
-  ifName: z.string().min(1),
+  primaryIfName: IfNameSchema,
+  ifName: IfNameSchema,
   /** Position in the plan: ADD runs ascending, DEL descending. */
   index: z.number().int().nonnegative(),
   role: AttachmentRoleSchema,

@@ -9,14 +9,15 @@ import { cmdGc } from "../engine/gc.js";
 import { cmdStatus } from "../engine/status.js";
 
 export async function dispatch(req: PluginRequest, deps: EngineDeps): Promise<Result100 | undefined> {
-  switch (req.env.command) {
+  const { env } = req;
+  switch (env.command) {
     case "ADD":
-      return cmdAdd(req, deps);
+      return cmdAdd({ ...req, env }, deps);
     case "DEL":
-      await cmdDel(req, deps);
+      await cmdDel({ ...req, env }, deps);
       return undefined;
     case "CHECK":
-      await cmdCheck(req, deps);
+      await cmdCheck({ ...req, env }, deps);
       return undefined;
     case "STATUS":
       await cmdStatus(req, deps);

@@ -8,15 +8,28 @@ import { parseContainerId, parseIfName, type ContainerId, type IfName } from "./
 export const COMMANDS = ["ADD", "DEL", "CHECK", "STATUS", "GC", "VERSION"] as const;
 export type CniCommand = (typeof COMMANDS)[number];
 
-export interface CniEnv {
-  readonly command: CniCommand;
-  readonly containerId: ContainerId | undefined;
+interface EnvCommon {
   /** Empty on a DEL sent after the sandbox is gone (containerd repeats DEL with CNI_NETNS=""). */
   readonly netns: string;
-  readonly ifName: IfName | undefined;
   readonly args: CniArgs;
   readonly path: readonly string[];
 }
+
+/** ADD, DEL, CHECK: one container's interface, so the container ID and CNI_IFNAME are required. */
+export interface ContainerEnv extends EnvCommon {
+  readonly command: "ADD" | "DEL" | "CHECK";
+  readonly containerId: ContainerId;
+  readonly ifName: IfName;
+}
+
+/** STATUS, GC, VERSION: about the network, not a container. */
+export interface NetworkEnv extends EnvCommon {
+  readonly command: "STATUS" | "GC" | "VERSION";
+  readonly containerId: ContainerId | undefined;
+  readonly ifName: IfName | undefined;
+}
+
+export type CniEnv = ContainerEnv | NetworkEnv;
 
 type Var = "CNI_COMMAND" | "CNI_CONTAINERID" | "CNI_NETNS" | "CNI_IFNAME" | "CNI_ARGS" | "CNI_PATH";
 const REQUIRED: Record<CniCommand, readonly Var[]> = {
@@ -49,14 +62,13 @@ export function parseCniEnv(env: Readonly<Record<string, string | undefined>>): 
   if (command === "VERSION") {
     return { command, containerId: undefined, netns: env["CNI_NETNS"] ?? "", ifName: undefined, args: NO_ARGS, path };
   }
+  // Present for ADD, DEL and CHECK (REQUIRED above); STATUS and GC may carry them too.
   const containerId = env["CNI_CONTAINERID"] ? parseContainerId(env["CNI_CONTAINERID"]) : undefined;
   const ifName = env["CNI_IFNAME"] ? parseIfName(env["CNI_IFNAME"]) : undefined;
-  return {
-    command,
-    containerId,
-    netns: env["CNI_NETNS"] ?? "",
-    ifName,
-    args: parseCniArgs(env["CNI_ARGS"] ?? ""),
-    path,
-  };
+  const common = { netns: env["CNI_NETNS"] ?? "", args: parseCniArgs(env["CNI_ARGS"] ?? ""), path };
+  if (command === "STATUS" || command === "GC") return { command, containerId, ifName, ...common };
+  if (containerId === undefined || ifName === undefined) {
+    throw new CniError(ErrorCode.InvalidEnvironment, "required env variables [CNI_CONTAINERID,CNI_IFNAME] missing");
+  }
+  return { command, containerId, ifName, ...common };
 }

@@ -1,6 +1,7 @@
 // Identifiers that must never be swapped get distinct types; only these parsers make them.
 // Rules: CNI SPEC §2 (container ID), libcni pkg/utils/utils.go (names), Kubernetes DNS-1123.
 
+import { z } from "zod";
 import { CniError, ErrorCode } from "./error.js";
 
 declare const brand: unique symbol;
@@ -16,6 +17,7 @@ export type PodUid = Brand<string, "PodUid">;
 const CNI_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const POD_UID = /^[A-Za-z0-9-]{1,64}$/;
 /** Linux IFNAMSIZ is 16 including the terminating NUL. */
 export const MAX_IFNAME_BYTES = 15;
 
@@ -97,7 +99,17 @@ export function parsePodName(v: string): PodName {
 }
 
 export function parsePodUid(v: string): PodUid {
-  if (!/^[A-Za-z0-9-]{1,64}$/.test(v))
-    throw new CniError(ErrorCode.InvalidEnvironment, `invalid pod UID ${JSON.stringify(v)}`);
+  if (!POD_UID.test(v)) throw new CniError(ErrorCode.InvalidEnvironment, `invalid pod UID ${JSON.stringify(v)}`);
   return v as PodUid;
 }
+
+// The same rules as schemas, for what Plexus reads back from its own files (the cache): the
+// values keep their types through a round trip, so nothing downstream casts them back.
+const stringThat = <T extends string>(ok: (v: string) => boolean, what: string) =>
+  z.custom<T>((v) => typeof v === "string" && ok(v), { error: `must be ${what}` });
+
+export const ContainerIdSchema = stringThat<ContainerId>((v) => CNI_NAME.test(v), "a container ID");
+export const IfNameSchema = stringThat<IfName>((v) => ifNameProblem(v) === undefined, "an interface name");
+export const NamespaceSchema = stringThat<Namespace>(isDns1123Label, "a namespace (a DNS-1123 label)");
+export const PodNameSchema = stringThat<PodName>(isDns1123Subdomain, "a pod name (a DNS-1123 subdomain)");
+export const PodUidSchema = stringThat<PodUid>((v) => POD_UID.test(v), "a pod UID");

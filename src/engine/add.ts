@@ -3,7 +3,6 @@
 
 import { toResult100 } from "../cni/convert.js";
 import { CniError, toCniError } from "../cni/error.js";
-import type { IfName } from "../cni/ids.js";
 import type { Result100 } from "../cni/result.js";
 import { versionAtLeast } from "../cni/version.js";
 import type { AttachmentRecord } from "../cache/record.js";
@@ -12,7 +11,7 @@ import { parseDeviceInfo } from "../networks/device-info.js";
 import { checkArgsOnlyRequests } from "../networks/delegate-config.js";
 import { describeAttachment, listOf, newRecord, resultOf, runtimeConfOf, withResult } from "./attachments.js";
 import { applyDefaultRoutes } from "./apply-default-routes.js";
-import type { EngineDeps, PluginRequest } from "./deps.js";
+import type { EngineDeps, ContainerRequest } from "./deps.js";
 import { mergeResults, type AttachmentResult } from "./merge.js";
 import { resolvePlan, type Plan } from "./plan.js";
 import { describePod, podRefFromArgs } from "./pod.js";
@@ -20,7 +19,7 @@ import { publishNetworkStatus, recordFailureEvent, reportSelectionWarnings } fro
 import { waitForReadiness } from "./readiness.js";
 import { deleteAttachments } from "./teardown.js";
 
-export async function cmdAdd(req: PluginRequest, deps: EngineDeps): Promise<Result100> {
+export async function cmdAdd(req: ContainerRequest, deps: EngineDeps): Promise<Result100> {
   const plan = await planOrGiveUp(req, deps);
   deps.log.debug(
     { attachments: plan.attachments.map((a) => `${a.ifName}=${a.networkRef}`), uptimeMs: uptimeMs() },
@@ -53,7 +52,7 @@ export async function cmdAdd(req: PluginRequest, deps: EngineDeps): Promise<Resu
     deps.log.debug({ uptimeMs: uptimeMs() }, "ADD done");
     return resultFor(
       req.conf.cniVersion,
-      final.map((r, i) => ({ ifName: r.ifName as IfName, netns: req.env.netns, result: results[i] as Result100 })),
+      final.map((r, i) => ({ ifName: r.ifName, netns: req.env.netns, result: results[i] as Result100 })),
     );
   } catch (err) {
     // Undo in reverse, including the attachment that failed: its plugin may have half-built it.
@@ -81,19 +80,19 @@ async function seedDeviceInfo(a: Plan["attachments"][number] | undefined, deps: 
 }
 
 /** Steps 1-2. When they fail nothing was done, and the tombstone tells the next DEL so. */
-async function planOrGiveUp(req: PluginRequest, deps: EngineDeps): Promise<Plan> {
+async function planOrGiveUp(req: ContainerRequest, deps: EngineDeps): Promise<Plan> {
   try {
     await waitForReadiness(req.conf, deps);
     return await resolvePlan(req, deps);
   } catch (err) {
-    await deps.cache.forgetContainer(req.env.containerId as string, "rolled-back");
+    await deps.cache.forgetContainer(req.env.containerId, "rolled-back");
     await reportFailure(req, deps, undefined, err);
     throw err;
   }
 }
 
 /** Step 3: every attachment is on disk before the first side effect. */
-async function persistPlan(plan: Plan, req: PluginRequest, deps: EngineDeps): Promise<AttachmentRecord[]> {
+async function persistPlan(plan: Plan, req: ContainerRequest, deps: EngineDeps): Promise<AttachmentRecord[]> {
   const records = plan.attachments.map((a) => newRecord(a, req, plan.pod, deps.now()));
   for (const r of records) await deps.cache.saveAttachment(r);
   return records;
@@ -101,7 +100,7 @@ async function persistPlan(plan: Plan, req: PluginRequest, deps: EngineDeps): Pr
 
 async function addAttachment(
   record: AttachmentRecord,
-  req: PluginRequest,
+  req: ContainerRequest,
   deps: EngineDeps,
 ): Promise<AttachmentRecord> {
   try {
@@ -123,7 +122,7 @@ async function addAttachment(
 
 function routedView(r: AttachmentRecord) {
   return {
-    ifName: r.ifName as IfName,
+    ifName: r.ifName,
     isCluster: r.role === "cluster",
     ...(r.defaultRoute ? { defaultRoute: r.defaultRoute } : {}),
     result: toResult100(r.result as never),
@@ -158,7 +157,7 @@ async function publish(
     const deviceInfo = r.deviceInfoFile ? await readDeviceInfo(r.deviceInfoFile, deps) : undefined;
     attachments.push({
       networkRef: r.networkRef,
-      ifName: r.ifName as IfName,
+      ifName: r.ifName,
       isCluster: r.role === "cluster",
       result: results[i] as Result100,
       ...(deviceInfo ? { deviceInfo } : {}),
@@ -182,10 +181,10 @@ async function readDeviceInfo(path: string, deps: EngineDeps): Promise<JsonObjec
 async function rollback(
   attempted: readonly AttachmentRecord[],
   added: readonly AttachmentRecord[],
-  req: PluginRequest,
+  req: ContainerRequest,
   deps: EngineDeps,
 ): Promise<void> {
-  const containerId = req.env.containerId as string;
+  const containerId = req.env.containerId;
   const withResults = attempted.map((r) => added.find((a) => a.ifName === r.ifName) ?? r);
   const failures = (await deleteAttachments(withResults, req.env.netns, deps)).filter(
     (f) => f.record.state === "added",
@@ -205,7 +204,7 @@ async function rollback(
 }
 
 async function reportFailure(
-  req: PluginRequest,
+  req: ContainerRequest,
   deps: EngineDeps,
   plan: Plan | undefined,
   err: unknown,

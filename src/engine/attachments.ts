@@ -2,13 +2,12 @@
 // delegate configuration exactly as executed, so DEL never needs the pod, the NAD or the API.
 
 import { parseNetworkConfig, type NetworkConfigList } from "../cni/conf.js";
-import type { ContainerId, IfName } from "../cni/ids.js";
 import { formatResult, parseResult, type Result100 } from "../cni/result.js";
 import { toResult100 } from "../cni/convert.js";
 import { ATTACHMENT_RECORD_KIND, ATTACHMENT_RECORD_VERSION, type AttachmentRecord } from "../cache/record.js";
 import type { PodRef } from "../k8s/port.js";
 import type { RuntimeConf } from "../runtime/types.js";
-import type { PluginRequest } from "./deps.js";
+import type { ContainerRequest } from "./deps.js";
 import type { PlannedAttachment } from "./plan.js";
 
 /**
@@ -17,7 +16,7 @@ import type { PlannedAttachment } from "./plan.js";
  * the same keys (Multus appends them last, and plugins' LoadArgs keeps the last value).
  */
 export function delegateArgs(
-  req: PluginRequest,
+  req: ContainerRequest,
   pod: PodRef | undefined,
   extra: readonly (readonly [string, string])[] = [],
 ): [string, string][] {
@@ -38,15 +37,15 @@ export function delegateArgs(
 
 export function newRecord(
   a: PlannedAttachment,
-  req: PluginRequest,
+  req: ContainerRequest,
   pod: PodRef | undefined,
   at: Date,
 ): AttachmentRecord {
   return {
     kind: ATTACHMENT_RECORD_KIND,
     version: ATTACHMENT_RECORD_VERSION,
-    containerId: req.env.containerId as string,
-    primaryIfName: req.env.ifName as string,
+    containerId: req.env.containerId,
+    primaryIfName: req.env.ifName,
     ifName: a.ifName,
     index: a.index,
     role: a.role,
@@ -71,9 +70,9 @@ export function withResult(r: AttachmentRecord, result: Result100, at: Date): At
 /** The runtime view of a record; `netns` is the one of this invocation (may be "" on DEL). */
 export function runtimeConfOf(r: AttachmentRecord, netns: string): RuntimeConf {
   return {
-    containerId: r.containerId as ContainerId,
+    containerId: r.containerId,
     netns,
-    ifName: r.ifName as IfName,
+    ifName: r.ifName,
     args: r.cniArgs,
     capabilityArgs: r.capabilityArgs,
   };

@@ -5,10 +5,10 @@
 import { CniError, ErrorCode, toCniError } from "../cni/error.js";
 import { versionAllows } from "../cni/version.js";
 import { describeAttachment, listOf, resultOf, runtimeConfOf } from "./attachments.js";
-import type { EngineDeps, PluginRequest } from "./deps.js";
+import type { EngineDeps, ContainerRequest } from "./deps.js";
 
-export async function cmdCheck(req: PluginRequest, deps: EngineDeps): Promise<void> {
-  const containerId = req.env.containerId as string;
+export async function cmdCheck(req: ContainerRequest, deps: EngineDeps): Promise<void> {
+  const containerId = req.env.containerId;
   const state = await deps.cache.loadContainer(containerId);
   if (state.corrupt.length > 0) {
     throw new CniError(

@@ -9,13 +9,13 @@ import { CniError, ErrorCode } from "../cni/error.js";
 import type { AttachmentRecord } from "../cache/record.js";
 import type { CorruptFile } from "../cache/store.js";
 import { newRecord } from "./attachments.js";
-import type { EngineDeps, PluginRequest } from "./deps.js";
+import type { EngineDeps, ContainerRequest } from "./deps.js";
 import { resolvePlan } from "./plan.js";
 import { describePod, podRefFromArgs } from "./pod.js";
 import { deleteAttachments } from "./teardown.js";
 
-export async function cmdDel(req: PluginRequest, deps: EngineDeps): Promise<void> {
-  const containerId = req.env.containerId as string;
+export async function cmdDel(req: ContainerRequest, deps: EngineDeps): Promise<void> {
+  const containerId = req.env.containerId;
   const state = await deps.cache.loadContainer(containerId);
   if (state.attachments.length === 0 && state.corrupt.length === 0 && state.tombstone) {
     deps.log.debug({ reason: state.tombstone.reason }, "DEL of a container already torn down: nothing to do");
@@ -43,7 +43,7 @@ export async function cmdDel(req: PluginRequest, deps: EngineDeps): Promise<void
   // A file the cache could not read names its interface; re-resolution may no longer know it
   // (the pod or its network is gone). Then that attachment could not be torn down: say so
   // once, as an error; the file stays aside (.corrupt) and the runtime's next DEL succeeds.
-  const covered = new Set(records.map((r) => r.ifName));
+  const covered = new Set<string>(records.map((r) => r.ifName));
   const lost = state.corrupt.filter((c) => !covered.has(basename(c.path, ".json")));
   if (state.corrupt.length > lost.length)
     deps.log.warn(
@@ -61,7 +61,7 @@ export async function cmdDel(req: PluginRequest, deps: EngineDeps): Promise<void
 
 /** What the API and the configuration say the container had, as records (never saved unless a DEL fails). */
 async function reresolve(
-  req: PluginRequest,
+  req: ContainerRequest,
   deps: EngineDeps,
   corrupt: readonly CorruptFile[],
 ): Promise<AttachmentRecord[]> {

@@ -3,7 +3,7 @@
 // build them once).
 
 import type { JsonObject } from "../cni/conf.js";
-import type { CniEnv } from "../cni/env.js";
+import type { CniEnv, ContainerEnv } from "../cni/env.js";
 import type { CacheStore } from "../cache/store.js";
 import type { PlexusNetConf } from "../config/netconf.js";
 import type { KubeClient } from "../k8s/port.js";
@@ -42,9 +42,12 @@ export interface DeviceInfoFiles {
 }
 
 /** One CNI invocation of Plexus, parsed at the edge. */
-export interface PluginRequest {
-  readonly env: CniEnv;
+export interface PluginRequest<Env extends CniEnv = CniEnv> {
+  readonly env: Env;
   readonly conf: PlexusNetConf;
   /** Plexus's stdin as received (GC reads cni.dev/valid-attachments from it). */
   readonly raw: JsonObject;
 }
+
+/** ADD, DEL or CHECK: a request about one container's interface. */
+export type ContainerRequest = PluginRequest<ContainerEnv>;

@@ -23,7 +23,7 @@ import {
   type NetworkSelection,
   type SelectionWarning,
 } from "../networks/selection.js";
-import type { EngineDeps, PluginRequest } from "./deps.js";
+import type { EngineDeps, ContainerRequest } from "./deps.js";
 import { fromNad, getNad, resolveConfiguredNetwork, resolveInlineDelegate, type ResolvedNetwork } from "./networks.js";
 import { describePod, fetchPod, podRefFromArgs } from "./pod.js";
 
@@ -66,7 +66,7 @@ export interface PlanOptions {
   readonly lenient?: boolean;
 }
 
-export async function resolvePlan(req: PluginRequest, deps: EngineDeps, options: PlanOptions = {}): Promise<Plan> {
+export async function resolvePlan(req: ContainerRequest, deps: EngineDeps, options: PlanOptions = {}): Promise<Plan> {
   const ref = podRefFromArgs(req.env.args);
   const kube = ref ? await deps.kube() : undefined;
   const pod =
@@ -77,14 +77,13 @@ export async function resolvePlan(req: PluginRequest, deps: EngineDeps, options:
     ...(await defaultEntries(req, deps, ref)),
     ...(await selectedEntries(req, deps, { pod, ref, warnings }, options)),
   ];
-  const primary = req.env.ifName as IfName;
-  const names = assignInterfaceNames(
-    entries.map((e) => e.selection?.interface),
-    primary,
-    { pod: describePod(ref), labels: entries.map((e) => `network "${e.network.networkRef}"`) },
-  );
-  const attachments = entries.map((e, index) =>
-    planAttachment(e, { index, ifName: names[index] as IfName }, req, describePod(ref)),
+  const primary = req.env.ifName;
+  const named = assignInterfaceNames(entries, (e) => e.selection?.interface, primary, {
+    pod: describePod(ref),
+    labels: entries.map((e) => `network "${e.network.networkRef}"`),
+  });
+  const attachments = named.map(({ attachment, ifName }, index) =>
+    planAttachment(attachment, { index, ifName }, req, describePod(ref)),
   );
   return { pod: ref, podFound: pod !== undefined, attachments, warnings };
 }
@@ -92,7 +91,7 @@ export async function resolvePlan(req: PluginRequest, deps: EngineDeps, options:
 function planAttachment(
   e: Entry,
   at: { index: number; ifName: IfName },
-  req: PluginRequest,
+  req: ContainerRequest,
   pod: string,
 ): PlannedAttachment {
   const { index, ifName } = at;
@@ -130,7 +129,7 @@ function planAttachment(
  */
 function deviceOf(
   e: Entry,
-  req: PluginRequest,
+  req: ContainerRequest,
   ifName: IfName,
 ): { deviceId: string; info?: { file: string; seed?: string } } | undefined {
   const deviceId = e.selection?.deviceId;
@@ -138,7 +137,7 @@ function deviceOf(
   const wantsFile = e.network.list.plugins.some((p) => p.capabilities.includes("CNIDeviceInfoFile"));
   if (!wantsFile) return { deviceId };
   const root = req.conf.deviceInfoDir;
-  const file = cniDeviceInfoPath(e.network.networkRef, req.env.containerId as string, ifName, root);
+  const file = cniDeviceInfoPath(e.network.networkRef, req.env.containerId, ifName, root);
   const seed = e.network.resourceName ? dpDeviceInfoPath(e.network.resourceName, deviceId, root) : undefined;
   return { deviceId, info: { file, ...(seed ? { seed } : {}) } };
 }
@@ -170,7 +169,7 @@ interface PodContext {
 }
 
 async function clusterEntry(
-  req: PluginRequest,
+  req: ContainerRequest,
   deps: EngineDeps,
   at: PodContext,
   options: PlanOptions,
@@ -212,7 +211,7 @@ async function clusterEntry(
   return { role: "cluster", network: resolveInlineDelegate(conf.delegates[0] ?? {}, 0) };
 }
 
-async function defaultEntries(req: PluginRequest, deps: EngineDeps, ref: PodRef | undefined): Promise<Entry[]> {
+async function defaultEntries(req: ContainerRequest, deps: EngineDeps, ref: PodRef | undefined): Promise<Entry[]> {
   const { conf } = req;
   if (ref && isSystemNamespace(ref.namespace, conf.systemNamespaces)) return [];
   const inline = conf.clusterNetwork ? [] : conf.delegates.slice(1).map((d, i) => resolveInlineDelegate(d, i + 1));
@@ -223,7 +222,7 @@ async function defaultEntries(req: PluginRequest, deps: EngineDeps, ref: PodRef 
 }
 
 async function selectedEntries(
-  req: PluginRequest,
+  req: ContainerRequest,
   deps: EngineDeps,
   at: PodContext,
   options: PlanOptions,

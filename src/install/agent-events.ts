@@ -3,7 +3,7 @@
 // other news). The pod is named by the downward API (POD_NAME, POD_NAMESPACE, POD_UID).
 // An event that cannot be written is logged and dropped: the log line is always there.
 
-import type { Namespace, PodName, PodUid } from "../cni/ids.js";
+import { parseNamespace, parsePodName, parsePodUid, type Namespace, type PodName, type PodUid } from "../cni/ids.js";
 import type { KubeClient } from "../k8s/port.js";
 import type { Logger } from "../log/logger.js";
 
@@ -27,7 +27,7 @@ export function agentPodFromEnv(env: Readonly<Record<string, string | undefined>
   const namespace = env["POD_NAMESPACE"];
   if (!name || !namespace) return undefined;
   const uid = env["POD_UID"];
-  return { namespace: namespace as Namespace, name: name as PodName, ...(uid ? { uid: uid as PodUid } : {}) };
+  return { namespace: parseNamespace(namespace), name: parsePodName(name), ...(uid ? { uid: parsePodUid(uid) } : {}) };
 }
 
 const EVENT_TIMEOUT_MS = 10_000;

@@ -7,6 +7,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { toCniError } from "../cni/error.js";
+import type { ContainerId } from "../cni/ids.js";
 import type { Logger } from "../log/logger.js";
 import type { CniRuntime } from "../runtime/types.js";
 import { PatchType } from "./api-patch.js";
@@ -39,7 +40,7 @@ export interface NodeSimulatorOptions {
 interface PodState {
   identity: PodIdentity;
   sandbox?: Sandbox | undefined;
-  sandboxId: string;
+  sandboxId: ContainerId;
   netnsName: string;
   attempts: number;
   retry?: NodeJS.Timeout | undefined;

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { parseJsonObject, parseNetworkConfig, type NetworkConfigList } from "../cni/conf.js";
 import { toResult100 } from "../cni/convert.js";
 import { CniError, ErrorCode } from "../cni/error.js";
-import type { ContainerId, IfName } from "../cni/ids.js";
+import { parseContainerId, parseIfName, type ContainerId } from "../cni/ids.js";
 import { addressFamily, addressIp } from "../cni/ip.js";
 import type { Result100 } from "../cni/result.js";
 import { nodeConfDirReader, runtimeConfFiles } from "../runtime/conf-files.js";
@@ -24,14 +24,14 @@ export interface PodIdentity {
 }
 
 export interface Sandbox {
-  readonly id: string;
+  readonly id: ContainerId;
   readonly netnsPath: string;
   readonly result: Result100;
   /** containerd's pod IPs: the IPs on eth0, IPv4 first. */
   readonly podIps: readonly string[];
 }
 
-const IFNAME = "eth0" as IfName;
+const IFNAME = parseIfName("eth0");
 
 /** The network configuration a runtime would use now: the first file in its order (go-cni). */
 export async function loadRuntimeNetwork(confDir: string): Promise<NetworkConfigList> {
@@ -42,13 +42,13 @@ export async function loadRuntimeNetwork(confDir: string): Promise<NetworkConfig
   return parseNetworkConfig(parseJsonObject(await nodeConfDirReader.read(path), path));
 }
 
-export function newSandboxId(): string {
-  return randomBytes(32).toString("hex");
+export function newSandboxId(): ContainerId {
+  return parseContainerId(randomBytes(32).toString("hex"));
 }
 
-export function runtimeConfOf(pod: PodIdentity, sandboxId: string, netnsPath: string): RuntimeConf {
+export function runtimeConfOf(pod: PodIdentity, sandboxId: ContainerId, netnsPath: string): RuntimeConf {
   return {
-    containerId: sandboxId as ContainerId,
+    containerId: sandboxId,
     netns: netnsPath,
     ifName: IFNAME,
     args: [

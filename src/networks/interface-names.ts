@@ -5,7 +5,7 @@
 // the kernel.
 
 import { CniError, ErrorCode } from "../cni/error.js";
-import { ifNameProblem, type IfName } from "../cni/ids.js";
+import { ifNameProblem, parseIfName, type IfName } from "../cni/ids.js";
 
 const SAFE_IFNAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
@@ -33,28 +33,30 @@ export interface InterfaceNamingContext {
 }
 
 /**
- * The interface name of every attachment, in plan order. Index 0 is the cluster network: its
- * request, else `primary` (CNI_IFNAME). Index i > 0: its request, else `net<i>`; when another
- * attachment asked for that name, the next `net<j>` (j > i) nobody uses. Two attachments asking
- * for the same name is an error (multi-net spec §4.1.2.1.5). A pure function of its input, so
- * DEL re-resolving the annotation gets the names ADD used.
+ * The interface name of every attachment, in plan order, each paired with its attachment.
+ * Index 0 is the cluster network: its request, else `primary` (CNI_IFNAME). Index i > 0: its
+ * request, else `net<i>`; when another attachment asked for that name, the next `net<j>`
+ * (j > i) nobody uses. Two attachments asking for the same name is an error (multi-net spec
+ * §4.1.2.1.5). A pure function of its input, so DEL re-resolving the annotation gets the names
+ * ADD used.
  */
-export function assignInterfaceNames(
-  requests: readonly (IfName | undefined)[],
+export function assignInterfaceNames<T>(
+  attachments: readonly T[],
+  requestOf: (attachment: T) => IfName | undefined,
   primary: IfName,
   ctx: InterfaceNamingContext = {},
-): IfName[] {
-  if (requests.length === 0) return [];
-  const explicit = explicitNames(requests, primary, ctx);
+): { readonly attachment: T; readonly ifName: IfName }[] {
+  const explicit = explicitNames(attachments.map(requestOf), primary, ctx);
   const used = new Set<string>(explicit.keys());
-  return requests.map((request, i) => {
-    if (i === 0) return request ?? primary;
-    if (request !== undefined) return request;
+  return attachments.map((attachment, i) => {
+    const request = requestOf(attachment);
+    if (i === 0) return { attachment, ifName: request ?? primary };
+    if (request !== undefined) return { attachment, ifName: request };
     let j = i;
     while (used.has(`net${j}`)) j++;
-    const name = `net${j}` as IfName;
+    const name = parseIfName(`net${j}`);
     used.add(name);
-    return name;
+    return { attachment, ifName: name };
   });
 }
 

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ATTACHMENT_RECORD_KIND, ATTACHMENT_RECORD_VERSION, type AttachmentRecord } from "../../src/cache/record.js";
 import { createCacheStore, type CacheStore } from "../../src/cache/store.js";
+import { parseContainerId, parseIfName, type ContainerId, type IfName } from "../../src/cni/ids.js";
 
 let dir: string;
 let store: CacheStore;
@@ -20,9 +21,9 @@ function record(ifName: string, index: number): AttachmentRecord {
   return {
     kind: ATTACHMENT_RECORD_KIND,
     version: ATTACHMENT_RECORD_VERSION,
-    containerId: "c1",
-    primaryIfName: "eth0",
-    ifName,
+    containerId: parseContainerId("c1"),
+    primaryIfName: parseIfName("eth0"),
+    ifName: parseIfName(ifName),
     index,
     role: index === 0 ? "cluster" : "selected",
     networkRef: index === 0 ? "cluster" : "team-a/net",
@@ -85,10 +86,15 @@ describe("cache store", () => {
   });
 
   it("refuses names that would escape the state directory", async () => {
-    await expect(store.saveAttachment({ ...record("eth0", 0), containerId: "../etc" })).rejects.toThrow(
+    // Values the types refuse (no parser makes them), to prove the store refuses them too.
+    const badId = "../etc" as ContainerId;
+    const badIf = "../x" as IfName;
+    await expect(store.saveAttachment({ ...record("eth0", 0), containerId: badId })).rejects.toThrow(
       /unsafe container ID/,
     );
-    await expect(store.saveAttachment({ ...record("../x", 0) })).rejects.toThrow(/unsafe interface name/);
+    await expect(store.saveAttachment({ ...record("eth0", 0), ifName: badIf })).rejects.toThrow(
+      /unsafe interface name/,
+    );
   });
 
   it("a missing container is empty, not an error", async () => {
@@ -101,12 +107,12 @@ describe("tombstone pruning", () => {
     let clock = new Date("2026-01-01T00:00:00Z");
     const s = createCacheStore(dir, () => clock);
     for (const id of ["old1", "old2", "old3"]) {
-      await s.saveAttachment({ ...record("eth0", 0), containerId: id });
+      await s.saveAttachment({ ...record("eth0", 0), containerId: parseContainerId(id) });
       await s.forgetContainer(id, "deleted");
     }
-    await s.saveAttachment({ ...record("eth0", 0), containerId: "live" });
+    await s.saveAttachment({ ...record("eth0", 0), containerId: parseContainerId("live") });
     clock = new Date("2026-01-03T00:00:00Z");
-    await s.saveAttachment({ ...record("eth0", 0), containerId: "recent" });
+    await s.saveAttachment({ ...record("eth0", 0), containerId: parseContainerId("recent") });
     await s.forgetContainer("recent", "deleted");
     expect(await s.pruneTombstones(24 * 3600 * 1000, 2)).toBe(2);
     expect(await s.pruneTombstones(24 * 3600 * 1000, 2)).toBe(1);

@@ -1,9 +1,16 @@
 // Identifiers that must never be swapped, and the rules that make them.
 // CNI SPEC §2; libcni pkg/utils/utils.go and skel validateConfig; Kubernetes DNS-1123 names.
 
+import type { z } from "zod";
 import { describe, expect, it } from "vitest";
 import { ErrorCode } from "../../src/cni/error.js";
+import { AttachmentRecordSchema } from "../../src/cache/record.js";
 import {
+  ContainerIdSchema,
+  IfNameSchema,
+  NamespaceSchema,
+  PodNameSchema,
+  PodUidSchema,
   MAX_IFNAME_BYTES,
   ifNameProblem,
   isDns1123Label,
@@ -121,5 +128,53 @@ describe("Kubernetes names", () => {
   ])("pod UID %j: %s", (v, ok) => {
     if (ok) expect(parsePodUid(v)).toBe(v);
     else expect(thrown(() => parsePodUid(v)).msg).toBe(`invalid pod UID ${JSON.stringify(v)}`);
+  });
+});
+
+describe("the same rules as schemas (what the cache reads back keeps its type)", () => {
+  // Each schema must accept exactly what its parser accepts.
+  const cases: [string, z.ZodType, (v: string) => unknown, string[]][] = [
+    ["container ID", ContainerIdSchema, parseContainerId, ["c1", "a.b_c-d", "", "../etc", "a b", "a/b"]],
+    ["interface name", IfNameSchema, parseIfName, ["eth0", "net1", "", ".", "..", "a/b", "x".repeat(16), "a b"]],
+    ["namespace", NamespaceSchema, parseNamespace, ["team-a", "Team", "a.b", "", "-a"]],
+    ["pod name", PodNameSchema, parsePodName, ["web-0", "a.b", "Web", "", "a_b"]],
+    ["pod UID", PodUidSchema, parsePodUid, ["0f1e2d3c-aaaa", "", "a/b", "x".repeat(65)]],
+  ];
+  it.each(cases)("%s", (_, schema, parse, values) => {
+    for (const v of values) {
+      const parserAccepts = (() => {
+        try {
+          parse(v);
+          return true;
+        } catch {
+          return false;
+        }
+      })();
+      expect(schema.safeParse(v).success, JSON.stringify(v)).toBe(parserAccepts);
+    }
+  });
+
+  it("a state file naming an interface that is a path is not a record", () => {
+    const record = {
+      kind: "plexus.attachment",
+      version: 1,
+      containerId: "c1",
+      primaryIfName: "eth0",
+      ifName: "net1",
+      index: 1,
+      role: "selected",
+      networkRef: "team-a/net",
+      netns: "/run/netns/x",
+      cniArgs: [],
+      capabilityArgs: {},
+      config: {},
+      state: "planned",
+      createdAt: "t",
+      updatedAt: "t",
+    };
+    expect(AttachmentRecordSchema.safeParse(record).success).toBe(true);
+    expect(AttachmentRecordSchema.safeParse({ ...record, ifName: "../x" }).success).toBe(false);
+    expect(AttachmentRecordSchema.safeParse({ ...record, containerId: "../etc" }).success).toBe(false);
+    expect(AttachmentRecordSchema.safeParse({ ...record, pod: { namespace: "Team", name: "p" } }).success).toBe(false);
   });
 });

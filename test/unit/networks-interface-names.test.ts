@@ -1,17 +1,17 @@
 // Interface naming: Multus's positional net<i>, collisions resolved or reported.
 import { describe, expect, it } from "vitest";
 import { CniError, ErrorCode } from "../../src/cni/error.js";
-import type { IfName } from "../../src/cni/ids.js";
+import { parseIfName, type IfName } from "../../src/cni/ids.js";
 import { assignInterfaceNames, requestedIfNameProblem } from "../../src/networks/interface-names.js";
 
-const n = (v: string) => v as IfName;
-const eth0 = n("eth0");
-const assign = (requests: (string | undefined)[], labels?: string[]) =>
+const eth0 = parseIfName("eth0");
+const assign = (requests: (string | undefined)[], labels?: string[]): IfName[] =>
   assignInterfaceNames(
-    requests.map((r) => (r === undefined ? undefined : n(r))),
+    requests.map((r) => (r === undefined ? undefined : parseIfName(r))),
+    (request) => request,
     eth0,
     labels ? { pod: "team-a/web-0", labels } : {},
-  );
+  ).map((named) => named.ifName);
 
 describe("assignInterfaceNames", () => {
   it.each([
