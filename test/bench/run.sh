@@ -3,6 +3,8 @@
 # delegates run directly, in a throwaway node namespace. Root; installs what it needs.
 # npm run bench -- executables [EXE ...]: start-up time and memory of plexus executables side by
 # side (test/bench/executables.ts).
+# npm run bench -- caches: the daemon's pod and NAD caches' heap for 110 pods and 1,000 NADs
+# (test/bench/caches.ts).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ "$(id -u)" = 0 ] || { echo "npm run bench: run as root (it creates network namespaces)" >&2; exit 1; }
@@ -14,6 +16,10 @@ if [ "${1:-}" = executables ]; then
   shift
   npx esbuild test/bench/executables.ts --bundle --platform=node --target=node20 --format=cjs --outfile=dist/bench-executables.cjs --log-level=warning
   exec node dist/bench-executables.cjs "$@"
+fi
+if [ "${1:-}" = caches ]; then
+  npx esbuild test/bench/caches.ts --bundle --platform=node --target=node20 --format=cjs --outfile=dist/bench-caches.cjs --log-level=warning
+  exec node dist/bench-caches.cjs
 fi
 npx esbuild test/bench/bench.ts --bundle --platform=node --target=node20 --format=cjs --outfile=dist/bench.cjs --log-level=warning
 exec node dist/bench.cjs "$@"
