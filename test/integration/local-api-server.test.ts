@@ -425,6 +425,45 @@ describe("lists and watches", () => {
   });
 });
 
+describe("UIDs in writes, as a real API server treats them", () => {
+  it("a PATCH naming another UID is 422 on metadata.uid (the UID is immutable), the same UID applies", async () => {
+    const created = await call("POST", "/api/v1/namespaces/default/pods", { body: pod("uid-patch") });
+    const uid = created.json<{ metadata: { uid: string } }>().metadata.uid;
+    const path = "/api/v1/namespaces/default/pods/uid-patch/status";
+    const patch = (u: string) =>
+      call("PATCH", path, {
+        contentType: "application/merge-patch+json",
+        body: { metadata: { uid: u, annotations: { "k8s.v1.cni.cncf.io/network-status": "[]" } } },
+      });
+    const refused = await patch("0b7e3c6e-0000-4000-8000-000000000000");
+    expect(refused.status).toBe(422);
+    expect(refused.json()).toMatchObject({
+      kind: "Status",
+      reason: "Invalid",
+      details: { name: "uid-patch", kind: "Pod", causes: [{ reason: "FieldValueInvalid", field: "metadata.uid" }] },
+    });
+    expect(refused.json<{ message: string }>().message).toBe(
+      'Pod "uid-patch" is invalid: metadata.uid: Invalid value: "0b7e3c6e-0000-4000-8000-000000000000": field is immutable',
+    );
+    const applied = await patch(uid);
+    expect(applied.status).toBe(200);
+    expect(applied.json<{ metadata: { annotations: Record<string, string> } }>().metadata.annotations).toEqual({
+      "k8s.v1.cni.cncf.io/network-status": "[]",
+    });
+  });
+
+  it("a PUT naming another UID fails its precondition: 409", async () => {
+    const current = (await call("GET", "/api/v1/namespaces/default/pods/uid-patch")).json<Record<string, any>>();
+    const put = await call("PUT", "/api/v1/namespaces/default/pods/uid-patch", {
+      body: { ...current, metadata: { ...current["metadata"], uid: "0b7e3c6e-0000-4000-8000-000000000000" } },
+    });
+    expect(put.status).toBe(409);
+    expect(put.json<{ message: string }>().message).toContain(
+      "Precondition failed: UID in precondition: 0b7e3c6e-0000-4000-8000-000000000000, UID in object meta: ",
+    );
+  });
+});
+
 describe("in-process store", () => {
   it("delivers watch events in order even when a callback writes to the store", async () => {
     const store = server.store;
