@@ -58,11 +58,17 @@ export const UNINSTALL_USAGE = `Usage: plexus uninstall [flags]
 
 Removes Plexus from this node: 00-plexus.conflist first, then the plugin's kubeconfig and token.
 The executable stays unless --remove-binary is given (pods torn down later may still need it).
+Stop whatever keeps Plexus installed first (the DaemonSet's agent restores its config):
+deploy/uninstall/ replaces the DaemonSet's container with \`plexus uninstall --wait\` on every node.
 
 Flags:
   --config FILE, --host-root DIR, --cni-conf-dir DIR, --cni-bin-dir DIR, --kubeconfig FILE,
   --skip-kubeconfig, --log-level LEVEL     as for plexus install
   --remove-binary                          also remove <cni bin dir>/plexus and plexus-thin
+  --wait                                   once done, keep running until SIGTERM (a DaemonSet's
+                                           container)
+  --check                                  exit 0 when nothing of Plexus's config and credentials
+                                           is left on this node (a readiness probe)
   -h, --help                               this text
 `;
 
@@ -94,9 +100,13 @@ const INSTALL_FLAGS = {
   alive: { type: "boolean" },
 } as const satisfies FlagSpecs;
 
-/** Uninstall reads the same options (they say where things are), and one flag of its own. */
-const NODE_FLAGS = { ...INSTALL_FLAGS, "remove-binary": { type: "boolean" } } as const satisfies FlagSpecs;
-const ONLY = { install: ["once", "check", "alive"], uninstall: ["remove-binary"] } as const;
+/** Uninstall reads the same options (they say where things are), and flags of its own; --check is both's probe. */
+const NODE_FLAGS = {
+  ...INSTALL_FLAGS,
+  "remove-binary": { type: "boolean" },
+  wait: { type: "boolean" },
+} as const satisfies FlagSpecs;
+const ONLY = { install: ["once", "alive"], uninstall: ["remove-binary", "wait"] } as const;
 
 /** The flags of one command line, or undefined for --help. Exported for the manifests' tests. */
 export function parseInstallFlags(command: "install" | "uninstall", argv: readonly string[]): InstallFlags | undefined {
@@ -118,7 +128,8 @@ export async function runInstallCommand(argv: readonly string[]): Promise<number
 export async function runUninstallCommand(argv: readonly string[]): Promise<number> {
   const flags = parseInstallFlags("uninstall", argv);
   if (flags === undefined) return usage(UNINSTALL_USAGE);
-  return uninstallNode(await loadOptions(flags));
+  const options = await loadOptions(flags);
+  return withProcessIo((io) => uninstallNode(options, io));
 }
 
 async function loadOptions(flags: InstallFlags): Promise<InstallOptions> {

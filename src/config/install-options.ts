@@ -103,6 +103,8 @@ export interface InstallOptions {
   readonly check: boolean;
   readonly alive: boolean;
   readonly removeBinary: boolean;
+  /** plexus uninstall --wait: stay running once done (the uninstall DaemonSet's container). */
+  readonly wait: boolean;
 }
 
 /**
@@ -135,6 +137,7 @@ export interface InstallFlags {
   readonly check?: boolean;
   readonly alive?: boolean;
   readonly "remove-binary"?: boolean;
+  readonly wait?: boolean;
 }
 
 function seconds(flag: string, text: string | undefined): number | undefined {
@@ -253,5 +256,6 @@ export function resolveInstallOptions(flags: InstallFlags, fileText?: string): I
     check: flags.check ?? false,
     alive: flags.alive ?? false,
     removeBinary: flags["remove-binary"] ?? false,
+    wait: flags.wait ?? false,
   };
 }

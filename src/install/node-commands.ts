@@ -16,7 +16,7 @@ import { agentPodFromEnv, createInstallEvents } from "./agent-events.js";
 import { checkAlive, checkInstallation } from "./install-check.js";
 import { installLayout } from "./layout.js";
 import type { ReconcileContext } from "./agent-context.js";
-import { uninstall } from "./uninstall.js";
+import { leftBehind, uninstall } from "./uninstall.js";
 
 /** How the Kubernetes client module is loaded: src/cli/k8s-loader.ts's importKubeClient. */
 export type ImportKubeClient = () => Promise<Pick<typeof import("../k8s/client.js"), "createKubeClient">>;
@@ -58,11 +58,35 @@ export async function installNode(options: InstallOptions, io: NodeCommandIo): P
   return runAgent(ctx, io.signal);
 }
 
-/** `plexus uninstall`. */
-export async function uninstallNode(options: InstallOptions): Promise<number> {
+/** `plexus uninstall`: the probe (--check), or the uninstall, then with --wait the wait for SIGTERM. */
+export async function uninstallNode(options: InstallOptions, io: NodeCommandIo): Promise<number> {
+  const layout = installLayout(options);
+  if (options.check) {
+    const left = await leftBehind(layout);
+    return probeResult(io, left.length > 0 ? `still on this node: ${left.join(", ")}` : undefined);
+  }
   const log = createLogger({ level: options.logLevel, toStderr: true }).child({ component: "uninstall" });
-  await uninstall(installLayout(options), { removeBinary: options.removeBinary }, log);
+  await uninstall(layout, { removeBinary: options.removeBinary }, log);
+  if (options.wait && !io.signal.aborted) {
+    log.info({}, "done; waiting for SIGTERM (plexus uninstall --wait)");
+    await untilAborted(io.signal);
+  }
   return 0;
+}
+
+/** Resolves when `signal` aborts; keeps the process alive until then (a pending promise does not). */
+function untilAborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const keepAlive = setInterval(() => undefined, 2 ** 30);
+    signal.addEventListener(
+      "abort",
+      () => {
+        clearInterval(keepAlive);
+        resolve();
+      },
+      { once: true },
+    );
+  });
 }
 
 function executableSources(options: InstallOptions, io: NodeCommandIo): ExecutableSources | undefined {

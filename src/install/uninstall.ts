@@ -4,7 +4,7 @@
 // executable: a pod created through Plexus and deleted later may still be torn down through
 // the config the runtime loaded before, and that DEL needs the binary.
 
-import { readdir, rm, rmdir } from "node:fs/promises";
+import { access, readdir, rm, rmdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Logger } from "../log/logger.js";
 import type { InstallLayout } from "./layout.js";
@@ -31,6 +31,20 @@ export async function uninstall(layout: InstallLayout, options: UninstallOptions
   }
   log.info({ removed }, "Plexus removed from this node");
   return removed;
+}
+
+/** The host paths of Plexus's config and credentials still present (what --check reports). */
+export async function leftBehind(layout: InstallLayout): Promise<string[]> {
+  const paths = [layout.confFile, layout.token, layout.kubeconfig].filter((p) => p !== undefined);
+  const present = await Promise.all(
+    paths.map((p) =>
+      access(p.agent).then(
+        () => true,
+        () => false,
+      ),
+    ),
+  );
+  return paths.filter((_, i) => present[i]).map((p) => p.host);
 }
 
 async function removeDirIfEmpty(dir: string): Promise<void> {

@@ -81,6 +81,35 @@ export function builtinResources(): ResourceDefinition[] {
       shortNames: ["no"],
       statusSubresource: true,
     }),
+    // deploy/'s own kinds, so that `kubectl apply -k deploy/` and `kubectl delete -k deploy/`
+    // run here as on a cluster (stored as written: no controller acts on them).
+    builtin({
+      group: "apps",
+      version: "v1",
+      plural: "daemonsets",
+      singular: "daemonset",
+      kind: "DaemonSet",
+      namespaced: true,
+      shortNames: ["ds"],
+      categories: ["all"],
+      statusSubresource: true,
+    }),
+    builtin({
+      group: "rbac.authorization.k8s.io",
+      version: "v1",
+      plural: "clusterroles",
+      singular: "clusterrole",
+      kind: "ClusterRole",
+      namespaced: false,
+    }),
+    builtin({
+      group: "rbac.authorization.k8s.io",
+      version: "v1",
+      plural: "clusterrolebindings",
+      singular: "clusterrolebinding",
+      kind: "ClusterRoleBinding",
+      namespaced: false,
+    }),
     builtin({
       group: CRD_GROUP,
       version: "v1",

@@ -296,6 +296,28 @@ describe("stopping and uninstalling", () => {
   });
 });
 
+describe("uninstalling from a DaemonSet (deploy/uninstall/daemonset-patch.yaml)", () => {
+  it("uninstall --check fails while ours is there; uninstall --wait removes it, stays up, and then --check passes; SIGTERM ends it", async () => {
+    const h = await host("uninstall-wait", "10-flannel.conflist");
+    expect((await runAgent(bundle, ["--once", ...h.flags], h.env)).code).toBe(0);
+    const probe = () => runAgent(bundle, ["uninstall", "--host-root", h.root, "--check"], {});
+    const before = await probe();
+    expect(before.code).toBe(1);
+    expect(before.stderr).toContain("still on this node: /etc/cni/net.d/00-plexus.conflist");
+    const u = startAgent(bundle, ["uninstall", "--host-root", h.root, "--wait"], {});
+    agents.push(u);
+    await waitFor("the uninstall to finish", async () => ((await probe()).code === 0 ? true : undefined));
+    expect((await probe()).stdout).toBe("ok\n");
+    await expect(stat(ours(h))).rejects.toThrow();
+    expect(await readFile(join(h.confDir, "10-flannel.conflist"), "utf8")).toContain("flannel");
+    // Still running: a DaemonSet's container must not exit.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(u.child.exitCode).toBeNull();
+    u.child.kill("SIGTERM");
+    expect((await u.exited).code).toBe(0);
+  });
+});
+
 describe("probes", () => {
   it("--check is 0 on a complete installation and 1, saying why, when the primary changed behind the agent's back", async () => {
     const h = await host("check", "10-calico.conflist");

@@ -1,6 +1,8 @@
 // The manifests with the real kubectl (/usr/bin/kubectl): the examples applied to Plexus's local
 // API server (which serves the NAD CRD from crds/ and validates NADs against its schema, with
-// kubectl's strict field validation), and deploy/ built by kubectl's own kustomize.
+// kubectl's strict field validation), deploy/ built by kubectl's own kustomize, and the install
+// and uninstall commands of deploy/README.md run as written against a server that starts
+// without the CRD.
 
 import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -9,9 +11,19 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalApiServer, type LocalApiServer } from "../../src/local/api-server.js";
 import { parseYamlDocuments } from "../../src/local/yaml.js";
+import { parseInstallFlags } from "../../src/cli/install-command.js";
+import { resolveInstallOptions } from "../../src/config/install-options.js";
 import { loadManifests, repoRoot } from "../unit/manifests-models.js";
 
 let server: LocalApiServer;
+
+/** deploy/configmap.yaml's install.json (the agent's --config file). */
+async function installJson(): Promise<string> {
+  const cm = (await loadManifests("deploy", { skip: ["kustomization.yaml", "uninstall/"] })).find(
+    (m) => m.doc.kind === "ConfigMap",
+  );
+  return (cm?.doc["data"] as Record<string, string>)["install.json"] ?? "";
+}
 let dir: string;
 
 interface Run {
@@ -21,8 +33,12 @@ interface Run {
 }
 
 function kubectl(first: string | { stdin: string }, ...rest: string[]): Promise<Run> {
+  return kubectlWith(join(dir, "kubeconfig"), first, ...rest);
+}
+
+function kubectlWith(kubeconfig: string, first: string | { stdin: string }, ...rest: string[]): Promise<Run> {
   const args = typeof first === "string" ? [first, ...rest] : rest;
-  const argv = [`--kubeconfig=${join(dir, "kubeconfig")}`, `--cache-dir=${join(dir, "cache")}`, ...args];
+  const argv = [`--kubeconfig=${kubeconfig}`, `--cache-dir=${join(dir, "cache")}`, ...args];
   return new Promise((resolve) => {
     const child = execFile(
       "/usr/bin/kubectl",
@@ -100,9 +116,109 @@ describe("deploy/", () => {
     const r = await kubectl("kustomize", join(repoRoot, "deploy"));
     expect(r.code).toBe(0);
     const built = parseYamlDocuments(r.stdout) as { kind: string; metadata: { name: string } }[];
-    const files = await loadManifests("deploy", { skip: ["kustomization.yaml"] });
+    const files = await loadManifests("deploy", { skip: ["kustomization.yaml", "uninstall/"] });
     expect(built.map((d) => `${d.kind}/${d.metadata.name}`).sort()).toEqual(
       files.map((m) => `${m.doc.kind}/${m.doc.metadata.name}`).sort(),
     );
+  });
+});
+
+describe("install and uninstall with kubectl, as deploy/README.md says", () => {
+  let bare: LocalApiServer;
+  let kubeconfig: string;
+  const k = (first: string | { stdin: string }, ...rest: string[]) => kubectlWith(kubeconfig, first, ...rest);
+  const ok = async (...args: string[]): Promise<string> => {
+    const r = await k(...(args as [string, ...string[]]));
+    expect(r.code, `kubectl ${args.join(" ")}: ${r.stderr}`).toBe(0);
+    return r.stdout;
+  };
+  const nad = {
+    apiVersion: "k8s.cni.cncf.io/v1",
+    kind: "NetworkAttachmentDefinition",
+    metadata: { name: "users-data", namespace: "default" },
+    spec: { config: JSON.stringify({ cniVersion: "1.0.0", type: "macvlan", master: "eth1" }) },
+  };
+
+  beforeAll(async () => {
+    // No crdDir: the CRD arrives through kubectl, as on a cluster.
+    bare = await startLocalApiServer({});
+    kubeconfig = join(dir, "bare-kubeconfig");
+    await bare.writeKubeconfig(kubeconfig);
+    const namespaces = bare.store.list({ resource: "namespaces" }).items.map((n) => n.metadata.name);
+    for (const name of ["default", "kube-system"].filter((n) => !namespaces.includes(n)))
+      bare.store.create({ resource: "namespaces" }, { metadata: { name } });
+  });
+  afterAll(async () => {
+    await bare?.stop();
+  });
+
+  it("kubectl apply -k crds/, then -k deploy/, then a NAD: `kubectl get nad` finds it by the short name", async () => {
+    await ok("apply", "-k", join(repoRoot, "crds"));
+    await ok("apply", "-k", join(repoRoot, "deploy"));
+    await ok("get", "daemonset", "plexus", "-n", "kube-system");
+    const applied = await k({ stdin: JSON.stringify(nad) }, "apply", "-f", "-");
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(await ok("get", "nad", "-A", "-o", "name")).toContain(
+      "networkattachmentdefinition.k8s.cni.cncf.io/users-data",
+    );
+    expect(await ok("get", "net-attach-def", "users-data", "-o", "jsonpath={.metadata.name}")).toBe("users-data");
+  });
+
+  it("the uninstall patch turns the DaemonSet's container into `plexus uninstall --wait` with the agent's options", async () => {
+    const before = JSON.parse(await ok("get", "daemonset", "plexus", "-n", "kube-system", "-o", "json"));
+    await ok(
+      "-n",
+      "kube-system",
+      "patch",
+      "daemonset",
+      "plexus",
+      "--patch-file",
+      join(repoRoot, "deploy/uninstall/daemonset-patch.yaml"),
+    );
+    const ds = JSON.parse(await ok("get", "daemonset", "plexus", "-n", "kube-system", "-o", "json"));
+    const spec = ds.spec.template.spec;
+    const agent = before.spec.template.spec.containers[0];
+    expect(spec.initContainers).toBeUndefined();
+    expect(spec.containers).toHaveLength(1);
+    const c = spec.containers[0];
+    expect(c.image).toBe(agent.image);
+    expect(c.securityContext).toEqual(agent.securityContext);
+    expect(c.volumeMounts).toEqual(agent.volumeMounts);
+    expect(c.livenessProbe).toBeUndefined();
+    expect(c.command).toEqual(["/usr/local/bin/plexus", "uninstall"]);
+    // The same options as the agent's (they say where Plexus's files are), as uninstall parses them.
+    const json = await installJson();
+    const uninstallOptions = resolveInstallOptions(parseInstallFlags("uninstall", c.args) ?? {}, json);
+    const agentOptions = resolveInstallOptions(parseInstallFlags("install", agent.args) ?? {}, json);
+    expect(uninstallOptions).toMatchObject({
+      wait: true,
+      hostRoot: agentOptions.hostRoot,
+      cniConfDir: agentOptions.cniConfDir,
+    });
+    const probe: string[] = c.readinessProbe.exec.command;
+    expect(probe.slice(0, 2)).toEqual(["/usr/local/bin/plexus", "uninstall"]);
+    expect(resolveInstallOptions(parseInstallFlags("uninstall", probe.slice(2)) ?? {}, json)).toMatchObject({
+      check: true,
+      hostRoot: agentOptions.hostRoot,
+      kubeconfig: agentOptions.kubeconfig,
+    });
+  });
+
+  it("kubectl delete -k deploy/ removes Plexus and leaves the CRD and the NADs", async () => {
+    const out = await ok("delete", "-k", join(repoRoot, "deploy"));
+    expect(out).toContain('daemonset.apps "plexus" deleted');
+    expect(out).not.toContain("customresourcedefinition");
+    expect((await k("get", "daemonset", "plexus", "-n", "kube-system")).code).not.toBe(0);
+    await ok("get", "crd", "network-attachment-definitions.k8s.cni.cncf.io");
+    expect(await ok("get", "nad", "users-data", "-o", "jsonpath={.spec.config}")).toBe(nad.spec.config);
+  });
+
+  it("kubectl delete -k crds/ is the deliberate step that removes the CRD, and every NAD with it", async () => {
+    await ok("delete", "-k", join(repoRoot, "crds"));
+    expect((await k("get", "crd", "network-attachment-definitions.k8s.cni.cncf.io")).code).not.toBe(0);
+    expect((await k("get", "nad", "-A")).code).not.toBe(0);
+    // Installed again, the CRD comes back empty.
+    await ok("apply", "-k", join(repoRoot, "crds"));
+    expect(await ok("get", "nad", "-A", "-o", "name")).toBe("");
   });
 });
