@@ -58,6 +58,10 @@ export const PlexusNetConfSchema = z.looseObject({
    * key) instead of ignoring them with a warning as Multus does (docs/compatibility.md).
    */
   strictSelections: z.boolean().default(false),
+  /**
+   * A chain of the plugin confs in `<dir of clusterNetwork>/<name>/*.conf`, run last on every
+   * pod (Multus's auxiliary chain, docs/compatibility.md#auxiliary-chain).
+   */
   auxiliaryCNIChainName: z.string().optional(),
 });
 
@@ -98,12 +102,6 @@ export function parsePlexusNetConf(raw: unknown): LoadedNetConf {
     );
   }
   const conf = parsed.data;
-  if (conf.auxiliaryCNIChainName) {
-    throw new CniError(
-      ErrorCode.UnsupportedField,
-      `unsupported field "auxiliaryCNIChainName": ${JSON.stringify(conf.auxiliaryCNIChainName)}`,
-    );
-  }
   if (conf.clusterNetwork === "" && conf.delegates.length === 0) {
     throw new CniError(
       ErrorCode.InvalidNetworkConfig,

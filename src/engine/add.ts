@@ -3,7 +3,7 @@
 
 import { toResult100 } from "../cni/convert.js";
 import { CniError, toCniError } from "../cni/error.js";
-import type { Result100 } from "../cni/result.js";
+import { parseResult, type Result100 } from "../cni/result.js";
 import { versionAtLeast } from "../cni/version.js";
 import type { AttachmentRecord } from "../cache/record.js";
 import type { JsonObject } from "../cni/conf.js";
@@ -43,16 +43,16 @@ export async function cmdAdd(req: ContainerRequest, deps: EngineDeps): Promise<R
         });
       }
     }
-    const results = await applyDefaultRoutes(req.env.netns, added.map(routedView), deps, {
-      pod: describePod(plan.pod),
-    });
+    const results = await routeDefaults(added, req, deps, describePod(plan.pod));
     const final = await saveResults(added, results, deps);
     if (plan.podFound && plan.pod) await publish(plan, final, results, deps);
     await pruneOldTombstones(deps);
     deps.log.debug({ uptimeMs: uptimeMs() }, "ADD done");
     return resultFor(
       req.conf.cniVersion,
-      final.map((r, i) => ({ ifName: r.ifName, netns: req.env.netns, result: results[i] as Result100 })),
+      final.flatMap((r, i) =>
+        isInterface(r) ? [{ ifName: r.ifName, netns: req.env.netns, result: results[i] as Result100 }] : [],
+      ),
     );
   } catch (err) {
     // Undo in reverse, including the attachment that failed: its plugin may have half-built it.
@@ -105,7 +105,10 @@ async function addAttachment(
 ): Promise<AttachmentRecord> {
   try {
     const started = performance.now();
-    const raw = await deps.runtime.addNetworkList(listOf(record), runtimeConfOf(record, req.env.netns), deps.signal);
+    const list = listOf(record);
+    // An auxiliary chain starts from the empty result Multus's pass-through first plugin returns.
+    const from = record.role === "auxiliary" ? parseResult({ cniVersion: list.cniVersion }) : undefined;
+    const raw = await deps.runtime.addNetworkList(list, runtimeConfOf(record, req.env.netns), deps.signal, from);
     deps.log.debug(
       { ifName: record.ifName, network: record.networkRef, ms: Math.round(performance.now() - started) },
       "attachment added",
@@ -118,6 +121,27 @@ async function addAttachment(
       `${record.pod ? `pod ${record.pod.namespace}/${record.pod.name}` : `container ${record.containerId}`}: ${describeAttachment(record)}`,
     );
   }
+}
+
+/**
+ * Whether an attachment is one of the pod's networks: the auxiliary chain is not (it adjusts the
+ * pod and passes an empty result on): it has no network-status entry, no event, nothing in the
+ * result (Multus reports it nowhere either).
+ */
+function isInterface(r: AttachmentRecord): boolean {
+  return r.role !== "auxiliary";
+}
+
+/** default-route over the pod's interfaces (the auxiliary chain has none); results in `added` order. */
+async function routeDefaults(
+  added: readonly AttachmentRecord[],
+  req: ContainerRequest,
+  deps: EngineDeps,
+  pod: string,
+): Promise<Result100[]> {
+  const routed = added.filter(isInterface);
+  const after = await applyDefaultRoutes(req.env.netns, routed.map(routedView), deps, { pod });
+  return added.map((r) => (isInterface(r) ? (after[routed.indexOf(r)] as Result100) : (resultOf(r) as Result100)));
 }
 
 function routedView(r: AttachmentRecord) {
@@ -154,6 +178,7 @@ async function publish(
   if (!kube || !plan.pod) return;
   const attachments = [];
   for (const [i, r] of records.entries()) {
+    if (!isInterface(r)) continue;
     const deviceInfo = r.deviceInfoFile ? await readDeviceInfo(r.deviceInfoFile, deps) : undefined;
     attachments.push({
       networkRef: r.networkRef,

@@ -21,6 +21,9 @@ export async function cmdCheck(req: ContainerRequest, deps: EngineDeps): Promise
     throw new CniError(ErrorCode.UnknownContainer, `container ${containerId} has no attachments known to Plexus`);
   }
   for (const record of added) {
+    // The auxiliary chain runs on an interface name the pod does not have (Multus's design):
+    // its plugins' CHECK looks for that link and fails. Multus never checks it either.
+    if (record.role === "auxiliary") continue;
     const list = listOf(record);
     if (!versionAllows("CHECK", list.cniVersion)) {
       deps.log.debug(

@@ -2,13 +2,16 @@
 // defaultNetworks from Plexus's config, NADs named by the pod's selections.
 // docs/compatibility.md#multus-behaviour-kept (clusterNetwork resolution, NAD configuration).
 
+import { dirname, join } from "node:path";
 import { parseNetworkConfig, type JsonObject, type NetworkConfigList } from "../cni/conf.js";
 import { CniError, ErrorCode } from "../cni/error.js";
+import { isValidNetworkName } from "../cni/ids.js";
 import type { PlexusNetConf } from "../config/netconf.js";
 import { isKubeError, type KubeClient, type NetworkAttachmentDefinition } from "../k8s/port.js";
 import { RESOURCE_NAME_ANNOTATION } from "../networks/annotations.js";
 import { delegateConfigFromNad } from "../networks/nad-config.js";
-import { findConfByName, loadNetworkFromPath } from "../runtime/conf-files.js";
+import { validateDelegateConfig } from "../cni/untrusted-conf.js";
+import { findConfByName, loadChainedPluginConfs, loadNetworkFromPath } from "../runtime/conf-files.js";
 import type { EngineDeps } from "./deps.js";
 import { kubeFailure } from "./pod.js";
 
@@ -52,6 +55,44 @@ export async function resolveConfiguredNetwork(
   }
   const list = await findConfByName(conf.confDir, name, deps.confFiles);
   return { list, networkRef: list.name };
+}
+
+/**
+ * The auxiliaryCNIChainName chain, as Multus builds it: a list named after the chain, in
+ * Plexus's cniVersion, of the plugin confs in `<dir of clusterNetwork>/<chain>/*.conf` (libcni's
+ * sub-directory chaining); undefined when that directory has none (Multus then adds nothing).
+ * Multus puts a pass-through plugin first, which returns an empty result; Plexus starts the chain
+ * from that empty result itself (no passthru binary needed). clusterNetwork must be a path.
+ */
+export async function resolveAuxiliaryChain(
+  conf: PlexusNetConf,
+  deps: EngineDeps,
+): Promise<ResolvedNetwork | undefined> {
+  const chain = conf.auxiliaryCNIChainName;
+  if (!chain) return undefined;
+  if (!conf.clusterNetwork.startsWith("/")) {
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `auxiliaryCNIChainName ${JSON.stringify(chain)} is set, but clusterNetwork must be a path, and it is not a path: ${JSON.stringify(conf.clusterNetwork)}`,
+    );
+  }
+  if (!isValidNetworkName(chain)) {
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `auxiliaryCNIChainName ${JSON.stringify(chain)} is not a valid CNI network name ([a-zA-Z0-9][a-zA-Z0-9_.-]*): it names the chain and its directory`,
+    );
+  }
+  const dir = join(dirname(conf.clusterNetwork), chain);
+  const plugins = await loadChainedPluginConfs(dir, deps.confFiles);
+  if (plugins.length === 0) {
+    deps.log.debug({ dir }, "auxiliaryCNIChainName: no plugin configuration in the chain's directory");
+    return undefined;
+  }
+  const raw = { cniVersion: conf.cniVersion || "0.1.0", name: chain, plugins };
+  return {
+    list: validateDelegateConfig(raw, `auxiliaryCNIChainName ${JSON.stringify(chain)} (${dir})`),
+    networkRef: chain,
+  };
 }
 
 /** Inline `delegates` entries of the config (a conf or a conflist each). */

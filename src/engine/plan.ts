@@ -24,7 +24,14 @@ import {
   type SelectionWarning,
 } from "../networks/selection.js";
 import type { EngineDeps, ContainerRequest } from "./deps.js";
-import { fromNad, getNad, resolveConfiguredNetwork, resolveInlineDelegate, type ResolvedNetwork } from "./networks.js";
+import {
+  fromNad,
+  getNad,
+  resolveAuxiliaryChain,
+  resolveConfiguredNetwork,
+  resolveInlineDelegate,
+  type ResolvedNetwork,
+} from "./networks.js";
 import { describePod, fetchPod, podRefFromArgs } from "./pod.js";
 
 export interface PlannedAttachment {
@@ -76,6 +83,7 @@ export async function resolvePlan(req: ContainerRequest, deps: EngineDeps, optio
     await clusterEntry(req, deps, { pod, ref, warnings }, options),
     ...(await defaultEntries(req, deps, ref)),
     ...(await selectedEntries(req, deps, { pod, ref, warnings }, options)),
+    ...(await auxiliaryEntries(req, deps, options)),
   ];
   const primary = req.env.ifName;
   const named = assignInterfaceNames(entries, (e) => e.selection?.interface, primary, {
@@ -219,6 +227,21 @@ async function defaultEntries(req: ContainerRequest, deps: EngineDeps, ref: PodR
     conf.defaultNetworks.map((n) => resolveConfiguredNetwork(n, conf, deps, describePod(ref))),
   );
   return [...inline, ...named].map((network) => ({ role: "default", network }));
+}
+
+/**
+ * auxiliaryCNIChainName: one more attachment, last, on net<i> like any other (Multus). A DEL
+ * re-resolving tears down what it can find and does not fail on a broken chain config.
+ */
+async function auxiliaryEntries(req: ContainerRequest, deps: EngineDeps, options: PlanOptions): Promise<Entry[]> {
+  try {
+    const network = await resolveAuxiliaryChain(req.conf, deps);
+    return network ? [{ role: "auxiliary", network }] : [];
+  } catch (err) {
+    if (!options.lenient) throw err;
+    deps.log.warn({ reason: (err as Error).message }, "ignoring the auxiliary chain");
+    return [];
+  }
 }
 
 async function selectedEntries(

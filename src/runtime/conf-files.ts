@@ -5,7 +5,7 @@
 
 import { open, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import type { NetworkConfigList } from "../cni/conf.js";
+import type { JsonObject, NetworkConfigList } from "../cni/conf.js";
 import { CniError, ErrorCode } from "../cni/error.js";
 import { isJsonObject, MAX_CONF_BYTES, parseConfJson, validateDelegateConfig } from "../cni/untrusted-conf.js";
 
@@ -93,6 +93,31 @@ async function loadConfFile(path: string, reader: ConfDirReader): Promise<Networ
   if (!parsed.ok) invalid(`${path}: ${parsed.problem}`);
   if (!isJsonObject(parsed.value)) invalid(`${path}: must be a JSON object (a CNI config or config list)`);
   return validateDelegateConfig(parsed.value, path);
+}
+
+/**
+ * The plugin configurations chained from `<dir>/<chain>/*.conf`, in the order Go's ReadDir lists
+ * them (libcni NetworkPluginConfsFromFiles, which Multus uses for auxiliaryCNIChainName): each
+ * file one plugin object with a `type`. A missing directory has none; a broken file is an error
+ * naming it (libcni's behaviour: a chain silently missing a plugin is worse than no pod).
+ */
+export async function loadChainedPluginConfs(dir: string, reader: ConfDirReader): Promise<JsonObject[]> {
+  const files = (await reader.list(dir))
+    .filter((n) => n.endsWith(".conf"))
+    .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  const plugins: JsonObject[] = [];
+  for (const file of files) {
+    const path = join(dir, file);
+    const parsed = parseConfJson(await reader.read(path));
+    if (!parsed.ok) invalid(`${path}: ${parsed.problem}`);
+    const value = parsed.value;
+    if (!isJsonObject(value)) invalid(`${path}: must be a JSON object (one plugin configuration)`);
+    if (typeof value["type"] !== "string" || value["type"] === "") {
+      invalid(`${path}: error parsing configuration: missing 'type'`);
+    }
+    plugins.push(value);
+  }
+  return plugins;
 }
 
 function hasConfExtension(name: string): boolean {

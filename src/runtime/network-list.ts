@@ -35,15 +35,19 @@ function attachment(command: CniCommand, rt: RuntimeConf, stdin: PluginExecution
   };
 }
 
-/** ADD in order, each plugin getting the previous one's result; stops at the first failure. */
+/**
+ * ADD in order, each plugin getting the previous one's result (the first one `from`, if given);
+ * stops at the first failure.
+ */
 export async function addNetworkList(
   run: RunPlugin,
   list: NetworkConfigList,
   rt: RuntimeConf,
   signal: AbortSignal,
+  from?: AnyResult,
 ): Promise<AnyResult> {
   parseNetworkName(list.name); // libcni validates the name before any ADD
-  let result: AnyResult | undefined;
+  let result: AnyResult | undefined = from;
   for (const plugin of list.plugins) {
     const out = await run(
       plugin,

@@ -48,7 +48,7 @@ export function createRuntime(options: RuntimeOptions): CniRuntime {
   const exec = execOptions(options);
   const run: RunPlugin = (plugin, execution, signal) => execPlugin(pluginRef(plugin), execution, exec, signal);
   return {
-    addNetworkList: (list, rt, signal) => addNetworkList(run, list, rt, signal),
+    addNetworkList: (list, rt, signal, from) => addNetworkList(run, list, rt, signal, from),
     delNetworkList: (list, rt, prev, signal) => delNetworkList(run, list, rt, prev, signal),
     checkNetworkList: (list, rt, prev, signal) => checkNetworkList(run, list, rt, prev, signal),
     statusNetworkList: (list, signal) => statusNetworkList(run, list, signal),

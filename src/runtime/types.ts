@@ -24,8 +24,12 @@ export interface ValidAttachment {
 }
 
 export interface CniRuntime {
-  /** ADD every plugin in order, chaining prevResult; returns the last plugin's result, unconverted. */
-  addNetworkList(list: NetworkConfigList, rt: RuntimeConf, signal: AbortSignal): Promise<AnyResult>;
+  /**
+   * ADD every plugin in order, chaining prevResult; returns the last plugin's result, unconverted.
+   * `from` is the prevResult of the first plugin (libcni has none): the empty result an
+   * auxiliary chain's pass-through first plugin would return.
+   */
+  addNetworkList(list: NetworkConfigList, rt: RuntimeConf, signal: AbortSignal, from?: AnyResult): Promise<AnyResult>;
   /**
    * DEL every plugin in reverse order with prevResult (converted to the list version; left out
    * below 0.4.0 or when undefined). Continues past failures; throws one error naming them all.

@@ -1,0 +1,125 @@
+// auxiliaryCNIChainName as Multus defines it: the plugin confs in <dir of clusterNetwork>/<name>/
+// run as one more attachment, last, on every pod, starting from an empty result; torn down on
+// DEL; a failing chain plugin rolls the whole ADD back. The real tuning plugin in the chain sets
+// a sysctl in the pod's namespace.
+
+import { mkdir, readdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseNetworkStatusAnnotation } from "../../src/networks/network-status.js";
+import { execIn, links, readSysctl } from "../support/netns.js";
+import { MODES, startTestNode, type TestNode, type TestPod } from "../support/plexus-node.js";
+import { isRoot } from "../support/root.js";
+
+const SYSCTL = "net/ipv4/conf/all/arp_notify";
+
+describe.skipIf(!isRoot).each(MODES)("auxiliaryCNIChainName (%s mode)", (mode) => {
+  let n: TestNode;
+  let nodeLinksBefore: string[];
+
+  beforeAll(async () => {
+    n = await startTestNode(`aux-${mode}`, { mode });
+    const master = `${n.net.prefix}m`.slice(-15);
+    await execIn(n.node, ["ip", "link", "add", master, "type", "veth", "peer", "name", `${master.slice(0, 13)}p`]);
+    await execIn(n.node, ["ip", "link", "set", master, "up"]);
+    n.createNad("team-a", "macvlan-a", {
+      cniVersion: "1.0.0",
+      type: "macvlan",
+      master,
+      ipam: { type: "host-local", dataDir: n.ipamDir, ranges: [[{ subnet: "198.18.1.0/24" }]] },
+    });
+    // The chain's directory sits beside clusterNetwork (n.dir/cluster.conflist), as in Multus.
+    await chain("vendor-chain", {
+      "10-tuning.conf": { type: "tuning", sysctl: { "net.ipv4.conf.all.arp_notify": "1" } },
+    });
+    await chain("failing-chain", {
+      "10-tuning.conf": { type: "tuning", sysctl: { "net.ipv4.conf.all.arp_notify": "1" } },
+      "20-bad-sysctl.conf": { type: "tuning", sysctl: { "net.ipv4.no_such_sysctl": "1" } },
+      "README.md": "not a .conf: not read",
+    });
+    const primer = await n.createPod("team-a", "primer");
+    expect((await n.add(primer)).code).toBe(0);
+    expect((await n.del(primer)).code).toBe(0);
+    nodeLinksBefore = (await links(n.node)).map((l) => l.ifname).sort();
+  });
+  afterAll(async () => {
+    await n?.cleanup();
+  });
+
+  async function chain(name: string, files: Record<string, unknown>): Promise<void> {
+    const dir = join(n.dir, name);
+    await mkdir(dir, { recursive: true });
+    for (const [file, content] of Object.entries(files)) {
+      await writeFile(join(dir, file), typeof content === "string" ? content : JSON.stringify(content));
+    }
+  }
+
+  async function expectNothingLeft(pod: TestPod): Promise<void> {
+    expect((await links(pod.netns)).map((l) => l.ifname)).toEqual(["lo"]);
+    expect((await links(n.node)).map((l) => l.ifname).sort()).toEqual(nodeLinksBefore);
+    expect(await n.leases()).toEqual([]);
+  }
+
+  it("runs last, on every pod, after the selections; nothing of it in the result or network-status; DEL tears it down", async () => {
+    const conf = n.conf({ auxiliaryCNIChainName: "vendor-chain" });
+    const pod = await n.createPod("team-a", "web-0", { "k8s.v1.cni.cncf.io/networks": "macvlan-a" });
+    expect(await readSysctl(pod.netns, SYSCTL)).toBe("0");
+    const out = await n.add(pod, { conf });
+    expect(out.code, out.stdout + out.stderr).toBe(0);
+    expect(await readSysctl(pod.netns, SYSCTL)).toBe("1");
+    expect(out.json.interfaces.filter((i: any) => i.sandbox).map((i: any) => i.name)).toEqual(["eth0", "net1"]);
+    const statuses = parseNetworkStatusAnnotation(
+      n.getPod("team-a", "web-0").metadata.annotations["k8s.v1.cni.cncf.io/network-status"],
+    );
+    expect(statuses.map((s) => s.name)).toEqual(["cluster", "team-a/macvlan-a"]);
+    // Its state: the chain as executed (Multus names its interface net<position>: net2 here).
+    const state = await readdir(join(n.stateDir, pod.containerId));
+    expect(state.sort()).toEqual(["eth0.json", "net1.json", "net2.json"]);
+    const check = await n.call("CHECK", pod, { conf });
+    expect(check.code, check.stdout).toBe(0);
+    const del = await n.del(pod, { conf });
+    expect(del.code, del.stdout).toBe(0);
+    await expectNothingLeft(pod);
+    expect(await readdir(join(n.stateDir, pod.containerId))).toEqual(["tombstone.json"]);
+  });
+
+  it("a chain directory with no .conf adds nothing", async () => {
+    const pod = await n.createPod("team-a", "web-1");
+    const out = await n.add(pod, { conf: n.conf({ auxiliaryCNIChainName: "no-such-chain" }) });
+    expect(out.code, out.stdout).toBe(0);
+    expect((await readdir(join(n.stateDir, pod.containerId))).sort()).toEqual(["eth0.json"]);
+    expect(await readSysctl(pod.netns, SYSCTL)).toBe("0");
+    expect((await n.del(pod)).code).toBe(0);
+  });
+
+  it("a failing chain plugin fails ADD and rolls everything back", async () => {
+    const conf = n.conf({ auxiliaryCNIChainName: "failing-chain" });
+    const pod = await n.createPod("team-a", "web-2", { "k8s.v1.cni.cncf.io/networks": "macvlan-a" });
+    const add = await n.add(pod, { conf });
+    expect(add.code).toBe(1);
+    expect(add.json.msg).toContain(
+      'pod team-a/web-2: network "failing-chain" (net2): plugin type="tuning" failed (add)',
+    );
+    await expectNothingLeft(pod);
+    expect((await n.del(pod, { conf })).code).toBe(0);
+  });
+
+  it("clusterNetwork that is not a path is an error naming both keys, and nothing is left", async () => {
+    n.createNad("kube-system", "cluster-nad", {
+      cniVersion: "1.0.0",
+      type: "bridge",
+      bridge: `${n.net.prefix}c`.slice(0, 15),
+      ipam: { type: "host-local", dataDir: n.ipamDir, ranges: [[{ subnet: "198.18.0.0/24" }]] },
+    });
+    const conf = n.conf({ clusterNetwork: "cluster-nad", auxiliaryCNIChainName: "vendor-chain" });
+    const pod = await n.createPod("team-a", "web-3");
+    const add = await n.add(pod, { conf });
+    expect(add.code).toBe(1);
+    expect(add.json).toMatchObject({ code: 7 });
+    expect(add.json.msg).toBe(
+      'auxiliaryCNIChainName "vendor-chain" is set, but clusterNetwork must be a path, and it is not a path: "cluster-nad"',
+    );
+    await expectNothingLeft(pod);
+    expect((await n.del(pod, { conf })).code).toBe(0);
+  });
+});
