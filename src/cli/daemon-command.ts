@@ -49,7 +49,7 @@ Flags:
   -h, --help                 this text
 `;
 
-const DAEMON_FLAGS = {
+export const DAEMON_FLAGS = {
   socket: { type: "string" },
   kubeconfig: { type: "string" },
   "node-name": { type: "string" },

@@ -3,7 +3,10 @@
 // of it, the local API server holding Pods and NADs, and CRI calls made the way a kubelet
 // makes them. Asserts what containerd reports, what the kernel holds, and what Plexus wrote,
 // and that a failed sandbox and a torn-down one leave nothing on the node.
-import { readFile, rm } from "node:fs/promises";
+// In daemon mode, as deploy/ installs it (`plexus install --mode daemon`, `plexus daemon` in the
+// node, containerd executing the shim); PLEXUS_E2E_MODE=thin runs the same tests in thin mode.
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalApiServer, type LocalApiServer } from "../../src/local/api-server.js";
@@ -38,6 +41,8 @@ import {
   plexusPaths,
   PLEXUS_NETWORK,
   pluginLogLines,
+  startDaemonInNode,
+  type PlexusMode,
   type PlexusPaths,
 } from "./support/plexus-install.js";
 import {
@@ -59,27 +64,37 @@ import {
 } from "./support/sandbox-netns.js";
 
 const TWO_SECONDARIES = "macvlan-a, bridge-b@data0";
+const MODE: PlexusMode = process.env["PLEXUS_E2E_MODE"] === "thin" ? "thin" : "daemon";
 const LOOPBACK = ["127.0.0.1", "::1"];
 
 describe.skipIf(!isRoot)(
-  "Plexus on a real containerd (skipped unless root: runs containerd, runc and namespaces)",
+  `Plexus on a real containerd, ${MODE} mode (skipped unless root: runs containerd, runc and namespaces)`,
   () => {
     const t0 = performance.now();
     let api: LocalApiServer;
     let h: ContainerdHandle;
     let paths: PlexusPaths;
+    let socketDir: string | undefined;
     const timings: Timings = { plainBridge: [], flannel: [], plexusPlain: [], plexusTwoSecondaries: [], installMs: 0 };
 
     beforeAll(async () => {
       api = await startLocalApiServer({ crdDir: join(repoRoot, "crds") });
-      h = await startContainerd({ cniPlugins: ["bridge", "host-local", "macvlan", "portmap"] });
+      // The daemon's socket: a temp path (never /run/plexus), named to the shim through
+      // containerd's environment, which plugins inherit.
+      socketDir = await mkdtemp(join(tmpdir(), "plexus-e2e-sock-"));
+      const socket = join(socketDir, "plexus.sock");
+      h = await startContainerd({
+        cniPlugins: ["bridge", "host-local", "macvlan", "portmap"],
+        env: { PLEXUS_SOCKET: socket },
+      });
       paths = plexusPaths(h);
       await installFlannelPrimary(h, paths);
       await h.waitForNetworkReady({ networkName: FLANNEL_NETWORK });
       // Before Plexus: the same sandboxes on a plain bridge (as the harness test) and on Flannel alone.
       Object.assign(timings, await measureBaselines(h, paths));
-      const installed = await installPlexus(h, api, paths);
+      const installed = await installPlexus(h, api, paths, { mode: MODE });
       timings.installMs = installed.ms;
+      if (MODE === "daemon") await startDaemonInNode(h, paths, socket, "e2e-node");
       await h.waitForNetworkReady({ networkName: PLEXUS_NETWORK, timeoutMs: 30_000 });
 
       await createSecondaryNetworks(h, api, paths);
@@ -93,6 +108,7 @@ describe.skipIf(!isRoot)(
         if (h) await rm(h.paths.runDir, { recursive: true, force: true });
       } finally {
         await api?.stop();
+        if (socketDir) await rm(socketDir, { recursive: true, force: true });
       }
     });
 
@@ -343,6 +359,16 @@ describe.skipIf(!isRoot)(
         `Plexus ADD phases, no annotation: ${addPhases(log, ids.plain)}; two secondaries: ${addPhases(log, ids.multi)}`,
       );
     });
+
+    it.runIf(MODE === "daemon")(
+      "every CNI call containerd made was served by the one daemon, none by the fallback",
+      async () => {
+        const calls = (await pluginLogLines(paths)).filter((l) => typeof l.command === "string");
+        expect(calls.length).toBeGreaterThan(10);
+        expect(new Set(calls.map((l) => l["pid"]))).toHaveLength(1);
+        expect(calls.every((l) => l["component"] === "daemon")).toBe(true);
+      },
+    );
 
     it("stop() tears down a running multi-network sandbox through Plexus and leaves nothing", async ({ annotate }) => {
       const pod = createPod(api, "team-a", "last-0", { [NETWORKS_ANNOTATION]: TWO_SECONDARIES });

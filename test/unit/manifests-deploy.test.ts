@@ -5,7 +5,10 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { parseCommandLine as parseFlags } from "../../src/cli/args.js";
+import { DAEMON_FLAGS } from "../../src/cli/daemon-command.js";
 import { parseInstallFlags as parseCommandLine } from "../../src/cli/install-command.js";
+import { DEFAULT_SOCKET } from "../../src/daemon/socket.js";
 import { resolveInstallOptions, type InstallFlags } from "../../src/config/install-options.js";
 import { parseYamlDocuments } from "../../src/local/yaml.js";
 import { isBuiltin, loadManifests, repoRoot, validateBuiltin, type Manifest } from "./manifests-models.js";
@@ -31,13 +34,15 @@ beforeAll(async () => {
 interface Container {
   name: string;
   image: string;
+  command?: string[];
   args: string[];
   env: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
   resources: { requests: Record<string, string>; limits: Record<string, string> };
-  readinessProbe: { exec: { command: string[] } };
-  livenessProbe: { exec: { command: string[] } };
+  readinessProbe: { exec: { command: string[] }; httpGet?: { path: string; port: string } };
+  livenessProbe: { exec: { command: string[] }; httpGet?: { path: string; port: string } };
+  ports?: { name: string; containerPort: number }[];
   securityContext: Record<string, unknown>;
-  volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
+  volumeMounts: { name: string; mountPath: string; readOnly?: boolean; mountPropagation?: string }[];
 }
 interface PodSpec {
   hostNetwork: boolean;
@@ -198,11 +203,12 @@ describe("the DaemonSet and the agent's options", () => {
       const mount = c.volumeMounts.find((m) => m.name === volume?.name);
       expect(mount?.mountPath, hostPath).toBe(`${options.hostRoot}${hostPath}`);
     }
-    // No other host path: least privilege.
+    // No other host path for the agent: least privilege.
+    const hostPathOf = (name: string) => spec.volumes.find((v) => v.name === name)?.hostPath?.path;
     expect(
-      spec.volumes
-        .filter((v) => v.hostPath)
-        .map((v) => v.hostPath?.path)
+      c.volumeMounts
+        .map((m) => hostPathOf(m.name))
+        .filter(Boolean)
         .sort(),
     ).toEqual([options.cniBinDir, options.cniConfDir, options.stateDir].sort());
     const config = spec.volumes.find((v) => v.configMap?.name === byKind("ConfigMap").metadata.name);
@@ -241,6 +247,63 @@ describe("the DaemonSet and the agent's options", () => {
       POD_UID: "metadata.uid",
     });
     expect(c.image).toBe("ghcr.io/plexus-cni/plexus:0.1.0");
+  });
+});
+
+describe("the daemon container (daemon mode)", () => {
+  const daemon = () => {
+    const c = podSpec().containers.find((x) => x.name === "daemon");
+    if (!c) throw new Error("no daemon container");
+    return c;
+  };
+  const flags = () => {
+    const line = parseFlags(daemon().args, DAEMON_FLAGS);
+    return line.flags;
+  };
+
+  it("the agent installs daemon mode, and the container runs plexus daemon with flags it accepts", () => {
+    expect(resolveInstallOptions(parseInstallFlags(podSpec().containers[0]!.args), installJson()).mode).toBe("daemon");
+    expect(daemon().command).toEqual(["/usr/local/bin/plexus", "daemon"]);
+    expect(daemon().image).toBe(podSpec().containers[0]!.image);
+    expect(flags()).toMatchObject({ socket: DEFAULT_SOCKET, "node-name": "$(NODE_NAME)", "host-root": "/host" });
+  });
+
+  it("serves the socket where the shim looks, in a host directory", () => {
+    const spec = podSpec();
+    const mount = daemon().volumeMounts.find((m) => m.mountPath === "/run/plexus");
+    expect(spec.volumes.find((v) => v.name === mount?.name)?.hostPath?.path).toBe("/run/plexus");
+    expect(DEFAULT_SOCKET.startsWith("/run/plexus/")).toBe(true);
+  });
+
+  it("probes /readyz and /healthz on the metrics port it listens on", () => {
+    const c = daemon();
+    const port = c.ports?.find((p) => p.name === "metrics")?.containerPort;
+    expect(flags()["metrics-address"]).toBe(`$(HOST_IP):${port}`);
+    expect(c.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "metrics" });
+    expect(c.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "metrics" });
+    expect(Object.fromEntries(c.env.map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath]))).toEqual({
+      NODE_NAME: "spec.nodeName",
+      HOST_IP: "status.hostIP",
+    });
+  });
+
+  it("mounts the host root for --host-root with HostToContainer propagation, and the host paths at their own paths", () => {
+    const spec = podSpec();
+    const c = daemon();
+    const root = c.volumeMounts.find((m) => m.mountPath === flags()["host-root"]);
+    expect(root?.mountPropagation).toBe("HostToContainer");
+    expect(spec.volumes.find((v) => v.name === root?.name)?.hostPath?.path).toBe("/");
+    const options = resolveInstallOptions(parseInstallFlags(podSpec().containers[0]!.args), installJson());
+    for (const path of [options.cniBinDir, options.cniConfDir, options.stateDir]) {
+      const m = c.volumeMounts.find((x) => x.mountPath === path);
+      expect(spec.volumes.find((v) => v.name === m?.name)?.hostPath?.path, path).toBe(path);
+    }
+  });
+
+  it("has a memory request and limit (children count against it)", () => {
+    const c = daemon();
+    expect(c.resources.requests["memory"]).toMatch(/^\d+Mi$/);
+    expect(c.resources.limits["memory"]).toMatch(/^\d+Mi$/);
   });
 });
 

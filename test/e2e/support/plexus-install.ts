@@ -12,7 +12,15 @@
 // The API: plexus runs as containerd's child, in the node's network namespace, where the
 // harness forwards 127.0.0.1:<api.port> to the local API server; the kubeconfig names
 // https://127.0.0.1:<api.port>, right on both sides (the serving certificate covers 127.0.0.1).
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+//
+// Daemon mode (installPlexus(..., { mode: "daemon" }), the tier's default): the installer puts
+// the shim in the bin dir as `plexus` and the executable beside it as `plexus-thin`, and
+// startDaemonInNode() runs `dist/plexus daemon` inside the node (its PID, mount and network
+// namespaces, so it dies with the node) on a socket containerd's environment names
+// (PLEXUS_SOCKET, given to startContainerd). Its log is the plugin log, at debug level.
+import { spawn } from "node:child_process";
+import { mkdir, open, readFile, rm, writeFile } from "node:fs/promises";
+import { connect } from "node:net";
 import { join } from "node:path";
 import type { LocalApiServer } from "../../../src/local/api-server.js";
 import { plexusBin, repoRoot, requireBuiltPlexus } from "../../support/plexus.js";
@@ -115,6 +123,7 @@ export async function installPlexus(
   h: ContainerdHandle,
   api: LocalApiServer,
   paths: PlexusPaths,
+  options: { readonly mode?: PlexusMode } = {},
 ): Promise<PlexusInstall> {
   requireBuiltPlexus();
   const nodePort = await h.forwardToHost(api.port);
@@ -123,16 +132,17 @@ export async function installPlexus(
   await writeFile(join(serviceAccount, "token"), api.token, { mode: 0o600 });
   await writeFile(join(serviceAccount, "ca.crt"), api.caCertPem ?? "");
   await writeFile(join(serviceAccount, "namespace"), "kube-system");
-  const options = join(paths.dir, "install.json");
+  const optionsFile = join(paths.dir, "install.json");
   await writeFile(
-    options,
+    optionsFile,
     JSON.stringify({ plugin: { logLevel: "debug", logFile: paths.pluginLog, logToStderr: false } }),
   );
   const t0 = performance.now();
   // prettier-ignore
   await runCommand([
     plexusBin, "install", "--once",
-    "--config", options,
+    "--config", optionsFile,
+    "--mode", options.mode ?? "thin",
     "--cni-conf-dir", h.paths.cniConfDir,
     "--cni-bin-dir", h.paths.cniBinDir,
     "--state-dir", paths.stateDir,
@@ -155,6 +165,47 @@ export async function installPlexus(
     );
   }
   return { ms };
+}
+
+export type PlexusMode = "thin" | "daemon";
+
+/**
+ * `dist/plexus daemon` inside the node, as the DaemonSet's daemon container runs on a node: the
+ * plugin's kubeconfig, the pods of `nodeName`, its log appended to the plugin log. Resolves once
+ * its socket accepts.
+ */
+export async function startDaemonInNode(
+  h: ContainerdHandle,
+  paths: PlexusPaths,
+  socket: string,
+  nodeName: string,
+): Promise<void> {
+  const log = await open(paths.pluginLog, "a", 0o600);
+  // prettier-ignore
+  const child = spawn("nsenter", [
+    "-t", String(h.node.initPid), "-m", "-n", "-p", "--",
+    plexusBin, "daemon",
+    "--socket", socket,
+    "--kubeconfig", join(paths.dir, "plexus.kubeconfig"),
+    "--node-name", nodeName,
+    "--log-level", "debug",
+  ], { stdio: ["ignore", log.fd, log.fd], env: { PATH: NODE_PATH } });
+  await log.close();
+  for (let waited = 0; !(await accepts(socket)); waited += 50) {
+    if (child.exitCode !== null || waited > 30_000)
+      throw new Error(`plexus daemon did not start in the node:\n${await pluginLogTail(paths)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function accepts(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on("error", () => resolve(false));
+  });
 }
 
 /** The plugin's log so far (for failure messages). */
