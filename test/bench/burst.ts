@@ -1,0 +1,580 @@
+// npm run bench -- burst [--pods N] [--rounds R] [--iterations I] [--max-parallel P] [--skip-cached]
+//
+// A node's worst moment: N pods (default 30; each: the cluster bridge + one macvlan) ADDed at
+// once, as after a reboot, then DELed at once, through
+//   (a) the delegates run directly (the floor: what the runtime would pay without Plexus),
+//   (b) thin mode: dist/plexus per call,
+//   (c) daemon mode: dist/plexus-shim per call, `dist/plexus daemon` serving them.
+// Rounds are interleaved (a b c, a b c, ...) and medians reported. Per variant: the burst's wall
+// time, the peak summed PSS of every process involved (the plugins, the shims, the daemon, the
+// delegates: every descendant of this process, sampled from /proc/*/smaps_rollup; the local API
+// server runs in this process and stands for the cluster, so it is not counted), the API
+// requests per ADD (by kind) and per DEL, and what was left (links, leases, state files). Then
+// the single-pod ADD and DEL latency of each, and the daemon's memory once it caches 1,000 NADs
+// and 110 pods and a burst has settled. Everything runs in a throwaway node namespace.
+
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { Worker } from "node:worker_threads";
+import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { startLocalApiServer, type LocalApiServer } from "../../src/local/api-server.js";
+
+const PLUGINS = "/usr/lib/cni";
+const PLEXUS = resolve("dist/plexus");
+const SHIM = resolve("dist/plexus-shim");
+const ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
+const NODE_NAME = "bench";
+const NS = "bench";
+
+const { values: opts } = parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    pods: { type: "string", default: "30" },
+    rounds: { type: "string", default: "3" },
+    iterations: { type: "string", default: "10" },
+    "max-parallel": { type: "string" },
+    "skip-cached": { type: "boolean", default: false },
+  },
+  allowPositionals: true,
+});
+const PODS = Number(opts.pods);
+const ROUNDS = Number(opts.rounds);
+const ITERATIONS = Number(opts.iterations);
+
+interface Call {
+  code: number;
+  stdout: string;
+  ms: number;
+}
+
+function run(argv: readonly string[], env: Record<string, string>, stdin: string): Promise<Call> {
+  const started = performance.now();
+  return new Promise((done, fail) => {
+    const child = spawn(argv[0] as string, argv.slice(1), { env, stdio: ["pipe", "pipe", "ignore"] });
+    let stdout = "";
+    child.stdout.on("data", (b) => (stdout += b));
+    child.on("error", fail);
+    child.on("close", (code) => done({ code: code ?? -1, stdout, ms: performance.now() - started }));
+    child.stdin.end(stdin);
+  });
+}
+
+function ip(...args: string[]): string {
+  return execFileSync("ip", args, { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+}
+
+// ---------------------------------------------------------------- outer: the node namespace
+async function outer(): Promise<void> {
+  const prefix = `pxburst${process.pid}`;
+  const node = `${prefix}-node`;
+  ip("netns", "add", node);
+  ip("-n", node, "link", "set", "lo", "up");
+  try {
+    const child = spawn(
+      "ip",
+      ["netns", "exec", node, process.execPath, process.argv[1] as string, ...process.argv.slice(2)],
+      {
+        stdio: "inherit",
+        env: { ...ENV, BENCH_INNER: "1", BENCH_PREFIX: prefix },
+      },
+    );
+    process.exitCode = await new Promise<number>((r) => child.on("close", (c) => r(c ?? 1)));
+  } finally {
+    for (const line of ip("netns", "list").split("\n")) {
+      const name = line.split(" ")[0] ?? "";
+      if (name.startsWith(prefix)) ip("netns", "delete", name);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- memory: summed PSS of descendants
+// Sampled every 20 ms in a worker thread, so that reading /proc never delays this process's event
+// loop (the local API server runs in it). The process tree is walked from this process down
+// through /proc/PID/task/TID/children (every thread: Go plugins fork from any thread).
+const SAMPLER = `
+const { parentPort, workerData } = require("node:worker_threads");
+const fs = require("node:fs");
+const read = (p) => { try { return fs.readFileSync(p, "utf8"); } catch { return ""; } };
+function kids(pid) {
+  let tasks = [];
+  try { tasks = fs.readdirSync("/proc/" + pid + "/task"); } catch { return []; }
+  return tasks.flatMap((t) => read("/proc/" + pid + "/task/" + t + "/children").split(" ").filter(Boolean).map(Number));
+}
+function pss(pid) {
+  const m = /^Pss:\\s+(\\d+) kB/m.exec(read("/proc/" + pid + "/smaps_rollup"));
+  return m ? Number(m[1]) : 0;
+}
+let peak = 0;
+function sample() {
+  let total = 0;
+  const stack = kids(workerData.root);
+  while (stack.length) { const pid = stack.pop(); total += pss(pid); stack.push(...kids(pid)); }
+  peak = Math.max(peak, total);
+}
+sample();
+const timer = setInterval(sample, 20);
+parentPort.on("message", () => { clearInterval(timer); sample(); parentPort.postMessage(peak); });
+`;
+
+/** Samples the summed PSS of every descendant of this process until stopped: the peak in MiB. */
+function samplePeak(): { stop: () => Promise<number> } {
+  const worker = new Worker(SAMPLER, { eval: true, workerData: { root: process.pid } });
+  return {
+    stop: () =>
+      new Promise((resolve) => {
+        worker.once("message", (kib: number) => {
+          void worker.terminate();
+          resolve(kib / 1024);
+        });
+        worker.postMessage("stop");
+      }),
+  };
+}
+
+function memoryKiB(pid: number, field: "Pss" | "Rss"): number {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"));
+    return Number(m?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+// ---------------------------------------------------------------- the node
+interface Pod {
+  name: string;
+  netns: string;
+  id: string;
+}
+
+interface Node {
+  dir: string;
+  api: LocalApiServer;
+  conf: Record<string, unknown>;
+  bridgeConf: Record<string, unknown>;
+  macvlanConf: Record<string, unknown>;
+  master: string;
+  bridge: string;
+  pods: Pod[];
+}
+
+function createPodObject(api: LocalApiServer, name: string, annotations: Record<string, string>): void {
+  api.store.create(
+    { resource: "pods" },
+    {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name, namespace: NS, annotations },
+      spec: { nodeName: NODE_NAME, containers: [{ name: "c", image: "pause" }] },
+    },
+  );
+}
+
+async function setUpNode(prefix: string): Promise<Node> {
+  const dir = mkdtempSync(join(tmpdir(), "plexus-burst-"));
+  const api = await startLocalApiServer({ crdDir: resolve("crds") });
+  const master = `${prefix.slice(-9)}m`;
+  const bridge = `${prefix.slice(-9)}c`;
+  ip("link", "add", master, "type", "veth", "peer", "name", `${master}p`);
+  ip("link", "set", master, "up");
+  ip("link", "set", `${master}p`, "up");
+  const bridgeConf = {
+    cniVersion: "1.0.0",
+    name: "cluster",
+    type: "bridge",
+    bridge,
+    isGateway: true,
+    ipam: { type: "host-local", dataDir: join(dir, "ipam"), ranges: [[{ subnet: "198.18.0.0/22" }]] },
+  };
+  const macvlanConf = {
+    cniVersion: "1.0.0",
+    name: "mac",
+    type: "macvlan",
+    master,
+    mode: "bridge",
+    ipam: { type: "host-local", dataDir: join(dir, "ipam"), ranges: [[{ subnet: "198.18.4.0/22" }]] },
+  };
+  await api.writeKubeconfig(join(dir, "kubeconfig"));
+  writeFileSync(join(dir, "cluster.conf"), JSON.stringify(bridgeConf));
+  api.store.create({ resource: "namespaces" }, { metadata: { name: NS } });
+  api.store.create(
+    { group: "k8s.cni.cncf.io", resource: "network-attachment-definitions" },
+    { metadata: { name: "mac", namespace: NS }, spec: { config: JSON.stringify(macvlanConf) } },
+  );
+  const pods: Pod[] = [];
+  for (let i = 0; i < PODS; i++) {
+    const name = `burst-${i}`;
+    const netns = `${prefix}-p${i}`;
+    ip("netns", "add", netns);
+    createPodObject(api, name, { "k8s.v1.cni.cncf.io/networks": "mac" });
+    pods.push({ name, netns: `/run/netns/${netns}`, id: "" });
+  }
+  const conf = {
+    cniVersion: "1.0.0",
+    name: "plexus",
+    type: "plexus",
+    kubeconfig: join(dir, "kubeconfig"),
+    clusterNetwork: join(dir, "cluster.conf"),
+    cniDir: join(dir, "state"),
+    binDir: PLUGINS,
+  };
+  return { dir, api, conf, bridgeConf, macvlanConf, master, bridge, pods };
+}
+
+function cniEnv(command: string, pod: Pod, ifName: string, args: string): Record<string, string> {
+  return {
+    ...ENV,
+    CNI_COMMAND: command,
+    CNI_CONTAINERID: pod.id,
+    CNI_NETNS: pod.netns,
+    CNI_IFNAME: ifName,
+    CNI_ARGS: args,
+    CNI_PATH: PLUGINS,
+  };
+}
+
+function podArgs(pod: Pod): string {
+  return `IgnoreUnknown=1;K8S_POD_NAMESPACE=${NS};K8S_POD_NAME=${pod.name};K8S_POD_INFRA_CONTAINER_ID=${pod.id}`;
+}
+
+// ---------------------------------------------------------------- the three ways to run a pod
+type Variant = "delegates" | "thin" | "daemon";
+const VARIANTS: readonly Variant[] = ["delegates", "thin", "daemon"];
+
+interface Runner {
+  add(pod: Pod): Promise<void>;
+  del(pod: Pod): Promise<void>;
+}
+
+function directRunner(node: Node): Runner {
+  const results = new Map<string, unknown>();
+  const one = async (command: "ADD" | "DEL", pod: Pod, conf: Record<string, unknown>, ifName: string) => {
+    const prev = results.get(`${pod.id}/${ifName}`);
+    const stdin = JSON.stringify(command === "DEL" && prev ? { ...conf, prevResult: prev } : conf);
+    const out = await run(
+      [join(PLUGINS, String(conf["type"]))],
+      cniEnv(command, pod, ifName, "IgnoreUnknown=1"),
+      stdin,
+    );
+    if (out.code !== 0) throw new Error(`${conf["type"]} ${command} ${pod.name}: ${out.stdout}`);
+    if (command === "ADD") results.set(`${pod.id}/${ifName}`, JSON.parse(out.stdout));
+  };
+  return {
+    // One pod's networks one after the other, as a runtime (or Plexus) runs them.
+    add: async (pod) => {
+      await one("ADD", pod, node.bridgeConf, "eth0");
+      await one("ADD", pod, node.macvlanConf, "net1");
+    },
+    del: async (pod) => {
+      await one("DEL", pod, node.macvlanConf, "net1");
+      await one("DEL", pod, node.bridgeConf, "eth0");
+    },
+  };
+}
+
+function plexusRunner(node: Node, argv: readonly string[], extraEnv: Record<string, string>): Runner {
+  const one = async (command: string, pod: Pod) => {
+    const out = await run(
+      argv,
+      { ...cniEnv(command, pod, "eth0", podArgs(pod)), ...extraEnv },
+      JSON.stringify(node.conf),
+    );
+    if (out.code !== 0) throw new Error(`plexus ${command} ${pod.name}: ${out.stdout}`);
+  };
+  return { add: (pod) => one("ADD", pod), del: (pod) => one("DEL", pod) };
+}
+
+// ---------------------------------------------------------------- the daemon
+interface Daemon {
+  child: ChildProcess;
+  socket: string;
+  metrics: string;
+}
+
+async function startDaemon(node: Node, extra: readonly string[] = []): Promise<Daemon> {
+  const socket = join(node.dir, "run", "plexus.sock");
+  const args = [
+    "daemon",
+    "--socket",
+    socket,
+    "--kubeconfig",
+    join(node.dir, "kubeconfig"),
+    "--node-name",
+    NODE_NAME,
+    "--metrics-address",
+    "127.0.0.1:0",
+    "--log-level",
+    "info",
+    ...(opts["max-parallel"] ? ["--max-parallel", opts["max-parallel"]] : []),
+    ...extra,
+  ];
+  const child = spawn(PLEXUS, args, { env: ENV, stdio: ["ignore", "ignore", "pipe"] });
+  let log = "";
+  const metrics = await new Promise<string>((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`the daemon did not start:\n${log}`)), 30_000);
+    child.stderr?.on("data", (b: Buffer) => {
+      log += b.toString();
+      const line = log.split("\n").find((l) => l.includes("plexus daemon serving"));
+      if (line) {
+        clearTimeout(timer);
+        ok(String((JSON.parse(line) as { metrics: string }).metrics));
+      }
+    });
+    child.once("exit", (code) => fail(new Error(`the daemon exited (${code}):\n${log}`)));
+  });
+  // Keep draining its log without holding it.
+  child.stderr?.removeAllListeners("data");
+  child.stderr?.resume();
+  for (let i = 0; i < 300 && (await httpGet(`http://${metrics}/readyz`)).status !== 200; i++)
+    await new Promise((r) => setTimeout(r, 50));
+  return { child, socket, metrics };
+}
+
+function stopDaemon(d: Daemon): Promise<void> {
+  return new Promise((resolve) => {
+    d.child.once("exit", () => resolve());
+    d.child.kill("SIGTERM");
+  });
+}
+
+function httpGet(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve) => {
+    const req = request(url, (res) => {
+      let body = "";
+      res.on("data", (b) => (body += b));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("error", () => resolve({ status: 0, body: "" }));
+    req.end();
+  });
+}
+
+// ---------------------------------------------------------------- one burst
+interface BurstResult {
+  addMs: number;
+  delMs: number;
+  addPeakMiB: number;
+  delPeakMiB: number;
+  apiAdd: Record<string, number>;
+  apiDel: Record<string, number>;
+  left: string[];
+}
+
+async function burst(node: Node, runner: Runner): Promise<BurstResult> {
+  for (const pod of node.pods) pod.id = randomUUID().replaceAll("-", "");
+  node.api.requestLog.reset();
+  let mem = samplePeak();
+  let started = performance.now();
+  await Promise.all(node.pods.map((p) => runner.add(p)));
+  const addMs = performance.now() - started;
+  const addPeakMiB = await mem.stop();
+  // Asynchronous events land after the answers; give them a moment before counting.
+  await new Promise((r) => setTimeout(r, 1500));
+  const apiAdd = node.api.requestLog.countsByVerb();
+  node.api.requestLog.reset();
+  mem = samplePeak();
+  started = performance.now();
+  await Promise.all(node.pods.map((p) => runner.del(p)));
+  const delMs = performance.now() - started;
+  const delPeakMiB = await mem.stop();
+  await new Promise((r) => setTimeout(r, 500));
+  const apiDel = node.api.requestLog.countsByVerb();
+  return { addMs, delMs, addPeakMiB, delPeakMiB, apiAdd, apiDel, left: leftovers(node) };
+}
+
+/** Links, leases and state files still there after the DELs. */
+function leftovers(node: Node): string[] {
+  const left: string[] = [];
+  const expected = new Set(["lo", node.master, `${node.master}p`, node.bridge]);
+  for (const l of JSON.parse(ip("-j", "link", "show")) as { ifname: string }[])
+    if (!expected.has(l.ifname)) left.push(`node link ${l.ifname}`);
+  for (const pod of node.pods) {
+    const name = pod.netns.replace("/run/netns/", "");
+    for (const l of JSON.parse(ip("-n", name, "-j", "link", "show")) as { ifname: string }[])
+      if (l.ifname !== "lo") left.push(`${pod.name} link ${l.ifname}`);
+  }
+  const ipam = join(node.dir, "ipam");
+  for (const net of existsSync(ipam) ? readdirSync(ipam) : [])
+    for (const f of readdirSync(join(ipam, net)))
+      if (/^[\d.:a-f]+$/.test(f) && f.includes(".")) left.push(`lease ${net}/${f}`);
+  const state = join(node.dir, "state");
+  for (const c of existsSync(state) ? readdirSync(state) : []) {
+    const files = existsSync(join(state, c)) ? readdirSync(join(state, c)) : [];
+    for (const f of files) if (f !== "tombstone.json" && !f.startsWith(".")) left.push(`state ${c.slice(0, 12)}/${f}`);
+  }
+  return left;
+}
+
+// ---------------------------------------------------------------- single pod latency
+async function latency(node: Node, runner: Runner): Promise<{ add: number; del: number }> {
+  const pod = node.pods[0] as Pod;
+  const adds: number[] = [];
+  const dels: number[] = [];
+  for (let i = 0; i <= ITERATIONS; i++) {
+    pod.id = randomUUID().replaceAll("-", "");
+    let t = performance.now();
+    await runner.add(pod);
+    const a = performance.now() - t;
+    t = performance.now();
+    await runner.del(pod);
+    const d = performance.now() - t;
+    if (i === 0) continue; // warm-up
+    adds.push(a);
+    dels.push(d);
+  }
+  return { add: median(adds), del: median(dels) };
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+// ---------------------------------------------------------------- the daemon with a full cache
+async function cachedDaemonMemory(node: Node): Promise<{ rssMiB: number; pssMiB: number; heapMiB: number }> {
+  for (let i = 0; i < 1000; i++) {
+    const conf = { ...node.macvlanConf, name: `nad-${i}` };
+    node.api.store.create(
+      { group: "k8s.cni.cncf.io", resource: "network-attachment-definitions" },
+      {
+        metadata: { name: `nad-${i}`, namespace: NS, labels: { team: `t${i % 10}` } },
+        spec: { config: JSON.stringify(conf) },
+      },
+    );
+  }
+  for (let i = PODS; i < 110; i++)
+    createPodObject(node.api, `idle-${i}`, { "k8s.v1.cni.cncf.io/networks": `nad-${i}` });
+  const d = await startDaemon(node);
+  try {
+    const runner = plexusRunner(node, [SHIM], { PLEXUS_SOCKET: d.socket, PLEXUS_THIN: "/nonexistent" });
+    await burst(node, runner);
+    await new Promise((r) => setTimeout(r, 3000)); // settle
+    const pid = d.child.pid as number;
+    const metrics = (await httpGet(`http://${d.metrics}/metrics`)).body;
+    const heap = Number(/^plexus_daemon_nodejs_heap_size_used_bytes (\S+)/m.exec(metrics)?.[1] ?? 0);
+    const objects = [...metrics.matchAll(/^plexus_cache_objects\{resource="([^"]+)"\} (\S+)/gm)].map(
+      (m) => `${m[1]}=${m[2]}`,
+    );
+    process.stdout.write(`  daemon caches: ${objects.join(", ") || "(no cache metrics)"}\n`);
+    return { rssMiB: memoryKiB(pid, "Rss") / 1024, pssMiB: memoryKiB(pid, "Pss") / 1024, heapMiB: heap / 1024 / 1024 };
+  } finally {
+    await stopDaemon(d);
+  }
+}
+
+// ---------------------------------------------------------------- main
+async function inner(): Promise<void> {
+  const prefix = process.env["BENCH_PREFIX"] as string;
+  const node = await setUpNode(prefix);
+  const results: Record<Variant, BurstResult[]> = { delegates: [], thin: [], daemon: [] };
+  const single: Partial<Record<Variant, { add: number; del: number }>> = {};
+  try {
+    process.stdout.write(
+      `burst: ${PODS} pods (cluster bridge + one macvlan), ${ROUNDS} interleaved rounds; node ${process.version}\n`,
+    );
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const v of VARIANTS) {
+        const r = await withRunner(node, v, (runner) => burst(node, runner));
+        results[v].push(r);
+        process.stdout.write(
+          `  round ${round} ${v.padEnd(9)} ADD ${r.addMs.toFixed(0)} ms, DEL ${r.delMs.toFixed(0)} ms, peak ${r.addPeakMiB.toFixed(0)} MiB${r.left.length ? `, LEFT: ${r.left.join(" ")}` : ""}\n`,
+        );
+      }
+    }
+    for (const v of VARIANTS) single[v] = await withRunner(node, v, (runner) => latency(node, runner));
+    report(results, single);
+    if (!opts["skip-cached"]) {
+      const m = await cachedDaemonMemory(node);
+      process.stdout.write(
+        `\ndaemon after a ${PODS}-pod burst with 1,000 NADs and 110 pods cached, settled 3 s: RSS ${m.rssMiB.toFixed(1)} MiB, PSS ${m.pssMiB.toFixed(1)} MiB, V8 heap used ${m.heapMiB.toFixed(1)} MiB\n`,
+      );
+    }
+  } finally {
+    await node.api.stop();
+    rmSync(node.dir, { recursive: true, force: true });
+  }
+}
+
+async function withRunner<T>(node: Node, v: Variant, f: (r: Runner) => Promise<T>): Promise<T> {
+  if (v === "delegates") return f(directRunner(node));
+  if (v === "thin") return f(plexusRunner(node, [PLEXUS], {}));
+  const d = await startDaemon(node);
+  try {
+    return await f(plexusRunner(node, [SHIM], { PLEXUS_SOCKET: d.socket, PLEXUS_THIN: "/nonexistent" }));
+  } finally {
+    await stopDaemon(d);
+  }
+}
+
+function perAdd(counts: Record<string, number>, filter: (key: string) => boolean): string {
+  const n = Object.entries(counts)
+    .filter(([k]) => filter(k))
+    .reduce((s, [, c]) => s + c, 0);
+  return (n / PODS).toFixed(2);
+}
+
+const isEvent = (k: string) => k.endsWith(" events") || k.endsWith(" events.events.k8s.io");
+
+function report(
+  results: Record<Variant, BurstResult[]>,
+  single: Partial<Record<Variant, { add: number; del: number }>>,
+): void {
+  const base = results.delegates;
+  const m = (rs: BurstResult[], f: (r: BurstResult) => number) => median(rs.map(f));
+  const rows = VARIANTS.map((v) => {
+    const rs = results[v];
+    const add = m(rs, (r) => r.addMs);
+    const peak = m(rs, (r) => r.addPeakMiB);
+    const last = rs[rs.length - 1] as BurstResult;
+    return [
+      v,
+      `${(add / 1000).toFixed(2)} s`,
+      `${(add / m(base, (r) => r.addMs)).toFixed(2)}x`,
+      `${(m(rs, (r) => r.delMs) / 1000).toFixed(2)} s`,
+      `${peak.toFixed(0)} MiB`,
+      `+${(peak - m(base, (r) => r.addPeakMiB)).toFixed(0)} MiB`,
+      perAdd(last.apiAdd, (k) => !isEvent(k)),
+      perAdd(last.apiAdd, () => true),
+      perAdd(last.apiDel, () => true),
+      `${(single[v]?.add ?? NaN).toFixed(1)} / ${(single[v]?.del ?? NaN).toFixed(1)} ms`,
+      String(rs.reduce((s, r) => s + r.left.length, 0)),
+    ];
+  });
+  const head = [
+    "variant",
+    "burst ADD",
+    "vs delegates",
+    "burst DEL",
+    "peak PSS (ADD)",
+    "vs delegates",
+    "API/ADD critical",
+    "API/ADD total",
+    "API/DEL",
+    "1 pod ADD / DEL",
+    "left",
+  ];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
+  process.stdout.write(
+    `\n${line(head)}\n| ${widths.map((w) => "-".repeat(w)).join(" | ")} |\n${rows.map(line).join("\n")}\n`,
+  );
+  for (const v of ["thin", "daemon"] as const) {
+    const last = results[v][results[v].length - 1] as BurstResult;
+    process.stdout.write(
+      `\n${v}: API requests of the last ADD burst: ${JSON.stringify(last.apiAdd)}; DEL burst: ${JSON.stringify(last.apiDel)}`,
+    );
+  }
+  process.stdout.write(
+    '\n\nmedians; "API/ADD critical": requests the ADD waits for before it answers (Events excluded: the daemon sends them after answering; a thin plexus sends them before it exits, which the runtime waits for)\n',
+  );
+}
+
+(process.env["BENCH_INNER"] ? inner() : outer()).catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exitCode = 1;
+});
