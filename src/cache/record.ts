@@ -43,12 +43,12 @@ export const AttachmentRecordSchema = z.object({
 });
 export type AttachmentRecord = z.infer<typeof AttachmentRecordSchema>;
 
-/** Left after a container's attachments are gone, so repeated DELs are no-ops (not re-resolved). */
-export const TombstoneSchema = z.object({
-  kind: z.literal("plexus.tombstone"),
-  version: z.literal(1),
-  containerId: z.string(),
-  reason: z.enum(["deleted", "rolled-back"]),
-  at: z.string(),
-});
-export type Tombstone = z.infer<typeof TombstoneSchema>;
+/**
+ * Left after a container's attachments are gone (docs/state.md "Tombstones"): the runtime's
+ * repeated DELs find it and do nothing. Kept as an empty file; `at` is its modification time.
+ */
+export interface Tombstone {
+  readonly containerId: string;
+  readonly reason: "deleted" | "rolled-back";
+  readonly at: string;
+}

@@ -1,14 +1,37 @@
-// The only writer under Plexus's state directory. Layout:
-//   <cniDir>/<containerId>/<ifName>.json   one AttachmentRecord per attachment (0600)
-//   <cniDir>/<containerId>/tombstone.json  after DEL or rollback (repeated DELs are no-ops)
-// Directories are 0700. Every write is atomic: temp file in the same directory, then rename.
-// A file that cannot be read is reported, never silently skipped (Multus #1087).
+// The only writer under Plexus's state directory (docs/state.md). Layout:
+//   <cniDir>/<containerId>/<ifName>.json        one AttachmentRecord per attachment (0600)
+//   <cniDir>/.tombstones/<bucket>/<id>.<reason> empty files, a bounded number (tombstones.ts)
+//   <cniDir>/.locks/<containerId>               while a command for the container runs (container-lock.ts)
+// Directories are 0700. Every record write is atomic: temp file in the same directory, then
+// rename. A container's directory exists only while it has attachments (or files set aside as
+// .corrupt), so the directory holds live containers, not the node's history. A file that cannot
+// be read is reported, never silently skipped (Multus #1087); nothing that is not a plain file
+// or directory of Plexus's own is followed or used (state-files.ts).
 
-import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { readdir, rename, rm, rmdir } from "node:fs/promises";
+import { lstat } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
-import { AttachmentRecordSchema, TombstoneSchema, type AttachmentRecord, type Tombstone } from "./record.js";
+import {
+  lockContainer,
+  tryLockContainer,
+  type ContainerLock,
+  type LockOptions,
+  type LockRequest,
+} from "./container-lock.js";
+import { AttachmentRecordSchema, type AttachmentRecord, type Tombstone } from "./record.js";
+import {
+  checkDir,
+  ensureDir,
+  ensureStateDir,
+  OWNER_UID,
+  readStateFile,
+  removeFile,
+  writeStateFile,
+} from "./state-files.js";
+import { createTombstones, DEFAULT_TOMBSTONE_LIMITS, type TombstoneLimits } from "./tombstones.js";
+
+export type { ContainerLock, LockHolder, LockOptions } from "./container-lock.js";
 
 export interface CorruptFile {
   readonly path: string;
@@ -23,27 +46,42 @@ export interface ContainerState {
 
 export interface CacheStore {
   readonly dir: string;
+  /**
+   * Serializes the commands of one container across processes; waits up to `timeoutMs` (then
+   * code 11). The lock says whether the previous holder died holding it.
+   */
+  lockContainer(containerId: string, options: LockOptions): Promise<ContainerLock>;
+  /** The lock if it is free now, else undefined (GC skips a container a command is working on). */
+  tryLockContainer(containerId: string): Promise<ContainerLock | undefined>;
+  /** Saves (replaces) one attachment's record; the container's tombstone, if any, goes. */
   saveAttachment(record: AttachmentRecord): Promise<void>;
   /** Records sorted by index; unreadable files listed in `corrupt`. */
   loadContainer(containerId: string): Promise<ContainerState>;
-  /** Removes the container's attachment files and leaves a tombstone. */
+  /** Leaves a tombstone and removes the container's records (and its directory, when empty). */
   forgetContainer(containerId: string, reason: Tombstone["reason"]): Promise<void>;
   removeAttachment(containerId: string, ifName: string): Promise<void>;
   /** Moves an unreadable file aside (`.corrupt`), keeping it for an operator to read. */
   quarantine(path: string): Promise<void>;
   /** Drops everything about a container, tombstone included (GC). */
   purgeContainer(containerId: string): Promise<void>;
+  /** The containers that have a directory (attachments, or files set aside). */
   listContainers(): Promise<readonly string[]>;
-  /**
-   * Drops tombstones older than `maxAgeMs` (at most `limit` of them): runtimes repeat a DEL within
-   * minutes, and a DEL that finds nothing at all re-resolves, which is harmless for a gone pod.
-   * Without this, a node that never receives GC (containerd 1.x) keeps one directory per pod.
-   */
-  pruneTombstones(maxAgeMs: number, limit: number): Promise<number>;
+  /** Containers whose last command died holding the lock (GC stops what it left running). */
+  listInterrupted(): Promise<readonly string[]>;
+  /** Every tombstone, oldest first (bounded; for `plexus inspect`, not for CNI commands). */
+  listTombstones(): Promise<readonly Tombstone[]>;
 }
 
-const TOMBSTONE = "tombstone.json";
+export interface CacheStoreOptions {
+  readonly now?: () => Date;
+  readonly tombstones?: TombstoneLimits;
+}
+
 const SAFE_SEGMENT = /^[a-zA-Z0-9][a-zA-Z0-9_.\-@]*$/;
+/** Written by Plexus builds before the bounded tombstones; still honoured, removed on the next DEL or GC. */
+const LEGACY_TOMBSTONE = "tombstone.json";
+/** A record holds a delegate configuration and its result: a few KiB. Anything this big is not one. */
+const MAX_RECORD_BYTES = 4 * 1024 * 1024;
 
 function segment(v: string, what: string): string {
   // Container IDs and interface names are validated upstream; this guards the filesystem anyway.
@@ -52,121 +90,127 @@ function segment(v: string, what: string): string {
   return v;
 }
 
-export function createCacheStore(dir: string, now: () => Date = () => new Date()): CacheStore {
+export function createCacheStore(dir: string, options: CacheStoreOptions = {}): CacheStore {
+  const now = options.now ?? (() => new Date());
+  const tombstones = createTombstones(join(dir, ".tombstones"), options.tombstones ?? DEFAULT_TOMBSTONE_LIMITS);
+  const locksDir = join(dir, ".locks");
   const containerDir = (id: string) => join(dir, segment(id, "container ID"));
 
-  async function writeAtomic(path: string, data: unknown): Promise<void> {
-    const tmp = `${path}.${randomBytes(4).toString("hex")}.tmp`;
-    const handle = await open(tmp, "wx", 0o600);
-    try {
-      await handle.writeFile(JSON.stringify(data, null, 1) + "\n");
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, path);
+  async function lockRequest(containerId: string): Promise<LockRequest> {
+    const st = await ensureStateDir(dir);
+    return { locksDir, stateIdentity: `${st.dev}:${st.ino}`, containerId: segment(containerId, "container ID"), now };
   }
 
-  async function ensureDir(path: string): Promise<void> {
-    await mkdir(path, { recursive: true, mode: 0o700 });
+  async function ensureContainerDir(id: string): Promise<string> {
+    const cdir = containerDir(id);
+    await ensureStateDir(dir);
+    await ensureDir(cdir);
+    return cdir;
   }
 
   return {
     dir,
+    lockContainer: async (containerId, lockOptions) => lockContainer(await lockRequest(containerId), lockOptions),
+    tryLockContainer: async (containerId) => tryLockContainer(await lockRequest(containerId)),
     async saveAttachment(record) {
-      const cdir = containerDir(record.containerId);
-      await ensureDir(cdir);
-      await rm(join(cdir, TOMBSTONE), { force: true });
-      await writeAtomic(
+      const cdir = await ensureContainerDir(record.containerId);
+      await tombstones.clear(record.containerId);
+      await writeStateFile(
         join(cdir, `${segment(record.ifName, "interface name")}.json`),
-        AttachmentRecordSchema.parse(record),
+        JSON.stringify(AttachmentRecordSchema.parse(record), null, 1) + "\n",
       );
     },
     async loadContainer(containerId) {
       const cdir = containerDir(containerId);
-      const names = await readdir(cdir).catch((err: NodeJS.ErrnoException) => {
-        if (err.code === "ENOENT") return [] as string[];
-        throw err;
-      });
+      const names = (await checkDir(cdir)) ? await readdir(cdir) : [];
       const attachments: AttachmentRecord[] = [];
       const corrupt: CorruptFile[] = [];
-      let tombstone: Tombstone | undefined;
+      let legacy: Tombstone | undefined;
       for (const name of names.filter((n) => n.endsWith(".json")).sort()) {
         const path = join(cdir, name);
-        const read = await readJson(path, name === TOMBSTONE ? TombstoneSchema : AttachmentRecordSchema);
-        if (!read.ok) corrupt.push({ path, reason: read.reason });
-        else if (name === TOMBSTONE) tombstone = read.value as Tombstone;
-        else attachments.push(read.value as AttachmentRecord);
+        if (name === LEGACY_TOMBSTONE) {
+          legacy = { containerId, reason: "deleted", at: (await lstat(path)).mtime.toISOString() };
+          continue;
+        }
+        const read = await readRecord(path);
+        if (read.ok) attachments.push(read.value);
+        else corrupt.push({ path, reason: read.reason });
       }
       attachments.sort((a, b) => a.index - b.index);
-      return { attachments, corrupt, tombstone };
+      return { attachments, corrupt, tombstone: legacy ?? (await tombstones.find(containerId)) };
     },
     async forgetContainer(containerId, reason) {
       const cdir = containerDir(containerId);
-      await ensureDir(cdir);
-      const stone: Tombstone = { kind: "plexus.tombstone", version: 1, containerId, reason, at: now().toISOString() };
-      await writeAtomic(join(cdir, TOMBSTONE), stone);
+      await ensureStateDir(dir);
+      await tombstones.write(containerId, reason, now());
+      if (!(await checkDir(cdir))) return;
       for (const name of await readdir(cdir)) {
-        if (name !== TOMBSTONE && (name.endsWith(".json") || name.endsWith(".tmp")))
-          await rm(join(cdir, name), { force: true });
+        if (name.endsWith(".json") || name.endsWith(".tmp")) await removeFile(join(cdir, name));
       }
+      // Files set aside as .corrupt stay for an operator (and keep the directory).
+      await rmdir(cdir).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== "ENOTEMPTY" && err.code !== "EEXIST" && err.code !== "ENOENT") throw err;
+      });
     },
     async removeAttachment(containerId, ifName) {
-      await rm(join(containerDir(containerId), `${segment(ifName, "interface name")}.json`), { force: true });
+      const cdir = containerDir(containerId);
+      if (await checkDir(cdir)) await removeFile(join(cdir, `${segment(ifName, "interface name")}.json`));
     },
     async quarantine(path) {
+      // rename moves the entry itself: a link is moved, never followed.
       await rename(path, `${path}.corrupt`).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== "ENOENT") throw err;
       });
     },
     async purgeContainer(containerId) {
-      await rm(containerDir(containerId), { recursive: true, force: true });
-    },
-    async pruneTombstones(maxAgeMs, limit) {
-      let pruned = 0;
-      const cutoff = now().getTime() - maxAgeMs;
-      for (const id of await this.listContainers()) {
-        if (pruned >= limit) break;
-        const cdir = containerDir(id);
-        const names = await readdir(cdir).catch(() => [] as string[]);
-        if (names.length !== 1 || names[0] !== TOMBSTONE) continue;
-        const read = await readJson(join(cdir, TOMBSTONE), TombstoneSchema);
-        if (read.ok && Date.parse((read.value as Tombstone).at) < cutoff) {
-          await rm(cdir, { recursive: true, force: true });
-          pruned++;
-        }
-      }
-      return pruned;
+      const cdir = containerDir(containerId);
+      if (await checkDir(cdir)) await rm(cdir, { recursive: true, force: true });
+      await tombstones.clear(containerId);
     },
     async listContainers() {
-      const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
-        if (err.code === "ENOENT") return [] as string[];
-        throw err;
-      });
-      const dirs: string[] = [];
-      for (const n of names) {
-        if (SAFE_SEGMENT.test(n) && (await stat(join(dir, n))).isDirectory()) dirs.push(n);
-      }
-      return dirs.sort();
+      return listOwnEntries(dir, (st) => st.isDirectory());
+    },
+    listTombstones: () => tombstones.list(),
+    async listInterrupted() {
+      if (!(await checkDir(locksDir))) return [];
+      return listOwnEntries(locksDir, (st) => st.isFile());
     },
   };
 }
 
-type ReadResult = { ok: true; value: unknown } | { ok: false; reason: string };
-
-async function readJson(path: string, schema: z.ZodType): Promise<ReadResult> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (err) {
-    return { ok: false, reason: (err as Error).message };
+/** Names in `dir` that could be container IDs, of entries of ours that `keep` accepts. */
+async function listOwnEntries(
+  dir: string,
+  keep: (st: Awaited<ReturnType<typeof lstat>>) => boolean,
+): Promise<readonly string[]> {
+  const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT") return [] as string[];
+    throw err;
+  });
+  const out: string[] = [];
+  for (const n of names) {
+    // Dot-names (.tombstones, .locks) can never be container IDs.
+    if (!SAFE_SEGMENT.test(n)) continue;
+    const st = await lstat(join(dir, n)).catch(() => undefined);
+    if (st && keep(st) && st.uid === OWNER_UID) out.push(n);
   }
+  return out.sort();
+}
+
+type RecordRead = { ok: true; value: AttachmentRecord } | { ok: false; reason: string };
+
+async function readRecord(path: string): Promise<RecordRead> {
+  const read = await readStateFile(path, MAX_RECORD_BYTES);
+  if (!read.ok) return read;
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = JSON.parse(read.text);
   } catch (err) {
-    return { ok: false, reason: `not JSON: ${(err as Error).message}` };
+    // The parser's message quotes the text: only the position may be repeated (the file could be
+    // anything, and the reason reaches the CNI error on stdout).
+    const at = /position (\d+)/.exec((err as Error).message)?.[1];
+    return { ok: false, reason: `not JSON${at ? ` (at byte ${at})` : ""}` };
   }
-  const parsed = schema.safeParse(value);
+  const parsed = AttachmentRecordSchema.safeParse(value);
   return parsed.success ? { ok: true, value: parsed.data } : { ok: false, reason: z.prettifyError(parsed.error) };
 }

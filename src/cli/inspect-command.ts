@@ -66,11 +66,15 @@ export async function runInspect(argv: readonly string[]): Promise<number> {
     );
     return 0;
   }
-  if (rows.length === 0) {
-    process.stdout.write(`no attachments in ${stateDir}\n`);
-    return 0;
+  process.stdout.write(rows.length === 0 ? `no attachments in ${stateDir}\n` : table(rows));
+  // Containers gone from the node are remembered only as tombstones (docs/state.md#tombstones).
+  const gone = await store.listTombstones();
+  const newest = gone[gone.length - 1];
+  if (newest && !flags.pod) {
+    process.stdout.write(
+      `${gone.length} container(s) recently deleted or rolled back (tombstones), the newest ${age(now - Date.parse(newest.at))} ago\n`,
+    );
   }
-  process.stdout.write(table(rows));
   return 0;
 }
 

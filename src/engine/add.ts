@@ -16,10 +16,15 @@ import { mergeResults, type AttachmentResult } from "./merge.js";
 import { resolvePlan, type Plan } from "./plan.js";
 import { describePod, podRefFromArgs } from "./pod.js";
 import { publishNetworkStatus, recordFailureEvent, reportSelectionWarnings } from "./publish.js";
+import { withContainerLock } from "./command-lock.js";
 import { waitForReadiness } from "./readiness.js";
 import { deleteAttachments } from "./teardown.js";
 
-export async function cmdAdd(req: ContainerRequest, deps: EngineDeps): Promise<Result100> {
+export function cmdAdd(req: ContainerRequest, deps: EngineDeps): Promise<Result100> {
+  return withContainerLock(req, deps, (owned) => add(req, owned));
+}
+
+async function add(req: ContainerRequest, deps: EngineDeps): Promise<Result100> {
   const plan = await planOrGiveUp(req, deps);
   deps.log.debug(
     { attachments: plan.attachments.map((a) => `${a.ifName}=${a.networkRef}`), uptimeMs: uptimeMs() },
@@ -46,7 +51,6 @@ export async function cmdAdd(req: ContainerRequest, deps: EngineDeps): Promise<R
     const results = await routeDefaults(added, req, deps, describePod(plan.pod));
     const final = await saveResults(added, results, deps);
     if (plan.podFound && plan.pod) await publish(plan, final, results, deps);
-    await pruneOldTombstones(deps);
     deps.log.debug({ uptimeMs: uptimeMs() }, "ADD done");
     return resultFor(
       req.conf.cniVersion,
@@ -244,13 +248,4 @@ async function reportFailure(
 /** Milliseconds since the process started: where a short-lived plugin's time goes. */
 function uptimeMs(): number {
   return Math.round(process.uptime() * 1000);
-}
-
-const TOMBSTONE_MAX_AGE_MS = 24 * 3600 * 1000;
-
-/** Housekeeping after a successful ADD; never fails the ADD. */
-async function pruneOldTombstones(deps: EngineDeps): Promise<void> {
-  await deps.cache
-    .pruneTombstones(TOMBSTONE_MAX_AGE_MS, 32)
-    .catch((err: unknown) => deps.log.warn({ err: String(err) }, "pruning old tombstones failed"));
 }

@@ -5,9 +5,14 @@
 import { CniError, ErrorCode, toCniError } from "../cni/error.js";
 import { versionAllows } from "../cni/version.js";
 import { describeAttachment, listOf, resultOf, runtimeConfOf } from "./attachments.js";
+import { withContainerLock } from "./command-lock.js";
 import type { EngineDeps, ContainerRequest } from "./deps.js";
 
-export async function cmdCheck(req: ContainerRequest, deps: EngineDeps): Promise<void> {
+export function cmdCheck(req: ContainerRequest, deps: EngineDeps): Promise<void> {
+  return withContainerLock(req, deps, (owned) => check(req, owned));
+}
+
+async function check(req: ContainerRequest, deps: EngineDeps): Promise<void> {
   const containerId = req.env.containerId;
   const state = await deps.cache.loadContainer(containerId);
   if (state.corrupt.length > 0) {

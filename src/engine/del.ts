@@ -9,12 +9,17 @@ import { CniError, ErrorCode } from "../cni/error.js";
 import type { AttachmentRecord } from "../cache/record.js";
 import type { CorruptFile } from "../cache/store.js";
 import { newRecord } from "./attachments.js";
+import { withContainerLock } from "./command-lock.js";
 import type { EngineDeps, ContainerRequest } from "./deps.js";
 import { resolvePlan } from "./plan.js";
 import { describePod, podRefFromArgs } from "./pod.js";
 import { deleteAttachments } from "./teardown.js";
 
-export async function cmdDel(req: ContainerRequest, deps: EngineDeps): Promise<void> {
+export function cmdDel(req: ContainerRequest, deps: EngineDeps): Promise<void> {
+  return withContainerLock(req, deps, (owned) => del(req, owned));
+}
+
+async function del(req: ContainerRequest, deps: EngineDeps): Promise<void> {
   const containerId = req.env.containerId;
   const state = await deps.cache.loadContainer(containerId);
   if (state.attachments.length === 0 && state.corrupt.length === 0 && state.tombstone) {

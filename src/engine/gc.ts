@@ -1,12 +1,14 @@
 // GC (CNI 1.1): the runtime names the attachments that are still valid; every cached container
 // that is not among them is torn down and forgotten, then delegates (>= 1.1.0) get their own GC
-// with the attachments still valid for THEIR network.
+// with the attachments still valid for THEIR network. Each container is handled under its lock
+// (command-lock.ts).
 
 import type { NetworkConfigList } from "../cni/conf.js";
 import { CniError, ErrorCode, toCniError } from "../cni/error.js";
 import type { AttachmentRecord } from "../cache/record.js";
 import type { ValidAttachment } from "../runtime/types.js";
 import { listOf } from "./attachments.js";
+import { ownedDeps } from "./command-lock.js";
 import type { EngineDeps, PluginRequest } from "./deps.js";
 import { resolveConfiguredNetwork, resolveInlineDelegate } from "./networks.js";
 import { deleteAttachments } from "./teardown.js";
@@ -23,18 +25,31 @@ export async function cmdGc(req: PluginRequest, deps: EngineDeps): Promise<void>
   const errors: string[] = [];
   const kept: AttachmentRecord[] = [];
   const known = new Set<string>();
-  for (const containerId of await deps.cache.listContainers()) {
-    const state = await deps.cache.loadContainer(containerId);
-    const primary = state.attachments[0]?.primaryIfName ?? "eth0";
-    if (state.attachments.length > 0 && isValid(containerId, primary)) {
-      kept.push(...state.attachments);
-      if (state.corrupt.length === 0) known.add(containerId);
+  const containers = new Set([...(await deps.cache.listContainers()), ...(await deps.cache.listInterrupted())]);
+  for (const containerId of [...containers].sort()) {
+    // Under the container's lock, which also stops what an interrupted command left running. A
+    // container a command is working on now is skipped: the next GC sees it again.
+    const lock = await deps.cache.tryLockContainer(containerId);
+    if (!lock) {
+      deps.log.info({ containerId }, "GC skips a container a command is working on");
       continue;
     }
-    if (valid.some((v) => v.containerID === containerId)) continue; // corrupt or tombstone of a live container
-    const failures = await deleteAttachments(state.attachments, "", deps);
-    if (failures.length === 0) await deps.cache.purgeContainer(containerId);
-    errors.push(...failures.map((f) => `container ${containerId}: ${f.error.message}`));
+    try {
+      const owned = await ownedDeps(lock, deps);
+      const state = await owned.cache.loadContainer(containerId);
+      const primary = state.attachments[0]?.primaryIfName ?? "eth0";
+      if (state.attachments.length > 0 && isValid(containerId, primary)) {
+        kept.push(...state.attachments);
+        if (state.corrupt.length === 0) known.add(containerId);
+        continue;
+      }
+      if (valid.some((v) => v.containerID === containerId)) continue; // corrupt or tombstone of a live container
+      const failures = await deleteAttachments(state.attachments, "", owned);
+      if (failures.length === 0) await owned.cache.purgeContainer(containerId);
+      errors.push(...failures.map((f) => `container ${containerId}: ${f.error.message}`));
+    } finally {
+      await lock.release();
+    }
   }
   // A valid container whose attachments Plexus cannot list fully (no state: set up before
   // Plexus, or the state was lost; or an unreadable file) may hold addresses on any secondary

@@ -5,6 +5,7 @@
 import type { CniCommand } from "../cni/env.js";
 import { toCniError, type CniError } from "../cni/error.js";
 import { findPlugin } from "./find-plugin.js";
+import { OWNER_ENV } from "./owned-processes.js";
 import { decodeFailure, decodeSuccess } from "./plugin-output.js";
 import { checkNotSelfName, markNested, type SelfFileCheck, type SelfIdentity } from "./self-delegate.js";
 import { spawnPlugin } from "./spawn-plugin.js";
@@ -105,7 +106,7 @@ export function pluginFailure(plugin: PluginRef, command: CniCommand, err: unkno
 /**
  * The base environment plus all six CNI_* variables, "" where not applicable, as libcni's
  * Args.AsEnv does: skel-based plugins fail with code 4 when CNI_PATH is empty (libcni
- * pkg/invoke/args.go, pkg/skel/skel.go).
+ * pkg/invoke/args.go, pkg/skel/skel.go). Plus PLEXUS_OWNER when the execution has an owner.
  */
 export function pluginEnv(
   options: Pick<ExecOptions, "binDirs" | "env">,
@@ -119,5 +120,6 @@ export function pluginEnv(
   env["CNI_IFNAME"] = exec.ifName ?? "";
   env["CNI_ARGS"] = exec.args ?? "";
   env["CNI_PATH"] = exec.path ?? options.binDirs.join(":");
+  if (exec.owner !== undefined) env[OWNER_ENV] = exec.owner;
   return env;
 }

@@ -31,6 +31,7 @@ function attachment(command: CniCommand, rt: RuntimeConf, stdin: PluginExecution
     netns: rt.netns,
     ifName: rt.ifName,
     args: formatCniArgs(rt.args),
+    owner: rt.owner,
     stdin,
   };
 }

@@ -13,6 +13,7 @@ import {
   statusNetworkList,
   type RunPlugin,
 } from "./network-list.js";
+import { stopOwnedProcesses } from "./owned-processes.js";
 import { createSelfFileCheck, type SelfIdentity } from "./self-delegate.js";
 import type { CniRuntime } from "./types.js";
 
@@ -54,6 +55,7 @@ export function createRuntime(options: RuntimeOptions): CniRuntime {
     statusNetworkList: (list, signal) => statusNetworkList(run, list, signal),
     gcNetworkList: (list, valid, signal) => gcNetworkList(run, list, valid, signal),
     pluginVersions: (type, signal) => probePluginVersions(type, exec, signal),
+    stopOwned: (owner, signal) => stopOwnedProcesses(owner, signal),
   };
 }
 

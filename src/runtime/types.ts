@@ -16,6 +16,11 @@ export interface RuntimeConf {
   readonly args: readonly (readonly [string, string])[];
   /** Values offered as runtimeConfig to plugins that declare the capability of the same name. */
   readonly capabilityArgs: Readonly<Record<string, unknown>>;
+  /**
+   * The owner token of the container lock this runs under: every plugin process carries it in
+   * its environment (PLEXUS_OWNER), so a later command can stop the ones a killed Plexus left.
+   */
+  readonly owner?: string | undefined;
 }
 
 export interface ValidAttachment {
@@ -53,6 +58,11 @@ export interface CniRuntime {
   gcNetworkList(list: NetworkConfigList, valid: readonly ValidAttachment[], signal: AbortSignal): Promise<void>;
   /** The versions a plugin binary speaks (VERSION probe). */
   pluginVersions(type: string, signal: AbortSignal): Promise<readonly string[]>;
+  /**
+   * SIGKILLs every process started with `owner` (RuntimeConf.owner) that is still alive, and
+   * waits until they are gone; returns how many were killed (owned-processes.ts).
+   */
+  stopOwned(owner: string, signal: AbortSignal): Promise<number>;
 }
 
 /** One execution of one plugin binary. */
@@ -64,6 +74,8 @@ export interface PluginExecution {
   readonly args?: string;
   /** CNI_PATH when it must not be the plugin directories (the VERSION probe sends "dummy"). */
   readonly path?: string;
+  /** RuntimeConf.owner: set as PLEXUS_OWNER in the plugin's environment. */
+  readonly owner?: string | undefined;
   readonly stdin: JsonObject;
 }
 

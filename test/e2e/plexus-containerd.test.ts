@@ -258,7 +258,7 @@ describe.skipIf(!isRoot)(
         // Plexus's cache holds at most a tombstone for the failed sandbox; all else is as before.
         const created = newCacheDirs(before, after);
         expect(created).toHaveLength(1);
-        expect(await plexusCacheFiles(paths, created[0] ?? "")).toEqual(["tombstone.json"]);
+        expect(await plexusCacheFiles(paths, created[0] ?? "")).toEqual(["tombstone"]);
         expect({
           ...after,
           plexusCache: after.plexusCache.filter((f) => !created.some((id) => f.startsWith(id))),
@@ -281,14 +281,14 @@ describe.skipIf(!isRoot)(
       await h.cri.stopPodSandbox(id);
       expect((await h.cri.podSandboxStatus(id)).status.state).toBe("SANDBOX_NOTREADY");
       expect(await isNetnsPinned(h, netns.path)).toBe(false);
-      expect(await plexusCacheFiles(paths, id)).toEqual(["tombstone.json"]);
+      expect(await plexusCacheFiles(paths, id)).toEqual(["tombstone"]);
       const stopped = await snapshotNode(h, paths);
       expect({ ...stopped, sandboxes: before.sandboxes, plexusCache: before.plexusCache }).toEqual(before);
 
       await h.cri.stopPodSandbox(id);
       await h.cri.removePodSandbox(id);
       expect((await h.cri.listPodSandbox()).map((s) => s.id)).not.toContain(id);
-      expect(await plexusCacheFiles(paths, id)).toEqual(["tombstone.json"]);
+      expect(await plexusCacheFiles(paths, id)).toEqual(["tombstone"]);
       // Both later DELs came with CNI_NETNS="" and found the tombstone.
       const dels = (await pluginLogLines(paths)).filter(
         (l) => l.containerId === id && /already torn down/.test(l.msg ?? ""),
@@ -380,7 +380,7 @@ describe.skipIf(!isRoot)(
       // Plexus's DEL ran (from containerd's stop) and released every address it had.
       expect(await leasesIn(paths.ipamDir)).toEqual([]);
       expect(await leasesIn(paths.clusterIpamDir)).toEqual([]);
-      expect(await plexusCacheFiles(paths, id)).toEqual(["tombstone.json"]);
+      expect(await plexusCacheFiles(paths, id)).toEqual(["tombstone"]);
       await annotate(
         `sandbox ${id.slice(0, 12)} torn down by stop(); whole file ${Math.round(performance.now() - t0)} ms`,
       );

@@ -44,6 +44,8 @@ export interface HarnessCall {
   readonly env?: Readonly<Record<string, string>>;
   /** Daemon mode: through dist/plexus-shim to the daemon on this socket (see callPlexus). */
   readonly daemonSocket?: string;
+  /** A command prefix plexus runs under (e.g. strace). */
+  readonly wrap?: readonly string[];
 }
 
 export interface PlexusHarness {
@@ -175,6 +177,7 @@ async function makeHarness(dir: string, api: LocalApiServer): Promise<PlexusHarn
         stdin: o.stdin ?? o.conf ?? h.conf(),
         env: { RECORDER_FILE: recordFile, ...o.env },
         ...(o.daemonSocket !== undefined ? { daemonSocket: o.daemonSocket } : {}),
+        ...(o.wrap ? { wrap: o.wrap } : {}),
       }),
     calls: () => readRecords(recordFile),
     resetCalls: () => rm(recordFile, { force: true }),

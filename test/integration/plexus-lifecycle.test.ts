@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fakePluginDir } from "../support/cni-plugins.js";
 import { podArgs } from "../support/plexus.js";
+import { containerEntries } from "../support/state-dir.js";
 import {
   callsOf,
   NETWORK_STATUS,
@@ -130,7 +131,7 @@ describe("plexus ADD/DEL lifecycle edge cases", () => {
         ["net1", "net-a", false],
         ["eth0", "cluster", true],
       ]);
-      expect((await readdir(dir)).sort()).toEqual(["net1.json.corrupt", "tombstone.json"]);
+      expect(await containerEntries(h.stateDir, pod.containerId)).toEqual(["net1.json.corrupt", "tombstone"]);
       await h.resetCalls();
       const again = await h.call("DEL", pod);
       expect([again.code, again.stdout]).toEqual([0, ""]);
@@ -199,6 +200,6 @@ describe("plexus ADD/DEL lifecycle edge cases", () => {
     const retry = await h.call("DEL", pod, { conf, netns: "" });
     expect([retry.code, retry.stdout]).toEqual([0, ""]);
     expect(ifNames("DEL")).toEqual(["net2"]);
-    expect(await readdir(join(h.stateDir, pod.containerId))).toEqual(["tombstone.json"]);
+    expect(await containerEntries(h.stateDir, pod.containerId)).toEqual(["tombstone"]);
   });
 });

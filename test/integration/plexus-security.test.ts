@@ -181,7 +181,18 @@ describe("plexus security", () => {
     for (const f of await readdir(dir)) expect([f, await mode(join(dir, f))]).toEqual([f, "600"]);
     expect(await mode(logFile)).toBe("600");
     expect((await h.call("DEL", pod, { conf: conf() })).code).toBe(0);
-    expect(await mode(join(dir, "tombstone.json"))).toBe("600");
+    // The tombstone: an empty 0600 file in 0700 directories (.tombstones/<bucket>/).
+    const tombstones = join(h.stateDir, ".tombstones");
+    expect(await mode(tombstones)).toBe("700");
+    const files: string[] = [];
+    for (const b of await readdir(tombstones)) {
+      expect([b, await mode(join(tombstones, b))]).toEqual([b, "700"]);
+      for (const f of await readdir(join(tombstones, b))) {
+        files.push(f);
+        expect([f, await mode(join(tombstones, b, f))]).toEqual([f, "600"]);
+      }
+    }
+    expect(files).toContain(`${pod.containerId}.deleted`);
   });
 
   describe("namespaceIsolation and the default-network annotation", () => {

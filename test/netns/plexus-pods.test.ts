@@ -10,6 +10,7 @@ import { parseNetworkStatusAnnotation } from "../../src/networks/network-status.
 import { addressesOf, execIn, links, type Netns } from "../support/netns.js";
 import { MODES, startTestNode, type TestNode, type TestPod } from "../support/plexus-node.js";
 import { isRoot } from "../support/root.js";
+import { containerEntries } from "../support/state-dir.js";
 
 const ANNOTATION = "macvlan-a, team-b/bridge-b@data0";
 
@@ -153,8 +154,7 @@ describe.skipIf(!isRoot).each(MODES)("plexus ADD/DEL of annotated pods in a node
 });
 
 async function expectOnlyTombstone(n: TestNode, pod: TestPod): Promise<void> {
-  const { readdir } = await import("node:fs/promises");
-  expect(await readdir(`${n.stateDir}/${pod.containerId}`)).toEqual(["tombstone.json"]);
+  expect(await containerEntries(n.stateDir, pod.containerId)).toEqual(["tombstone"]);
 }
 
 export type { Netns };

@@ -25,7 +25,7 @@ import { startLocalApiServer, type LocalApiServer } from "../../src/local/api-se
 import { startNetnsForwarder } from "../../src/local/local-node.js";
 import { referencePluginDir } from "./cni-plugins.js";
 import { createNetScope, type NetScope, type Netns } from "./netns.js";
-import { callPlexus, plexusBin, podArgs, repoRoot, type PlexusOutcome } from "./plexus.js";
+import { plexusBin, podArgs, repoRoot, startPlexus, type PlexusOutcome, type RunningPlexus } from "./plexus.js";
 import { startPlexusDaemon, type TestDaemon } from "./plexus-daemon.js";
 
 /** How the runtime reaches Plexus: the thin executable per call, or the shim and the daemon. */
@@ -81,6 +81,8 @@ export interface TestNode {
   add(pod: TestPod, options?: CallOptions): Promise<PlexusOutcome>;
   del(pod: TestPod, options?: CallOptions): Promise<PlexusOutcome>;
   call(command: string, pod: TestPod, options?: CallOptions): Promise<PlexusOutcome>;
+  /** The same call, still running: to kill it or to race it against another. */
+  start(command: string, pod: TestPod, options?: CallOptions): RunningPlexus;
   /** host-local leases under ipamDir (file names that are IPs). */
   leases(): Promise<string[]>;
   stopApi(): Promise<void>;
@@ -208,8 +210,9 @@ export async function startTestNode(tag: string, options: TestNodeOptions = {}):
         return pod;
       },
       getPod: (namespace, name) => liveApi.store.get(PODS, namespace, name) as Record<string, any>,
-      call: (command, pod, options = {}) =>
-        callPlexus({
+      call: (command, pod, options = {}) => self.start(command, pod, options).done,
+      start: (command, pod, options = {}) =>
+        startPlexus({
           command,
           containerId: pod.containerId,
           netns: options.netns ?? pod.netns.path,

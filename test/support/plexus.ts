@@ -29,6 +29,8 @@ export interface PlexusCall {
   /** Extra environment; the base is a runtime-like small env (PATH only). */
   readonly env?: Readonly<Record<string, string>>;
   readonly inNetns?: Netns;
+  /** A command prefix, e.g. ["strace", "-f", ...]: plexus runs as its last argument. */
+  readonly wrap?: readonly string[];
   readonly timeoutMs?: number;
   /**
    * Daemon mode: run dist/plexus-shim against the daemon on this socket (dist/plexus is its thin
@@ -59,6 +61,19 @@ export function podArgs(namespace: string, name: string, uid?: string, infra?: s
 }
 
 export async function callPlexus(call: PlexusCall): Promise<PlexusOutcome> {
+  return startPlexus(call).done;
+}
+
+/** A plexus process still running: for tests that kill it or race it against another. */
+export interface RunningPlexus {
+  readonly pid: number;
+  readonly done: Promise<PlexusOutcome>;
+  /** Resolves true once stderr so far matches `pattern`, false if the process ends first. */
+  stderrMatches(pattern: RegExp): Promise<boolean>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+export function startPlexus(call: PlexusCall): RunningPlexus {
   requireBuiltPlexus();
   const env: Record<string, string> = {
     PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -72,18 +87,31 @@ export async function callPlexus(call: PlexusCall): Promise<PlexusOutcome> {
     ...call.env,
   };
   const bin = call.daemonSocket !== undefined ? shimBin : plexusBin;
-  const argv = call.inNetns ? ["ip", "netns", "exec", call.inNetns.name, bin] : [bin];
+  // `ip netns exec` execs the command: the pid is the shim's or plexus's own.
+  const argv = [...(call.inNetns ? ["ip", "netns", "exec", call.inNetns.name] : []), ...(call.wrap ?? []), bin];
   const stdin = typeof call.stdin === "string" ? call.stdin : JSON.stringify(call.stdin);
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0] as string, argv.slice(1), { env, stdio: ["pipe", "pipe", "pipe"] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
+  const child = spawn(argv[0] as string, argv.slice(1), { env, stdio: ["pipe", "pipe", "pipe"] });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  const watchers: { pattern: RegExp; resolve: (v: boolean) => void }[] = [];
+  let ended = false;
+  const stderrText = () => Buffer.concat(err).toString();
+  const done = new Promise<PlexusOutcome>((resolve, reject) => {
     const timer = setTimeout(() => child.kill("SIGKILL"), call.timeoutMs ?? 120_000);
     child.stdout.on("data", (b: Buffer) => out.push(b));
-    child.stderr.on("data", (b: Buffer) => err.push(b));
+    child.stderr.on("data", (b: Buffer) => {
+      err.push(b);
+      const text = stderrText();
+      for (const w of watchers.splice(0)) {
+        if (w.pattern.test(text)) w.resolve(true);
+        else watchers.push(w);
+      }
+    });
     child.on("error", reject);
     child.on("close", (code) => {
       clearTimeout(timer);
+      ended = true;
+      for (const w of watchers.splice(0)) w.resolve(w.pattern.test(stderrText()));
       const stdout = Buffer.concat(out).toString();
       let json: unknown;
       try {
@@ -91,8 +119,22 @@ export async function callPlexus(call: PlexusCall): Promise<PlexusOutcome> {
       } catch {
         json = undefined;
       }
-      resolve({ code: code ?? -1, stdout, stderr: Buffer.concat(err).toString(), json });
+      resolve({ code: code ?? -1, stdout, stderr: stderrText(), json });
     });
+    child.stdin.on("error", () => undefined); // a killed process may not read its stdin
     child.stdin.end(stdin);
   });
+  return {
+    pid: child.pid ?? -1,
+    done,
+    stderrMatches: (pattern) =>
+      new Promise((resolve) => {
+        if (pattern.test(stderrText())) resolve(true);
+        else if (ended) resolve(false);
+        else watchers.push({ pattern, resolve });
+      }),
+    kill: (signal = "SIGKILL") => {
+      child.kill(signal);
+    },
+  };
 }

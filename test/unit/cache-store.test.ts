@@ -1,4 +1,5 @@
 import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -11,7 +12,7 @@ let store: CacheStore;
 
 beforeEach(async () => {
   dir = join(await mkdtemp(join(tmpdir(), "plexus-cache-")), "state");
-  store = createCacheStore(dir, () => new Date("2026-01-01T00:00:00Z"));
+  store = createCacheStore(dir, { now: () => new Date("2026-01-01T00:00:00Z") });
 });
 afterEach(async () => {
   await rm(join(dir, ".."), { recursive: true, force: true });
@@ -71,17 +72,38 @@ describe("cache store", () => {
     expect(state.corrupt[0]?.reason).toMatch(/version/);
   });
 
-  it("forgetting a container leaves only a tombstone; saving again removes it", async () => {
+  it("forgetting a container removes its directory and leaves a tombstone; saving again removes it", async () => {
     await store.saveAttachment(record("eth0", 0));
     await store.forgetContainer("c1", "deleted");
     let state = await store.loadContainer("c1");
     expect(state.attachments).toEqual([]);
-    expect(state.tombstone?.reason).toBe("deleted");
+    expect(state.tombstone).toEqual({ containerId: "c1", reason: "deleted", at: "2026-01-01T00:00:00.000Z" });
+    expect(await store.listContainers()).toEqual([]);
+    await store.forgetContainer("c1", "rolled-back");
+    expect((await store.loadContainer("c1")).tombstone?.reason).toBe("rolled-back");
     await store.saveAttachment(record("eth0", 0));
     state = await store.loadContainer("c1");
     expect(state.tombstone).toBeUndefined();
     expect(await store.listContainers()).toEqual(["c1"]);
     await store.purgeContainer("c1");
+    expect(await store.listContainers()).toEqual([]);
+  });
+
+  it("files set aside as .corrupt keep the container's directory after it is forgotten", async () => {
+    await store.saveAttachment(record("eth0", 0));
+    await writeFile(join(dir, "c1", "net1.json"), "{");
+    await store.quarantine(join(dir, "c1", "net1.json"));
+    await store.forgetContainer("c1", "deleted");
+    expect(await readdir(join(dir, "c1"))).toEqual(["net1.json.corrupt"]);
+    expect((await store.loadContainer("c1")).tombstone?.reason).toBe("deleted");
+  });
+
+  it("a tombstone.json of an older build still counts as a tombstone, and goes with the next forget", async () => {
+    await store.saveAttachment(record("eth0", 0));
+    await store.removeAttachment("c1", "eth0");
+    await writeFile(join(dir, "c1", "tombstone.json"), "{}");
+    expect((await store.loadContainer("c1")).tombstone?.reason).toBe("deleted");
+    await store.forgetContainer("c1", "deleted");
     expect(await store.listContainers()).toEqual([]);
   });
 
@@ -102,20 +124,23 @@ describe("cache store", () => {
   });
 });
 
-describe("tombstone pruning", () => {
-  it("drops only tombstone-only containers older than the limit, at most `limit` of them", async () => {
-    let clock = new Date("2026-01-01T00:00:00Z");
-    const s = createCacheStore(dir, () => clock);
-    for (const id of ["old1", "old2", "old3"]) {
-      await s.saveAttachment({ ...record("eth0", 0), containerId: parseContainerId(id) });
+describe("tombstones are bounded, whatever the churn", () => {
+  it("600 deleted containers leave at most buckets x perBucket tombstones, the newest ones", async () => {
+    let t = Date.parse("2026-01-01T00:00:00Z");
+    const s = createCacheStore(dir, { now: () => new Date((t += 1000)), tombstones: { buckets: 4, perBucket: 8 } });
+    const ids = Array.from({ length: 600 }, (_, i) => `gone${i}`);
+    for (const [i, id] of ids.entries()) {
+      // Records are written with fsync: only some containers get one, all get their DEL.
+      if (i % 50 === 0) await s.saveAttachment({ ...record("eth0", 0), containerId: parseContainerId(id) });
       await s.forgetContainer(id, "deleted");
     }
-    await s.saveAttachment({ ...record("eth0", 0), containerId: parseContainerId("live") });
-    clock = new Date("2026-01-03T00:00:00Z");
-    await s.saveAttachment({ ...record("eth0", 0), containerId: parseContainerId("recent") });
-    await s.forgetContainer("recent", "deleted");
-    expect(await s.pruneTombstones(24 * 3600 * 1000, 2)).toBe(2);
-    expect(await s.pruneTombstones(24 * 3600 * 1000, 2)).toBe(1);
-    expect(await s.listContainers()).toEqual(["live", "recent"]);
+    const files = execFileSync("find", [dir, "-type", "f"]).toString().trim().split("\n");
+    expect(files.length).toBeLessThanOrEqual(4 * 8);
+    expect(await s.listContainers()).toEqual([]);
+    // Each bucket keeps its newest: the most recent deletions are all still known.
+    for (const id of ids.slice(-8)) expect((await s.loadContainer(id)).tombstone?.reason, id).toBe("deleted");
+    expect((await s.loadContainer("gone0")).tombstone).toBeUndefined();
+    const kib = Number(execFileSync("du", ["-sk", dir]).toString().split("\t")[0]);
+    expect(kib).toBeLessThan(64);
   });
 });

@@ -12,6 +12,7 @@ import type { ContainerdHandle } from "./containerd.js";
 import type { PodSandboxSpec } from "./cri-client.js";
 import type { PlexusPaths } from "./plexus-install.js";
 import { ipLinks } from "./sandbox-netns.js";
+import { containerEntries, stateEntries } from "../../support/state-dir.js";
 
 const PODS = { resource: "pods" } as const;
 const NADS = { group: "k8s.cni.cncf.io", version: "v1", resource: "network-attachment-definitions" } as const;
@@ -181,9 +182,9 @@ export function resultIps(result: CachedCniResult): [string, string][] {
   ]);
 }
 
-/** File names in Plexus's cache dir of a container ([] when there is none). */
+/** What Plexus keeps about a container: its files, "tombstone", "lock" ([] when nothing; test/support/state-dir.ts). */
 export async function plexusCacheFiles(paths: PlexusPaths, containerId: string): Promise<string[]> {
-  return (await readdir(join(paths.stateDir, containerId)).catch(() => [] as string[])).sort();
+  return containerEntries(paths.stateDir, containerId);
 }
 
 /** host-local leases as "<network>/<ip>" under a dataDir, the container id they belong to. */
@@ -207,7 +208,7 @@ export interface NodeSnapshot {
   readonly nadLeases: readonly string[];
   readonly flannelSaved: readonly string[];
   readonly libcniCache: readonly string[];
-  /** Plexus's cache: "<container id>/<file>". */
+  /** Plexus's cache: "<container id>/<file>", "<container id>/tombstone" (test/support/state-dir.ts). */
   readonly plexusCache: readonly string[];
   /** The portmap plugin's NAT rules in the node. */
   readonly natRules: readonly string[];
@@ -215,9 +216,7 @@ export interface NodeSnapshot {
 
 export async function snapshotNode(h: ContainerdHandle, paths: PlexusPaths): Promise<NodeSnapshot> {
   const ls = async (dir: string) => (await readdir(dir).catch(() => [] as string[])).sort();
-  const plexusCache: string[] = [];
-  for (const id of await ls(paths.stateDir))
-    for (const f of await ls(join(paths.stateDir, id))) plexusCache.push(`${id}/${f}`);
+  const plexusCache = await stateEntries(paths.stateDir);
   return {
     sandboxes: (await h.cri.listPodSandbox()).map((s) => `${s.id} ${s.state}`).sort(),
     pinnedNetns: await ls(h.paths.netnsDir),
