@@ -1,6 +1,6 @@
 import { defineConfig } from "vitest/config";
 
-// Four tiers (README "Tests"): unit and integration need nothing; netns and e2e need root
+// Five tiers (README "Tests"): unit and integration need nothing; netns, fault and e2e need root
 // and real CNI plugins (and, for e2e, containerd). Every tier runs in CI.
 export default defineConfig({
   test: {
@@ -28,6 +28,17 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 120_000,
           // Network namespaces are cheap, but two cores are not: one file at a time.
+          fileParallelism: false,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "fault",
+          include: ["test/fault/**/*.test.ts"],
+          testTimeout: 600_000,
+          hookTimeout: 120_000,
+          // Kills, races and churn with real delegates: one file at a time on two cores.
           fileParallelism: false,
         },
       },

@@ -33,13 +33,8 @@ for (const file of report.testResults ?? []) {
 
 let passed = 0;
 let failed = 0;
-for (const tier of [
-  "unit",
-  "integration",
-  "netns",
-  "e2e",
-  ...[...tiers.keys()].filter((k) => !["unit", "integration", "netns", "e2e"].includes(k)),
-]) {
+const TIERS = ["unit", "integration", "netns", "fault", "e2e"];
+for (const tier of [...TIERS, ...[...tiers.keys()].filter((k) => !TIERS.includes(k))]) {
   const t = tiers.get(tier) ?? { passed: 0, failed: 0, skipped: 0 };
   console.log(
     `${tier.padEnd(12)} ${String(t.passed).padStart(5)} passed ${String(t.failed).padStart(4)} failed ${String(t.skipped).padStart(4)} skipped`,
