@@ -6,12 +6,13 @@
 // test/netns/plexus-daemon.test.ts and the acceptance tests in both modes.)
 
 import { spawn } from "node:child_process";
-import { chmod, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { callPlexus, podArgs, shimBin } from "../support/plexus.js";
 import { startPlexusDaemon, metricValue, type TestDaemon } from "../support/plexus-daemon.js";
 import { isRoot } from "../support/root.js";
+import { containerEntries } from "../support/state-dir.js";
 import { NETWORK_STATUS, startPlexusHarness, type HarnessPod, type PlexusHarness } from "./plexus-harness.js";
 
 // A delegate that logs when it starts and ends (nanoseconds), sleeps $TIMED_SLEEP seconds in
@@ -267,7 +268,7 @@ describe.skipIf(!isRoot)("plexus daemon over its socket", () => {
     daemons.push(d);
     const del = await call("DEL", p, { socket: d.socket, conf });
     expect(del.code, del.stdout).toBe(0);
-    expect(await stateLeft(h, p)).toEqual(["tombstone.json"]);
+    expect(await stateLeft(h, p)).toEqual(["tombstone"]);
     const again = pod();
     expect((await call("ADD", again, { socket: d.socket, conf })).code).toBe(0);
     expect((await call("DEL", again, { socket: d.socket, conf })).code).toBe(0);
@@ -283,13 +284,13 @@ describe.skipIf(!isRoot)("plexus daemon over its socket", () => {
     const recorded = h.calls();
     expect(recorded[0]?.env["PLEXUS_SOCKET"]).toBe(socket);
     expect((await call("DEL", p, { socket })).code).toBe(0);
-    expect(await stateLeft(h, p)).toEqual(["tombstone.json"]);
+    expect(await stateLeft(h, p)).toEqual(["tombstone"]);
   });
 });
 
-/** The container's state files after DEL: only the tombstone that makes a repeated DEL a no-op. */
+/** What Plexus keeps about the container after DEL: only the tombstone that makes a repeated DEL a no-op. */
 async function stateLeft(h: PlexusHarness, p: HarnessPod): Promise<string[]> {
-  return readdir(join(h.stateDir, p.containerId)).catch(() => []);
+  return containerEntries(h.stateDir, p.containerId);
 }
 
 function run(argv: readonly string[], stdin: string): Promise<{ code: number; stdout: string; stderr: string }> {

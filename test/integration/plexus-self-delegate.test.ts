@@ -6,13 +6,14 @@
 // Both modes: thin (dist/plexus) and daemon (dist/plexus-shim to a dist/plexus daemon, where a
 // nested call for the same container must be refused before it waits in that container's lane).
 
-import { copyFile, mkdir, readdir, symlink, writeFile, chmod } from "node:fs/promises";
+import { copyFile, mkdir, symlink, writeFile, chmod } from "node:fs/promises";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fakePluginDir } from "../support/cni-plugins.js";
 import { plexusBin, shimBin } from "../support/plexus.js";
 import { startPlexusDaemon, type TestDaemon } from "../support/plexus-daemon.js";
+import { containerEntries } from "../support/state-dir.js";
 import {
   callsOf,
   NETWORKS,
@@ -71,8 +72,7 @@ describe.each(["thin", "daemon"] as const)("Plexus as its own delegate (%s mode)
   async function expectNothingLeft(pod: HarnessPod, refusedWithTheNad = false): Promise<void> {
     if (refusedWithTheNad) expect(h.calls()).toEqual([]);
     else expect(callsOf(h.calls(), "DEL", "eth0")).toHaveLength(1);
-    const files = await readdir(join(h.stateDir, pod.containerId)).catch(() => [] as string[]);
-    expect(files.filter((f) => f !== "tombstone.json")).toEqual([]);
+    expect((await containerEntries(h.stateDir, pod.containerId)).filter((f) => f !== "tombstone")).toEqual([]);
     const del = await h.call("DEL", pod, { conf: h.conf({ binDir }), ...via() });
     expect(del.code, del.stdout).toBe(0);
     expect(existsSync(marker) ? readFileSync(marker, "utf8") : "").toBe("");

@@ -4,7 +4,7 @@
 // and torn down through the fallback). The acceptance tests (plexus-pods, plexus-failures) run
 // in both modes on their own.
 
-import { chmod, mkdir, readFile, readdir, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { referencePluginDir } from "../support/cni-plugins.js";
@@ -13,6 +13,7 @@ import { plexusBin } from "../support/plexus.js";
 import { startPlexusDaemon, metricValue, type TestDaemon } from "../support/plexus-daemon.js";
 import { startTestNode, type TestNode, type TestPod } from "../support/plexus-node.js";
 import { isRoot } from "../support/root.js";
+import { containerEntries } from "../support/state-dir.js";
 
 const LIMIT = 4;
 
@@ -100,7 +101,7 @@ exec ${ref}/tuning`,
     expect((await links(n.node)).map((l) => l.ifname).sort()).toEqual(nodeLinksBefore);
     for (const pod of pods) {
       expect((await links(pod.netns)).map((l) => l.ifname)).toEqual(["lo"]);
-      expect(await readdir(join(n.stateDir, pod.containerId)).catch(() => [])).toEqual(["tombstone.json"]);
+      expect(await containerEntries(n.stateDir, pod.containerId)).toEqual(["tombstone"]);
     }
   }
 

@@ -41,7 +41,7 @@ const NODE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 export interface PlexusPaths {
   /** <runDir>/plexus: kubeconfig, token copy, service account, install options, logs. */
   readonly dir: string;
-  /** Plexus's cniDir (state dir): `<this>/<container id>/<ifName>.json`, `tombstone.json`. */
+  /** Plexus's cniDir (state dir): `<this>/<container id>/<ifName>.json`, `.tombstones/`, `.locks/` (docs/state.md). */
   readonly stateDir: string;
   /** host-local dataDir for the NADs the tests create. */
   readonly ipamDir: string;
