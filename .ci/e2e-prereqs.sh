@@ -1,9 +1,9 @@
 #!/bin/sh
 # Installs what the root tiers (test/netns, test/fault, test/e2e) need, when it is missing:
 # containerd with its runc shim, runc, the reference CNI plugins in /usr/lib/cni, iproute2,
-# iptables, ping, strace (a test counts a command's file-system calls), and gcc with a static
-# libc (the harness compiles its pause image and its node init with `gcc -static`). test/run.sh
-# and npm run bench run it.
+# iptables, ping, strace (a test counts a command's file-system calls), buildah (npm run image),
+# and gcc with a static libc (the harness compiles its pause image and its node init with
+# `gcc -static`). test/run.sh and npm run bench run it.
 #
 # Idempotent and non-interactive; runs as root (re-executes itself through `sudo -n` if it can).
 # Checks for the tools, not for package names: a CI image may already carry containerd from

@@ -28,7 +28,8 @@ step "format"
 npm run --silent format:check || exit 1
 
 step "build"
-npm run --silent build || exit 1
+# The executables (npm run build) and the image the e2e tier runs (dist/plexus-image.oci.tar).
+npm run --silent image || exit 1
 
 step "tests"
 mkdir -p .vitest-report

@@ -307,55 +307,49 @@ describe("the daemon container (daemon mode)", () => {
   });
 });
 
-describe("Containerfile (cannot be built here: no container engine; checked statically)", () => {
-  interface Stage {
-    from: string;
-    name: string | undefined;
-    lines: string[];
-  }
-  let stages: Stage[];
+describe("Containerfile (built by npm run image; the e2e tier runs the image)", () => {
+  let lines: string[];
+  let script: string;
   beforeAll(async () => {
-    const text = await readFile(join(repoRoot, "deploy/Containerfile"), "utf8");
-    stages = [];
-    for (const raw of text.split("\n")) {
-      const line = raw.trim();
-      if (line === "" || line.startsWith("#")) continue;
-      const from = /^FROM\s+(\S+)(?:\s+AS\s+(\S+))?$/i.exec(line);
-      if (from) stages.push({ from: from[1]!, name: from[2], lines: [] });
-      else stages.at(-1)?.lines.push(line);
-    }
+    lines = (await readFile(join(repoRoot, "deploy/Containerfile"), "utf8"))
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l !== "" && !l.startsWith("#"));
+    script = await readFile(join(repoRoot, "deploy/build-image.sh"), "utf8");
   });
 
-  it("builds in a Node 20 stage with npm ci and npm run build", async () => {
-    expect(stages).toHaveLength(2);
-    const build = stages[0]!;
-    expect(build.from).toMatch(/node:20-bookworm$/);
-    expect(build.name).toBe("build");
-    expect(build.lines.some((l) => /^RUN npm ci\b/.test(l))).toBe(true);
-    expect(build.lines.some((l) => /^RUN npm run build\b/.test(l))).toBe(true);
+  it("starts from scratch: nothing is pulled", () => {
+    expect(lines.filter((l) => /^FROM\s/i.test(l))).toEqual(["FROM scratch"]);
+  });
+
+  it("copies only what build-image.sh stages: the executables and the libraries they need", () => {
+    const sources = lines.filter((l) => l.startsWith("COPY ")).map((l) => l.split(/\s+/)[1] ?? "");
+    expect(sources).toEqual(["usr/local/bin/", "lib/x86_64-linux-gnu/", "lib64/"]);
+    for (const dir of sources) expect(script).toContain(`$CONTEXT/${dir.replace(/\/$/, "")}`);
+    for (const exe of ["dist/plexus", "dist/plexus-shim", "dist/plexus-hostexec"]) expect(script).toContain(exe);
+  });
+
+  it("runs as root with `plexus install` as its entrypoint, at the path the DaemonSet's probes call", () => {
+    expect(lines).toContain("USER 0:0");
+    expect(lines).toContain('ENTRYPOINT ["/usr/local/bin/plexus", "install"]');
+    expect(podSpec().containers[0]!.readinessProbe.exec.command[0]).toBe("/usr/local/bin/plexus");
+  });
+
+  it("is the image deploy/kustomization.yaml names, so one `images:` line repoints it", async () => {
+    const kustomization = parseYamlDocuments(
+      await readFile(join(repoRoot, "deploy/kustomization.yaml"), "utf8"),
+    )[0] as {
+      images: { name: string; newName: string; newTag: string }[];
+    };
     const pkg = JSON.parse(await readFile(join(repoRoot, "package.json"), "utf8")) as {
+      version: string;
       scripts: Record<string, string>;
     };
-    expect(pkg.scripts["build"]).toBeDefined();
-  });
-
-  it("copies only files that exist into the build", async () => {
-    const copies = stages[0]!.lines.filter((l) => l.startsWith("COPY ")).flatMap((l) => l.split(/\s+/).slice(1, -1));
-    expect(copies.length).toBeGreaterThan(0);
-    for (const path of copies)
-      await expect(
-        readFile(join(repoRoot, path)).catch((e: NodeJS.ErrnoException) =>
-          e.code === "EISDIR" ? "dir" : Promise.reject(e),
-        ),
-      ).resolves.toBeDefined();
-  });
-
-  it("ends on a minimal glibc image holding only the executable, entrypoint `plexus install`", () => {
-    const final = stages[1]!;
-    expect(final.from).toMatch(/distroless\/cc-debian12|debian:bookworm-slim/);
-    expect(final.lines).toContain("COPY --from=build /src/dist/plexus /usr/local/bin/plexus");
-    expect(final.lines).toContain('ENTRYPOINT ["/usr/local/bin/plexus", "install"]');
-    // The DaemonSet's probes call the same path.
-    expect(podSpec().containers[0]!.readinessProbe.exec.command[0]).toBe("/usr/local/bin/plexus");
+    expect(pkg.scripts["image"]).toBe("bash deploy/build-image.sh");
+    expect(kustomization.images).toEqual([
+      { name: "ghcr.io/plexus-cni/plexus", newName: "ghcr.io/plexus-cni/plexus", newTag: pkg.version },
+    ]);
+    expect(script).toContain('IMAGE="${PLEXUS_IMAGE:-ghcr.io/plexus-cni/plexus}"');
+    for (const c of podSpec().containers) expect(c.image.split(":")[0]).toBe("ghcr.io/plexus-cni/plexus");
   });
 });
