@@ -59,6 +59,8 @@ check_all() {
   # Daemon mode: the tests talk to the daemon's socket and metrics as an operator would.
   need curl "curl" command -v curl
   need strace "strace" command -v strace
+  # npm run image (the e2e tier runs the image it builds); vfs storage, chroot isolation: no daemon.
+  need buildah "buildah" command -v buildah
 }
 
 check_all
