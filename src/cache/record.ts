@@ -34,6 +34,12 @@ export const AttachmentRecordSchema = z.object({
   defaultRoute: z.array(z.string()).optional(),
   /** The CNIDeviceInfoFile of this attachment: removed on DEL (Device Information spec §4.2.1). */
   deviceInfoFile: z.string().optional(),
+  /**
+   * On the cluster network's record: what the runtime's ADD brought (Plexus's configuration from
+   * stdin, CNI_PATH, CNI_ARGS), so that the daemon can attach more networks to the running pod
+   * later with the same settings (docs/architecture.md#hot-plug). DEL does not need it.
+   */
+  sandbox: z.object({ conf: z.record(z.string(), z.unknown()), cniPath: z.string(), cniArgs: z.string() }).optional(),
   /** "planned" until the delegate's ADD succeeded; DEL treats both the same. */
   state: z.enum(["planned", "added"]),
   /** The delegate's result (1.1.0 form, after default-route adjustment), once added. */

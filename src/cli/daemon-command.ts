@@ -6,7 +6,8 @@
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { PlexusNetConfSchema } from "../config/netconf.js";
-import { defaultMaxParallel, startDaemon } from "../daemon/daemon.js";
+import { defaultMaxParallel, startDaemon, type Daemon } from "../daemon/daemon.js";
+import { DEFAULT_STATE_DIR, type HotplugController, type PodSource } from "../daemon/hotplug-controller.js";
 import { parseListenAddress } from "../daemon/health-server.js";
 import { createDaemonMetrics, type CacheState, type KubeMetricsSink } from "../daemon/metrics.js";
 import type { CniCall } from "../daemon/protocol.js";
@@ -17,6 +18,7 @@ import type { KubeClient } from "../k8s/port.js";
 import { createLogger, type Logger } from "../log/logger.js";
 import { integerValue, nonEmptyValue, parseCommandLine, UsageError, type FlagSpecs } from "./args.js";
 import type { importKubeClient as ImportKubeClient } from "./k8s-loader.js";
+import { createDaemonHotplug } from "./daemon-hotplug.js";
 import { runPlugin, type PluginHost } from "./plugin.js";
 
 export const DEFAULT_METRICS_ADDRESS = "127.0.0.1:9454";
@@ -45,6 +47,11 @@ Flags:
                              with hostPID (off by default)
   --hostexec FILE            the helper that enters the host root or mount namespace (default
                              plexus-hostexec beside this executable)
+  --hotplug on|off           change running pods' networks when their annotation changes
+                             (default on; a pod opts out with plexus.dev/hotplug: "false")
+  --state-dir DIR            where the sandboxes to hot-plug are recorded (the conflist's
+                             cniDir; default ${DEFAULT_STATE_DIR}); the cniDir of every ADD
+                             the daemon serves is added
   --log-level LEVEL          debug, info (default), warn, error
   -h, --help                 this text
 `;
@@ -59,6 +66,8 @@ export const DAEMON_FLAGS = {
   "host-root": { type: "string" },
   "host-mount-ns": { type: "string" },
   hostexec: { type: "string" },
+  hotplug: { type: "string" },
+  "state-dir": { type: "string" },
   "log-level": { type: "string" },
 } as const satisfies FlagSpecs;
 
@@ -101,6 +110,10 @@ export async function runDaemonCommand(argv: readonly string[], deps: DaemonComm
     throw new UsageError(`--log-level: ${JSON.stringify(logLevel)} is not one of ${LOG_LEVELS.join(", ")}`);
   if (values["host-root"] !== undefined && values["host-mount-ns"] !== undefined)
     throw new UsageError("--host-root and --host-mount-ns exclude each other");
+  const hotplugFlag = values.hotplug ?? "on";
+  if (hotplugFlag !== "on" && hotplugFlag !== "off")
+    throw new UsageError(`--hotplug: ${JSON.stringify(hotplugFlag)} is not on or off`);
+  const stateDir = nonEmptyValue("state-dir", values["state-dir"] ?? DEFAULT_STATE_DIR);
   const metricsText = values["metrics-address"] ?? DEFAULT_METRICS_ADDRESS;
   const metricsAddress = metricsText === "off" ? undefined : listenAddressValue(metricsText);
   const log = createLogger({ level: logLevel, toStderr: true }).child({ component: "daemon" });
@@ -129,7 +142,22 @@ export async function runDaemonCommand(argv: readonly string[], deps: DaemonComm
     );
     return { exitCode, stdout };
   };
-  let daemon;
+  // Hot-plug needs the pod cache (docs/architecture.md#hot-plug); it runs in the daemon's lanes.
+  let daemon: Daemon | undefined;
+  const hotplug: HotplugController | undefined =
+    hotplugFlag === "on" && kube.pods
+      ? createDaemonHotplug({
+          stateDirs: [stateDir],
+          pods: kube.pods,
+          host,
+          schedule: (containerId, signal, task) => {
+            if (!daemon) throw new Error("the daemon is not serving yet");
+            return daemon.runForContainer(containerId, signal, task);
+          },
+          metrics,
+          log,
+        })
+      : undefined;
   try {
     daemon = await startDaemon({
       socketPath: values.socket,
@@ -140,16 +168,19 @@ export async function runDaemonCommand(argv: readonly string[], deps: DaemonComm
       kubeNotReady: () => kube.notReady(),
       metrics,
       log,
+      observer: hotplug,
     });
   } catch (err) {
     await kube.stop();
     process.stderr.write(`plexus daemon: ${(err as Error).message}\n`);
     return 1;
   }
+  await hotplug?.start();
   await new Promise<void>((resolve) => {
     process.once("SIGTERM", resolve);
     process.once("SIGINT", resolve);
   });
+  await hotplug?.stop();
   await daemon.stop();
   await kube.stop();
   return 0;
@@ -164,6 +195,8 @@ function hostWrap(hostexec: string, root: string | undefined, mountNs: string | 
 /** The Kubernetes side of the daemon: the engine's client, readiness, cache state, stop. */
 interface KubeSide {
   readonly client: KubeClient | undefined;
+  /** The pod cache (hot-plug's source); none without API access. */
+  readonly pods: PodSource | undefined;
   notReady(): readonly string[];
   cacheState(): readonly CacheState[];
   stop(): Promise<void>;
@@ -178,7 +211,13 @@ async function startKubeSide(o: {
 }): Promise<KubeSide> {
   if (!findApiAccess(o.access)) {
     o.log.warn({}, "no API access (no --kubeconfig, not in a cluster): only configured networks run, no annotations");
-    return { client: undefined, notReady: () => [], cacheState: () => [], stop: async () => undefined };
+    return {
+      client: undefined,
+      pods: undefined,
+      notReady: () => [],
+      cacheState: () => [],
+      stop: async () => undefined,
+    };
   }
   const settings: KubeClientSettings = PlexusNetConfSchema.shape.kubernetes.parse(undefined);
   const mod = await o.importKubeClient();
@@ -192,6 +231,7 @@ async function startKubeSide(o: {
   });
   return {
     client: caches.client,
+    pods: caches,
     notReady: () => (caches.synced() ? [] : ["the pod and NAD caches have not listed yet"]),
     cacheState: () => caches.cacheState(),
     stop: () => caches.stop(AbortSignal.timeout(5_000)),

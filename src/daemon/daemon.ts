@@ -28,6 +28,13 @@ export interface DaemonOptions {
   readonly kubeNotReady: () => readonly string[];
   readonly metrics: DaemonMetrics;
   readonly log: Logger;
+  /** Told of each CNI call before it is scheduled and after it is answered (hot-plug's hooks). */
+  readonly observer?: CallObserver | undefined;
+}
+
+export interface CallObserver {
+  beforeCall(env: CniCall["env"], stdin: string): void;
+  afterCall(env: CniCall["env"], stdin: string, exitCode: number): void;
 }
 
 export interface Daemon {
@@ -35,6 +42,11 @@ export interface Daemon {
   readonly metricsAddress: string | undefined;
   /** Not ready, stop accepting, wait for what runs, remove the socket. Idempotent. */
   stop(): Promise<void>;
+  /**
+   * Runs work of the daemon's own (a hot-plug) in a container's lane: never beside a CNI call of
+   * that container, and within the limit on what runs at once.
+   */
+  runForContainer<T>(containerId: string, signal: AbortSignal, task: () => Promise<T>): Promise<T>;
 }
 
 /** Twice the CPUs, at least 2: delegates mostly wait on the kernel and on their own process start. */
@@ -58,8 +70,10 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       // A delegate that is Plexus (a copy of the shim) calls back for the same container: it
       // must be refused now, not wait in that container's lane behind the call that runs it.
       checkNotNested(call.env, call.env["CNI_COMMAND"] ?? "");
+      o.observer?.beforeCall(call.env, call.stdin);
       const answer = await scheduler.run(laneOf(call.env), signal, () => o.runCni(call, signal));
       o.metrics.request(command, answer.exitCode === 0 ? "ok" : "error", seconds());
+      o.observer?.afterCall(call.env, call.stdin, answer.exitCode);
       return answer;
     } catch (err) {
       // Only the nesting check and the scheduler throw here (queue deadline, caller gone):
@@ -112,7 +126,11 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       await health?.close();
       o.log.info({}, "stopped");
     })());
-  return { metricsAddress: health?.address, stop };
+  return {
+    metricsAddress: health?.address,
+    stop,
+    runForContainer: (containerId, signal, task) => scheduler.run({ kind: "container", id: containerId }, signal, task),
+  };
 }
 
 function commandLabel(command: string | undefined): string {

@@ -19,7 +19,17 @@ export interface CacheState {
   readonly lastSyncAgeSeconds: number;
 }
 
-export interface DaemonMetrics extends KubeMetricsSink {
+/** What the hot-plug controller reports (src/daemon/hotplug-controller.ts). */
+export interface HotplugMetricsSink {
+  /** One attachment added or removed by a hot-plug; cancelled: the pod's DEL or the daemon's stop came first. */
+  hotplugOperation(operation: "attach" | "detach", outcome: "ok" | "error" | "cancelled"): void;
+  /** One reconcile of a pod, from the change that asked for it to the end (queueing included). */
+  hotplugReconcile(outcome: "converged" | "failed" | "cancelled", seconds: number): void;
+  /** Pods waiting for a retry (a failed hot-plug, a NAD that does not exist yet). */
+  hotplugRetrying(pods: number): void;
+}
+
+export interface DaemonMetrics extends KubeMetricsSink, HotplugMetricsSink {
   request(command: string, outcome: RequestOutcome, seconds: number): void;
   delegate(type: string, command: string, outcome: "ok" | "error", seconds: number): void;
   scheduler(running: number, queued: number): void;
@@ -83,6 +93,24 @@ export function createDaemonMetrics(options: { caches?: () => readonly CacheStat
     labelNames: ["reason"] as const,
     registers: [registry],
   });
+  const hotplugOperations = new Counter({
+    name: "plexus_hotplug_operations_total",
+    help: "Attachments added (attach) or removed (detach) on running pods by hot-plug, by outcome",
+    labelNames: ["operation", "outcome"] as const,
+    registers: [registry],
+  });
+  const hotplugSeconds = new Histogram({
+    name: "plexus_hotplug_reconcile_duration_seconds",
+    help: "Time from a change of a pod's networks (or of a NAD it waits for) to the end of its reconcile, by outcome",
+    labelNames: ["outcome"] as const,
+    buckets: SECONDS,
+    registers: [registry],
+  });
+  const hotplugRetrying = new Gauge({
+    name: "plexus_hotplug_pods_retrying",
+    help: "Pods whose last hot-plug failed and that wait for a retry",
+    registers: [registry],
+  });
   const states = options.caches ?? (() => []);
   new Gauge({
     name: "plexus_cache_synced",
@@ -129,6 +157,15 @@ export function createDaemonMetrics(options: { caches?: () => readonly CacheStat
     },
     eventDropped(reason) {
       eventsDropped.inc({ reason });
+    },
+    hotplugOperation(operation, outcome) {
+      hotplugOperations.inc({ operation, outcome });
+    },
+    hotplugReconcile(outcome, seconds) {
+      hotplugSeconds.observe({ outcome }, seconds);
+    },
+    hotplugRetrying(pods) {
+      hotplugRetrying.set(pods);
     },
     async render() {
       return { contentType: registry.contentType, text: await registry.metrics() };

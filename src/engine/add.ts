@@ -77,7 +77,7 @@ function resultFor(version: string, attachments: readonly AttachmentResult[]): R
 }
 
 /** The attachment's CNIDeviceInfoFile starts as the device plugin's file, when there is one. */
-async function seedDeviceInfo(a: Plan["attachments"][number] | undefined, deps: EngineDeps): Promise<void> {
+export async function seedDeviceInfo(a: Plan["attachments"][number] | undefined, deps: EngineDeps): Promise<void> {
   if (!a?.deviceInfo?.seed) return;
   const seeded = await deps.deviceInfo.seed(a.deviceInfo.seed, a.deviceInfo.file);
   if (!seeded) deps.log.debug({ file: a.deviceInfo.seed }, "no device plugin file for this device");
@@ -102,7 +102,7 @@ async function persistPlan(plan: Plan, req: ContainerRequest, deps: EngineDeps):
   return records;
 }
 
-async function addAttachment(
+export async function addAttachment(
   record: AttachmentRecord,
   req: ContainerRequest,
   deps: EngineDeps,
@@ -196,7 +196,7 @@ async function publish(
 }
 
 /** The attachment's device-info file as the plugin left it, for network-status (DIS §6.1); absent is fine. */
-async function readDeviceInfo(path: string, deps: EngineDeps): Promise<JsonObject | undefined> {
+export async function readDeviceInfo(path: string, deps: EngineDeps): Promise<JsonObject | undefined> {
   const text = await deps.deviceInfo.read(path);
   return text === undefined ? undefined : parseDeviceInfo(text, path);
 }

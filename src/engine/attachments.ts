@@ -2,6 +2,7 @@
 // delegate configuration exactly as executed, so DEL never needs the pod, the NAD or the API.
 
 import { parseNetworkConfig, type NetworkConfigList } from "../cni/conf.js";
+import { formatCniArgs } from "../cni/args.js";
 import { formatResult, parseResult, type Result100 } from "../cni/result.js";
 import { toResult100 } from "../cni/convert.js";
 import { ATTACHMENT_RECORD_KIND, ATTACHMENT_RECORD_VERSION, type AttachmentRecord } from "../cache/record.js";
@@ -57,10 +58,16 @@ export function newRecord(
     config: { ...a.list.raw },
     ...(a.defaultRoute ? { defaultRoute: [...a.defaultRoute] } : {}),
     ...(a.deviceInfo ? { deviceInfoFile: a.deviceInfo.file } : {}),
+    ...(a.role === "cluster" ? { sandbox: sandboxOf(req) } : {}),
     state: "planned",
     createdAt: at.toISOString(),
     updatedAt: at.toISOString(),
   };
+}
+
+/** What a hot-plug needs to run more attachments for this sandbox later (docs/architecture.md#hot-plug). */
+function sandboxOf(req: ContainerRequest): NonNullable<AttachmentRecord["sandbox"]> {
+  return { conf: { ...req.raw }, cniPath: req.env.path.join(":"), cniArgs: formatCniArgs(req.env.args.pairs) };
 }
 
 export function withResult(r: AttachmentRecord, result: Result100, at: Date): AttachmentRecord {

@@ -96,6 +96,21 @@ export async function resolvePlan(req: ContainerRequest, deps: EngineDeps, optio
   return { pod: ref, podFound: pod !== undefined, attachments, warnings };
 }
 
+/**
+ * One selection of a running pod, planned exactly as ADD plans it (capabilities, cni-args,
+ * MAC=/IP=, device-info), at a position and under a name the hot-plug chose
+ * (docs/architecture.md#hot-plug).
+ */
+export function planSelection(
+  selection: NetworkSelection,
+  network: ResolvedNetwork,
+  at: { index: number; ifName: IfName },
+  req: ContainerRequest,
+): PlannedAttachment {
+  const pod = describePod(podRefFromArgs(req.env.args));
+  return planAttachment({ role: "selected", network, selection }, at, req, pod);
+}
+
 function planAttachment(
   e: Entry,
   at: { index: number; ifName: IfName },

@@ -7,7 +7,7 @@ import type { KubeMetricsSink } from "./metrics.js";
 import { NETWORK_STATUS_ANNOTATION, isStaticPod, parseNetworkAttachmentDefinition, parsePod } from "./objects.js";
 import { KubeError, isKubeError, type NetworkAttachmentDefinition, type Pod, type PodRef } from "./port.js";
 import type { Requester } from "./request.js";
-import type { KubeClientSettings, Sleep } from "./retry.js";
+import { CONFLICT_ATTEMPTS, conflictBackoffMs, type KubeClientSettings, type Sleep } from "./retry.js";
 import type { Transport } from "./transport.js";
 
 /** Everything one client shares: the connection pool, the retry policy, the log, the metrics. */
@@ -142,5 +142,43 @@ export async function publishNetworkStatus(
       );
     }
     await patchNetworkStatus(ctx, ref, value, { uid: current.metadata.uid }, signal);
+  }
+}
+
+/**
+ * Writes network-status for a writer that can race others on the same pod (hot-plug,
+ * docs/architecture.md#hot-plug): the merge patch carries the UID and the resourceVersion of
+ * the pod as last read, so the API server applies it only to that version of the pod (409
+ * otherwise); on 409 the pod is read again and the write retried. `known` (the cache's copy)
+ * saves the first read when it is current. Nothing is written when the pod already carries the
+ * value. A pod deleted or recreated under the same name is a not-found error.
+ */
+export async function writeNetworkStatusGuarded(
+  ctx: ApiContext,
+  ref: PodRef,
+  value: string,
+  known: Pod | undefined,
+  signal: AbortSignal,
+): Promise<void> {
+  let pod = known && known.metadata.uid === ref.uid ? known : await readPod(ctx, ref, signal);
+  for (let attempt = 1; ; attempt++) {
+    if (ref.uid !== undefined && pod.metadata.uid !== ref.uid && !isStaticPod(pod))
+      throw new KubeError(
+        "not-found",
+        `${podSubject(ref)}: not found with UID ${ref.uid}: the API server has UID ${pod.metadata.uid ?? ""} (the pod was deleted and recreated)`,
+      );
+    if (pod.metadata.annotations?.[NETWORK_STATUS_ANNOTATION] === value) return;
+    const write = { uid: pod.metadata.uid, resourceVersion: pod.metadata.resourceVersion };
+    try {
+      return await patchNetworkStatus(ctx, ref, value, write, signal);
+    } catch (err) {
+      if (!isKubeError(err, "conflict") || attempt >= CONFLICT_ATTEMPTS) throw err;
+      ctx.log.debug(
+        { pod: `${ref.namespace}/${ref.name}`, attempt },
+        "network-status changed meanwhile: reading the pod again",
+      );
+    }
+    await ctx.sleep(conflictBackoffMs(), signal);
+    pod = await readPod(ctx, ref, signal);
   }
 }

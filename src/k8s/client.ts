@@ -8,7 +8,7 @@
 
 import type { Logger } from "../log/logger.js";
 import type { ApiAccessOptions } from "./api-access.js";
-import { publishNetworkStatus, readNad, readPod } from "./api-calls.js";
+import { publishNetworkStatus, readNad, readPod, writeNetworkStatusGuarded } from "./api-calls.js";
 import { createApiContext } from "./api-context.js";
 import { createEventRecorder, type EventLimits } from "./event-recorder.js";
 import type { KubeMetricsSink } from "./metrics.js";
@@ -56,6 +56,7 @@ export function createKubeClient(options: CreateKubeClientOptions): KubeClient {
     getNetworkAttachmentDefinition: (namespace, name, signal) => readNad(ctx, namespace, name, signal),
     publishNetworkStatus: (ref, value, signal) =>
       publishNetworkStatus(ctx, ref, value, read.get(key(ref.namespace, ref.name)), signal),
+    updateNetworkStatus: (ref, value, signal) => writeNetworkStatusGuarded(ctx, ref, value, undefined, signal),
     recordEvent: (event) => events.record(event),
     flushEvents: (signal) => events.flush(signal),
   };

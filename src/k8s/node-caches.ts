@@ -12,13 +12,28 @@
 
 import type { Logger } from "../log/logger.js";
 import type { ApiAccessOptions } from "./api-access.js";
-import { NAD_RESOURCE, NADS_PATH, publishNetworkStatus, readNad, readPod } from "./api-calls.js";
+import {
+  NAD_RESOURCE,
+  NADS_PATH,
+  publishNetworkStatus,
+  readNad,
+  readPod,
+  writeNetworkStatusGuarded,
+} from "./api-calls.js";
 import { createApiContext } from "./api-context.js";
 import { createEventRecorder, type EventLimits } from "./event-recorder.js";
 import type { KubeMetricsSink } from "./metrics.js";
 import { isStaticPod, trimNetworkAttachmentDefinition, trimPod } from "./objects.js";
 import type { KubeClient, NetworkAttachmentDefinition, Pod } from "./port.js";
-import { DEFAULT_WATCH_SETTINGS, startReflector, type WatchSettings } from "./reflector.js";
+import { DEFAULT_WATCH_SETTINGS, startReflector, type CacheChange, type WatchSettings } from "./reflector.js";
+
+export type { CacheChange } from "./reflector.js";
+
+/** Told of the caches' changes (the daemon's hot-plug reconciles pods from them). Must not throw. */
+export interface NodeCacheListener {
+  pod?(change: CacheChange<Pod>): void;
+  nad?(change: CacheChange<NetworkAttachmentDefinition>): void;
+}
 import type { KubeClientSettings } from "./retry.js";
 
 export interface NodeKubeCachesOptions {
@@ -43,6 +58,12 @@ export interface CacheState {
 
 export interface NodeKubeCaches {
   readonly client: KubeClient;
+  /** The pod as the cache has it (this node's pods only). */
+  cachedPod(namespace: string, name: string): Pod | undefined;
+  /** Every cached pod of this node. */
+  cachedPods(): Pod[];
+  /** Registers a listener of cache changes; returns its removal. */
+  subscribe(listener: NodeCacheListener): () => void;
   /** Both caches listed at least once. */
   synced(): boolean;
   cacheState(): readonly CacheState[];
@@ -58,6 +79,16 @@ export function startNodeKubeCaches(options: NodeKubeCachesOptions): NodeKubeCac
   const ctx = createApiContext({ ...options.access, settings: options.settings, log, metrics: options.metrics });
   const watch = { ...DEFAULT_WATCH_SETTINGS, ...options.watch };
   const key = (namespace: string, name: string): string => `${namespace}/${name}`;
+  const listeners = new Set<NodeCacheListener>();
+  const tell = (call: (l: NodeCacheListener) => void): void => {
+    for (const l of listeners) {
+      try {
+        call(l);
+      } catch (err) {
+        log.error({ err: String(err) }, "a cache listener failed");
+      }
+    }
+  };
   const pods = startReflector<Pod>({
     ctx,
     resource: "pods",
@@ -66,6 +97,7 @@ export function startNodeKubeCaches(options: NodeKubeCachesOptions): NodeKubeCac
     trim: trimPod,
     keyOf: (p) => key(p.metadata.namespace, p.metadata.name),
     settings: watch,
+    onChange: (change) => tell((l) => l.pod?.(change)),
   });
   const nads = startReflector<NetworkAttachmentDefinition>({
     ctx,
@@ -74,6 +106,7 @@ export function startNodeKubeCaches(options: NodeKubeCachesOptions): NodeKubeCac
     trim: trimNetworkAttachmentDefinition,
     keyOf: (n) => key(n.metadata.namespace, n.metadata.name),
     settings: watch,
+    onChange: (change) => tell((l) => l.nad?.(change)),
   });
   const events = createEventRecorder({ ctx, node: () => options.nodeName, limits: options.events });
 
@@ -96,6 +129,8 @@ export function startNodeKubeCaches(options: NodeKubeCachesOptions): NodeKubeCac
     },
     publishNetworkStatus: (ref, value, signal) =>
       publishNetworkStatus(ctx, ref, value, pods.get(key(ref.namespace, ref.name)), signal),
+    updateNetworkStatus: (ref, value, signal) =>
+      writeNetworkStatusGuarded(ctx, ref, value, pods.get(key(ref.namespace, ref.name)), signal),
     recordEvent: (event) => events.record(event),
     flushEvents: (signal) => events.flush(signal),
   };
@@ -103,6 +138,12 @@ export function startNodeKubeCaches(options: NodeKubeCachesOptions): NodeKubeCac
   const caches = [pods, nads] as const;
   return {
     client,
+    cachedPod: (namespace, name) => pods.get(key(namespace, name)),
+    cachedPods: () => pods.values(),
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
     synced: () => pods.synced && nads.synced,
     cacheState: () =>
       [

@@ -87,6 +87,13 @@ export interface KubeClient {
    */
   publishNetworkStatus(ref: PodRef, value: string, signal: AbortSignal): Promise<void>;
   /**
+   * Writes the network-status annotation with the pod's resourceVersion as a precondition,
+   * reading the pod again and retrying when another writer changed it meanwhile (409): for a
+   * writer that races others on a running pod (hot-plug). A pod deleted, or deleted and
+   * recreated, is a not-found error.
+   */
+  updateNetworkStatus(ref: PodRef, value: string, signal: AbortSignal): Promise<void>;
+  /**
    * Queues an Event for asynchronous delivery (rate-limited, repeats aggregated into a count):
    * never throws, never waits for the API. An event is not worth delaying a pod for.
    */

@@ -46,10 +46,18 @@ export interface ReflectorOptions<T> {
   readonly trim: (raw: unknown) => T | string;
   readonly keyOf: (object: T) => string;
   readonly settings: WatchSettings;
+  /** Told of every change the cache takes in, after it took it (hot-plug's triggers). */
+  readonly onChange?: ((change: CacheChange<T>) => void) | undefined;
 }
+
+/** An object added or changed, an object deleted, or the whole cache replaced by a LIST. */
+export type CacheChange<T> =
+  { readonly type: "upsert" | "delete"; readonly key: string; readonly object: T } | { readonly type: "relist" };
 
 export interface Reflector<T> {
   get(key: string): T | undefined;
+  /** Every cached object. */
+  values(): T[];
   /** Listed at least once. */
   readonly synced: boolean;
   readonly size: number;
@@ -115,15 +123,17 @@ export function startReflector<T>(options: ReflectorOptions<T>): Reflector<T> {
       syncWaiters.clear();
     }
     log.debug({ objects: objects.size, resourceVersion }, "cache listed");
+    options.onChange?.({ type: "relist" });
   };
 
-  const keep = (into: Map<string, T>, raw: unknown): void => {
+  const keep = (into: Map<string, T>, raw: unknown): T | undefined => {
     const trimmed = options.trim(raw);
     if (typeof trimmed === "string") {
       log.warn({ reason: trimmed }, "ignoring an object the API server sent");
-      return;
+      return undefined;
     }
     into.set(options.keyOf(trimmed), trimmed);
+    return trimmed;
   };
 
   const onWatchLine = (line: string, end: { gone: boolean; events: number }): void => {
@@ -146,10 +156,14 @@ export function startReflector<T>(options: ReflectorOptions<T>): Reflector<T> {
     if (type === "BOOKMARK") return;
     if (type === "DELETED") {
       const trimmed = options.trim(object);
-      if (typeof trimmed !== "string") objects.delete(options.keyOf(trimmed));
+      if (typeof trimmed === "string") return;
+      const key = options.keyOf(trimmed);
+      objects.delete(key);
+      options.onChange?.({ type: "delete", key, object: trimmed });
       return;
     }
-    keep(objects, object);
+    const kept = keep(objects, object);
+    if (kept) options.onChange?.({ type: "upsert", key: options.keyOf(kept), object: kept });
   };
 
   const watch = async (): Promise<WatchEnd> => {
@@ -242,6 +256,7 @@ export function startReflector<T>(options: ReflectorOptions<T>): Reflector<T> {
 
   return {
     get: (key) => objects.get(key),
+    values: () => [...objects.values()],
     get synced() {
       return synced;
     },

@@ -116,8 +116,8 @@ export async function startLocalNode(o: LocalNodeOptions): Promise<LocalNode> {
     let socket: string | undefined;
     if (mode === "daemon") {
       socket = join(stateDir, "run", "plexus.sock");
-      const daemon = await startNodeDaemon({ o, nodeNetns, stateDir, socket });
-      cleanups.push(() => stopProcess(daemon));
+      const daemon = await superviseNodeDaemon({ o, nodeNetns, stateDir, socket });
+      cleanups.push(() => daemon.stop());
     }
     const runtime = createRuntime({
       binDirs: [binDir],
@@ -254,6 +254,49 @@ async function installPlexus(
 }
 
 /**
+ * The daemon, restarted when it exits, as the kubelet restarts a DaemonSet's container: one
+ * second after it died, for as long as the node runs. Its pid is in <stateDir>/run/daemon.pid
+ * (tests stop and kill it to see what a restart does, e.g. hot-plug converging).
+ */
+async function superviseNodeDaemon(p: {
+  o: LocalNodeOptions;
+  nodeNetns: string;
+  stateDir: string;
+  socket: string;
+}): Promise<{ stop(): Promise<void> }> {
+  const pidFile = join(p.stateDir, "run", "daemon.pid");
+  let stopping = false;
+  let child = await startNodeDaemon(p);
+  let restart: NodeJS.Timeout | undefined;
+  const watch = (c: ChildProcess): void => {
+    void writeFile(pidFile, `${c.pid ?? ""}\n`).catch(() => undefined);
+    c.once("exit", (code, signal) => {
+      if (stopping) return;
+      p.o.log.warn({ code, signal }, "plexus daemon exited: restarting it in 1 s");
+      restart = setTimeout(() => {
+        if (stopping) return;
+        startNodeDaemon(p).then(
+          (next) => {
+            child = next;
+            if (stopping) void stopProcess(next);
+            else watch(next);
+          },
+          (err: unknown) => p.o.log.error({ err: String(err) }, "plexus daemon did not restart"),
+        );
+      }, 1000);
+    });
+  };
+  watch(child);
+  return {
+    async stop() {
+      stopping = true;
+      clearTimeout(restart);
+      await stopProcess(child);
+    },
+  };
+}
+
+/**
  * `plexus daemon` in the node namespace, with the plugin's kubeconfig (the API is reachable there
  * through the forwarder) and its log in <stateDir>/daemon.log. Resolves once it serves.
  */
@@ -276,6 +319,9 @@ async function startNodeDaemon(p: {
     join(p.stateDir, "plexus.kubeconfig"),
     "--node-name",
     p.o.nodeName,
+    // Where `plexus install` pointed the conflist's cniDir: the sandboxes hot-plug looks after.
+    "--state-dir",
+    join(p.stateDir, "cni"),
   ];
   const child = spawn("ip", argv, { stdio: ["ignore", logFile.fd, logFile.fd] });
   await logFile.close();

@@ -7,6 +7,11 @@ export const NETWORKS_ANNOTATION = "k8s.v1.cni.cncf.io/networks";
 export const NETWORK_STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status";
 /** Pod annotation replacing the cluster network for one pod (a Multus extension). */
 export const DEFAULT_NETWORK_ANNOTATION = "v1.multus-cni.io/default-network";
+/**
+ * Pod annotation: "false" keeps the daemon from changing the pod's networks while it runs
+ * (hot-plug, docs/architecture.md#hot-plug); its networks stay those of its sandbox's ADD.
+ */
+export const HOTPLUG_ANNOTATION = "plexus.dev/hotplug";
 /** NetworkAttachmentDefinition annotation naming the device-plugin resource it uses. */
 export const RESOURCE_NAME_ANNOTATION = "k8s.v1.cni.cncf.io/resourceName";
 
