@@ -285,7 +285,10 @@ async function statusFromRecords(
   containerId: string,
   deps: EngineDeps,
 ): Promise<{ value: string; entries: readonly string[] }> {
-  const records = (await deps.cache.loadContainer(containerId)).attachments.filter((r) => r.state === "added");
+  // The auxiliary chain is no network of the pod's: ADD leaves it out of network-status too.
+  const records = (await deps.cache.loadContainer(containerId)).attachments.filter(
+    (r) => r.state === "added" && r.role !== "auxiliary",
+  );
   const statuses = [];
   for (const r of records) {
     const deviceInfo = r.deviceInfoFile ? await readDeviceInfo(r.deviceInfoFile, deps) : undefined;
