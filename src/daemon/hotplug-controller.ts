@@ -168,7 +168,8 @@ export function createHotplugController(o: HotplugControllerOptions): HotplugCon
     if (!failed) {
       s.failures = 0;
       s.waitingFor = new Set();
-      s.seen = seen;
+      // The pod as the reconcile left it: its own status write is no reason to look again.
+      s.seen = outcome?.networkStatus === undefined ? seen : fingerprint(withStatus(pod, outcome.networkStatus));
     } else {
       s.failures++;
       s.waitingFor = new Set(outcome?.failures.flatMap((f) => (f.missingNad ? [f.missingNad] : [])) ?? []);
@@ -350,6 +351,11 @@ export function createHotplugController(o: HotplugControllerOptions): HotplugCon
       while (running.size > 0) await Promise.all([...running]);
     },
   };
+}
+
+function withStatus(pod: Pod, value: string): Pod {
+  const annotations = { ...pod.metadata.annotations, [NETWORK_STATUS_ANNOTATION]: value };
+  return { ...pod, metadata: { ...pod.metadata, annotations } };
 }
 
 /** The state directory an ADD's configuration names (cniDir), read loosely: the engine validates it. */

@@ -36,6 +36,7 @@ import {
 import { parseNetworkSelections, type NetworkSelection } from "../networks/selection.js";
 import { addAttachment, readDeviceInfo, seedDeviceInfo } from "./add.js";
 import { newRecord, resultOf } from "./attachments.js";
+import { withContainerLock } from "./command-lock.js";
 import type { ContainerRequest, EngineDeps } from "./deps.js";
 import { fromNad, getNad } from "./networks.js";
 import { planSelection } from "./plan.js";
@@ -67,6 +68,8 @@ export interface HotplugOutcome {
   readonly failures: readonly HotplugFailure[];
   /** Set when deps.signal aborted the reconcile (the pod's DEL, the daemon stopping). */
   readonly cancelled: boolean;
+  /** The network-status value the pod carries now, when the reconcile wrote it or found it right. */
+  readonly networkStatus?: string;
 }
 
 export interface SandboxRequest {
@@ -97,7 +100,16 @@ export function sandboxRequest(records: readonly AttachmentRecord[]): SandboxReq
   return { req: { env: parsed, conf: parsePlexusNetConf(raw).conf, raw }, env };
 }
 
-export async function reconcileHotplug(req: ContainerRequest, pod: Pod, deps: EngineDeps): Promise<HotplugOutcome> {
+/**
+ * Reconciles under the container's lock (docs/state.md "Locks"), like every command for it: a
+ * thin plexus's DEL of the pod (the daemon restarting) waits for the hot-plug to end, and a
+ * hot-plug waits for a command that runs.
+ */
+export function reconcileHotplug(req: ContainerRequest, pod: Pod, deps: EngineDeps): Promise<HotplugOutcome> {
+  return withContainerLock(req, deps, (owned) => reconcile(req, pod, owned));
+}
+
+async function reconcile(req: ContainerRequest, pod: Pod, deps: EngineDeps): Promise<HotplugOutcome> {
   const outcome = { attached: [] as string[], detached: [] as string[], failures: [] as HotplugFailure[] };
   const skip = (skipped: string): HotplugOutcome => ({ ...outcome, skipped, cancelled: false });
   const containerId = req.env.containerId;
@@ -179,10 +191,14 @@ export async function reconcileHotplug(req: ContainerRequest, pod: Pod, deps: En
   if (deps.signal.aborted) return { ...outcome, cancelled: true };
 
   const status = await statusFromRecords(containerId, deps);
-  if (changed || !sameAttachments(pod.metadata.annotations?.[NETWORK_STATUS_ANNOTATION], status.entries)) {
+  const had = pod.metadata.annotations?.[NETWORK_STATUS_ANNOTATION];
+  let networkStatus = had;
+  if (changed || !sameAttachments(had, status.entries)) {
     try {
       await kube.updateNetworkStatus(ref, status.value, deps.signal);
+      networkStatus = status.value;
     } catch (err) {
+      networkStatus = undefined;
       outcome.failures.push({
         operation: "status",
         message: `pod ${podName}: cannot write the ${NETWORK_STATUS_ANNOTATION} annotation: ${toCniError(err).message}`,
@@ -191,7 +207,7 @@ export async function reconcileHotplug(req: ContainerRequest, pod: Pod, deps: En
   }
   for (const f of outcome.failures)
     recordFailureEvent(kube, ref, HOTPLUG_FAILED_REASON, `${f.message} (retried while the annotation asks for it)`);
-  return { ...outcome, cancelled: deps.signal.aborted };
+  return { ...outcome, cancelled: deps.signal.aborted, ...(networkStatus !== undefined ? { networkStatus } : {}) };
 }
 
 /** The annotation's selections, validated as ADD validates them (strictness and namespace isolation included). */
