@@ -9,6 +9,7 @@ import { runInspect } from "./inspect-command.js";
 import { runInstallCommand, runUninstallCommand } from "./install-command.js";
 import { importKubeClient } from "./k8s-loader.js";
 import { runLocal, selfInvocation } from "./local-command.js";
+import { SUPPORTED_VERSIONS } from "../cni/version.js";
 import { PLEXUS_VERSION, runVersion } from "./version-command.js";
 
 export interface Subcommand {
@@ -84,6 +85,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
 async function dispatch(name: string | undefined, argv: readonly string[]): Promise<number> {
   switch (name) {
     case undefined:
+      return about();
     case "--help":
     case "-h":
       return help([]);
@@ -97,6 +99,19 @@ async function dispatch(name: string | undefined, argv: readonly string[]): Prom
     throw new UsageError(`unknown command ${JSON.stringify(name)}; plexus help lists the commands`);
   }
   return command.run(argv);
+}
+
+/**
+ * No command and no CNI_COMMAND: what skel does for a plugin run without CNI_COMMAND (its
+ * "about" text and the CNI versions, on stderr, exit 0), then the usage. Nothing on stdout: a
+ * runtime that lost CNI_COMMAND reads stdout as the plugin's answer.
+ */
+function about(): number {
+  process.stderr.write(
+    `${USAGE.split("\n")[0]}\nCNI protocol versions supported: ${SUPPORTED_VERSIONS.join(", ")}\n\n`,
+  );
+  process.stderr.write(USAGE.slice(USAGE.indexOf("\n") + 1).trimStart());
+  return 0;
 }
 
 async function help(argv: readonly string[]): Promise<number> {

@@ -12,7 +12,9 @@ async function main(): Promise<number> {
     writeKubeClientCodeCache(codeCacheOut);
     return 0;
   }
-  if (process.env["CNI_COMMAND"] !== undefined) {
+  // An empty CNI_COMMAND is no command, as in skel: the command-line tool (which, without
+  // arguments, says what it is on stderr).
+  if (process.env["CNI_COMMAND"]) {
     const controller = new AbortController();
     process.once("SIGTERM", () => controller.abort(new Error("plexus received SIGTERM")));
     return runPlugin({

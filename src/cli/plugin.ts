@@ -2,6 +2,7 @@
 // Like skel (containernetworking/cni pkg/skel): parse, check the version, dispatch, print the
 // result or ONE error JSON on stdout (CNI SPEC §5 "Error"), log once.
 
+import { setMaxListeners } from "node:events";
 import { parseJsonObject, type JsonObject } from "../cni/conf.js";
 import { convertResult } from "../cni/convert.js";
 import { parseCniEnv, type CniEnv } from "../cni/env.js";
@@ -47,6 +48,7 @@ export interface PluginHost {
  * an unreachable one costs at most this, and only on calls that queued an event.
  */
 const EVENT_FLUSH_MS = 1_000;
+const COMMAND_SIGNAL_LISTENERS = 256;
 
 /**
  * Runs one CNI command; returns the exit code. A client this call loaded (thin mode) delivers
@@ -54,6 +56,10 @@ const EVENT_FLUSH_MS = 1_000;
  * on its own.
  */
 export async function runPlugin(io: PluginIo, host: PluginHost = {}): Promise<number> {
+  // Every API request and every delegate run listens on the command's signal while it lasts, and
+  // a pod's NADs are fetched at once: 10 selections would pass Node's default of 10 listeners
+  // and print a MaxListenersExceededWarning. Selections are bounded (32), default networks are few.
+  setMaxListeners(COMMAND_SIGNAL_LISTENERS, io.signal);
   let loaded: KubeClient | undefined;
   const code = await runCommand(io, host, (client) => (loaded = client));
   // After stdout: an event never delays the reply, and the reply never waits for an event.

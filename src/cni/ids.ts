@@ -21,8 +21,21 @@ const POD_UID = /^[A-Za-z0-9-]{1,64}$/;
 /** Linux IFNAMSIZ is 16 including the terminating NUL. */
 export const MAX_IFNAME_BYTES = 15;
 
+/**
+ * The longest container ID accepted. libcni only checks the characters; the runtimes make far
+ * shorter ones (containerd and CRI-O: 64 hex digits; containerd's identifiers allow 76), and
+ * Plexus names a directory and device-info files after it (NAME_MAX is 255 bytes).
+ */
+export const MAX_CONTAINER_ID = 128;
+
 export function parseContainerId(v: string): ContainerId {
   if (v === "") throw new CniError(ErrorCode.UnknownContainer, "missing containerID");
+  if (v.length > MAX_CONTAINER_ID) {
+    throw new CniError(
+      ErrorCode.InvalidEnvironment,
+      `containerID is too long (${v.length} characters; at most ${MAX_CONTAINER_ID})`,
+    );
+  }
   if (!CNI_NAME.test(v)) {
     throw new CniError(ErrorCode.InvalidEnvironment, "invalid characters in containerID", { details: v });
   }

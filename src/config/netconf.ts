@@ -17,6 +17,12 @@ const KubernetesSettingsSchema = z.strictObject({
   retryBackoffMs: z.number().int().nonnegative().max(60_000).default(200),
 });
 
+// Paths are absolute: the runtime executes Plexus in a working directory of its own choosing,
+// where a relative cniDir would put Plexus's state (and a relative binDir would find plugins).
+const ABSOLUTE = "must be an absolute path (a relative one would depend on the container runtime's working directory)";
+const absolutePath = z.string().refine((v) => v.startsWith("/"), ABSOLUTE);
+const optionalAbsolutePath = z.string().refine((v) => v === "" || v.startsWith("/"), `${ABSOLUTE}, or ""`);
+
 const globalNamespaces = z
   .union([z.string(), z.array(z.string())])
   .transform((v) => (Array.isArray(v) ? v : v.split(",")).map((s) => s.trim()).filter((s) => s !== ""));
@@ -28,28 +34,28 @@ export const PlexusNetConfSchema = z.looseObject({
   capabilities: z.record(z.string(), z.boolean()).optional(),
   /** Capability values from the runtime (portMappings, bandwidth, pod annotations, ...). */
   runtimeConfig: z.record(z.string(), z.unknown()).default({}),
-  kubeconfig: z.string().default(""),
+  kubeconfig: optionalAbsolutePath.default(""),
   clusterNetwork: z.string().default(""),
   defaultNetworks: z.array(z.string().min(1)).default([]),
   delegates: z.array(z.record(z.string(), z.unknown())).default([]),
-  confDir: z.string().default("/etc/cni/multus/net.d"),
+  confDir: absolutePath.default("/etc/cni/multus/net.d"),
   /** Plexus's state (cache) directory. Multus's key, Plexus's own default. */
-  cniDir: z.string().default("/var/lib/cni/plexus"),
-  binDir: z.string().default("/opt/cni/bin"),
+  cniDir: absolutePath.default("/var/lib/cni/plexus"),
+  binDir: absolutePath.default("/opt/cni/bin"),
   namespaceIsolation: z.boolean().default(false),
   /** Setting it replaces the default list, as in Multus. */
   globalNamespaces: globalNamespaces.default(["default"]),
   systemNamespaces: z.array(z.string()).default(["kube-system"]),
   /** Where clusterNetwork/defaultNetworks NADs live (and default-network annotations point). */
   multusNamespace: z.string().default("kube-system"),
-  readinessindicatorfile: z.string().default(""),
+  readinessindicatorfile: optionalAbsolutePath.default(""),
   /** How long ADD waits for the readiness indicator file (Multus: 45 s). */
   readinessTimeoutSeconds: z.number().nonnegative().max(600).default(45),
-  logFile: z.string().default(""),
+  logFile: optionalAbsolutePath.default(""),
   logLevel: z.string().toLowerCase().pipe(z.enum(LOG_LEVELS)).default("warn"),
   logToStderr: z.boolean().default(true),
   /** Device Information Specification files (dp/ from device plugins, cni/ per attachment). */
-  deviceInfoDir: z.string().default("/var/run/k8s.cni.cncf.io/devinfo"),
+  deviceInfoDir: absolutePath.default("/var/run/k8s.cni.cncf.io/devinfo"),
   /** Deadline of one delegate plugin execution. Multus has none. */
   delegateTimeoutSeconds: z.number().positive().max(3600).default(120),
   kubernetes: KubernetesSettingsSchema.default(KubernetesSettingsSchema.parse({})),

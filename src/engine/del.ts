@@ -11,7 +11,7 @@ import type { CorruptFile } from "../cache/store.js";
 import { newRecord } from "./attachments.js";
 import { withContainerLock } from "./command-lock.js";
 import type { EngineDeps, ContainerRequest } from "./deps.js";
-import { resolvePlan } from "./plan.js";
+import { resolvePlan, type Plan } from "./plan.js";
 import { describePod, podRefFromArgs } from "./pod.js";
 import { deleteAttachments } from "./teardown.js";
 
@@ -27,8 +27,11 @@ async function del(req: ContainerRequest, deps: EngineDeps): Promise<void> {
     return;
   }
   let records = state.attachments;
+  let unresolved: CniError | undefined;
   if (records.length === 0 || state.corrupt.length > 0) {
-    records = mergeByInterface(records, await reresolve(req, deps, state.corrupt));
+    const found = await reresolve(req, deps, state.corrupt);
+    records = mergeByInterface(records, found.records);
+    unresolved = found.unresolved;
   }
   const failures = await deleteAttachments(records, req.env.netns, deps);
   for (const file of state.corrupt) await deps.cache.quarantine(file.path);
@@ -36,7 +39,10 @@ async function del(req: ContainerRequest, deps: EngineDeps): Promise<void> {
     const keep = new Set(failures.map((f) => f.record.ifName));
     for (const r of state.attachments)
       if (!keep.has(r.ifName)) await deps.cache.removeAttachment(containerId, r.ifName);
-    for (const f of failures) if (!state.attachments.includes(f.record)) await deps.cache.saveAttachment(f.record);
+    // Re-resolved records are kept for the retry, unless some networks were unknown: then the
+    // retry must re-resolve them all (with records on disk, it would not).
+    for (const f of failures)
+      if (!unresolved && !state.attachments.includes(f.record)) await deps.cache.saveAttachment(f.record);
     const first = failures[0] as (typeof failures)[number];
     throw new CniError(
       first.error.code,
@@ -44,6 +50,9 @@ async function del(req: ContainerRequest, deps: EngineDeps): Promise<void> {
       { cause: first.error },
     );
   }
+  // What the configuration names is gone; the rest is unknown: no tombstone, so that the
+  // runtime's retry re-resolves once the API answers.
+  if (unresolved) throw unresolved;
   await deps.cache.forgetContainer(containerId, "deleted");
   // A file the cache could not read names its interface; re-resolution may no longer know it
   // (the pod or its network is gone). Then that attachment could not be torn down: say so
@@ -64,15 +73,19 @@ async function del(req: ContainerRequest, deps: EngineDeps): Promise<void> {
   }
 }
 
-/** What the API and the configuration say the container had, as records (never saved unless a DEL fails). */
+/**
+ * What the API and the configuration say the container had, as records (never saved unless a
+ * DEL fails). When the pod's networks cannot be re-resolved (the API is down), the networks
+ * the configuration names alone are returned, to be torn down, with the error to report after.
+ */
 async function reresolve(
   req: ContainerRequest,
   deps: EngineDeps,
   corrupt: readonly CorruptFile[],
-): Promise<AttachmentRecord[]> {
+): Promise<{ records: AttachmentRecord[]; unresolved?: CniError }> {
+  const recordsOf = (plan: Plan) => plan.attachments.map((a) => newRecord(a, req, plan.pod, deps.now()));
   try {
-    const plan = await resolvePlan(req, deps, { lenient: true });
-    return plan.attachments.map((a) => newRecord(a, req, plan.pod, deps.now()));
+    return { records: recordsOf(await resolvePlan(req, deps, { lenient: true })) };
   } catch (err) {
     // Best effort is not silence: say what could not be done and why, then fail so the
     // runtime retries (a transient API outage) rather than leak addresses for good.
@@ -80,11 +93,25 @@ async function reresolve(
     const files = corrupt.length
       ? ` (unreadable state: ${corrupt.map((c) => `${c.path}: ${c.reason}`).join("; ")})`
       : "";
-    throw new CniError(
-      err instanceof CniError ? err.code : ErrorCode.TryAgainLater,
-      `pod ${describePod(podRefFromArgs(req.env.args))}: no usable state for container ${req.env.containerId} and the networks cannot be re-resolved: ${why}${files}`,
-      { cause: err },
-    );
+    const failure = (known: string) =>
+      new CniError(
+        err instanceof CniError ? err.code : ErrorCode.TryAgainLater,
+        `pod ${describePod(podRefFromArgs(req.env.args))}: no usable state for container ${req.env.containerId} and the networks cannot be re-resolved: ${why}${files}${known}`,
+        { cause: err },
+      );
+    let known: Plan;
+    try {
+      known = await resolvePlan(req, deps, { lenient: true, configOnly: true });
+    } catch {
+      throw failure("");
+    }
+    const names = known.attachments.map((a) => `${a.ifName} (${a.networkRef})`).join(", ");
+    return {
+      records: recordsOf(known),
+      unresolved: failure(
+        `; the cluster network was torn down from the configuration (${names}); the pod's own networks will be when the API answers`,
+      ),
+    };
   }
 }
 

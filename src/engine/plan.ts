@@ -71,11 +71,17 @@ export interface PlanOptions {
    * parses, is skipped with a warning instead of failing (there is nothing to tear down for it).
    */
   readonly lenient?: boolean;
+  /**
+   * For DEL when the pod cannot be read (the API is down): the networks the configuration names
+   * (cluster and default networks), without the pod and its annotations. What DEL can tear down
+   * before it reports that the rest could not be known.
+   */
+  readonly configOnly?: boolean;
 }
 
 export async function resolvePlan(req: ContainerRequest, deps: EngineDeps, options: PlanOptions = {}): Promise<Plan> {
   const ref = podRefFromArgs(req.env.args);
-  const kube = ref ? await deps.kube() : undefined;
+  const kube = ref && !options.configOnly ? await deps.kube() : undefined;
   const pod =
     kube && ref ? await fetchPod(kube, ref, deps, { uidMismatch: options.lenient ? "absent" : "error" }) : undefined;
   const warnings: SelectionWarning[] = [];

@@ -31,6 +31,17 @@ describe("container IDs", () => {
     expect([err.code, err.msg]).toStrictEqual([ErrorCode.UnknownContainer, "missing containerID"]);
   });
 
+  it("an ID of 129 characters or more is code 4 saying how long; 128 is fine", () => {
+    for (const n of [129, 5000]) {
+      const err = thrown(() => parseContainerId("a".repeat(n)));
+      expect([err.code, err.msg]).toStrictEqual([
+        ErrorCode.InvalidEnvironment,
+        `containerID is too long (${n} characters; at most 128)`,
+      ]);
+    }
+    expect(parseContainerId("a".repeat(128))).toBe("a".repeat(128));
+  });
+
   it.each(["_abc", "a b", "a/b"])("%j: code 4 `invalid characters in containerID`", (id) => {
     const err = thrown(() => parseContainerId(id));
     expect([err.code, err.msg, err.details]).toStrictEqual([
