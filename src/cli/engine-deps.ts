@@ -4,6 +4,7 @@ import { access, copyFile, mkdir, readFile, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import { isSea } from "node:sea";
 import { setTimeout as delay } from "node:timers/promises";
+import { createMultusCache } from "../cache/multus-cache.js";
 import { createCacheStore } from "../cache/store.js";
 import type { PlexusNetConf } from "../config/netconf.js";
 import type { DeviceInfoFiles, EngineDeps } from "../engine/deps.js";
@@ -47,6 +48,7 @@ export function buildEngineDeps({ conf, env, log, signal, onKubeClient, ...host 
   return {
     runtime,
     cache: createCacheStore(conf.cniDir),
+    multus: conf.multusCniDir !== "" ? createMultusCache(conf.multusCniDir) : undefined,
     kube:
       host.kube ??
       (() =>

@@ -41,6 +41,9 @@ Flags:
                                  it is missing
   --cleanup-on-exit              remove 00-plexus.conflist on SIGTERM/SIGINT (keeps the executable)
   --no-cleanup-on-exit           leave it (the default)
+  --take-over-multus             replace a Multus config on the node (00-multus.conf/.conflist) and
+                                 adopt its settings; pods Multus set up are torn down from its
+                                 cache on DEL (docs/migration.md)
   --wait-timeout SECONDS         give up (exit 1) when not installed by then (default 0: never)
   --poll-interval SECONDS        re-check this often even without file events (default 5)
   --status-file FILE             heartbeat file for --alive (a path in this container)
@@ -91,6 +94,7 @@ const INSTALL_FLAGS = {
   "readiness-indicator-file": { type: "string" },
   "cleanup-on-exit": { type: "boolean" },
   "no-cleanup-on-exit": { type: "boolean" },
+  "take-over-multus": { type: "boolean" },
   "wait-timeout": { type: "string" },
   "poll-interval": { type: "string" },
   "status-file": { type: "string" },

@@ -31,6 +31,8 @@ const PLUGIN_KEYS = {
   logToStderr: true,
   delegateTimeoutSeconds: true,
   kubernetes: true,
+  auxiliaryCNIChainName: true,
+  multusCniDir: true,
 } as const;
 
 const PluginOptionsSchema = z.strictObject(PlexusNetConfSchema.pick(PLUGIN_KEYS).partial().shape);
@@ -58,6 +60,8 @@ export const InstallFileSchema = z.strictObject({
   serviceAccountDir: absolutePath.optional(),
   readinessIndicatorFile: optionalPath.optional(),
   cleanupOnExit: z.boolean().optional(),
+  /** Replace a Multus config on the node and adopt its settings (docs/migration.md). */
+  takeOverMultus: z.boolean().optional(),
   waitTimeoutSeconds: z.number().nonnegative().optional(),
   pollIntervalSeconds: z.number().positive().max(3600).optional(),
   statusFile: optionalPath.optional(),
@@ -92,6 +96,7 @@ export interface InstallOptions {
   readonly serviceAccountDir: string;
   readonly readinessIndicatorFile: string;
   readonly cleanupOnExit: boolean;
+  readonly takeOverMultus: boolean;
   /** How long to wait for the primary config (and readiness) before giving up; 0 = forever. */
   readonly waitTimeoutSeconds: number;
   readonly pollIntervalSeconds: number;
@@ -129,6 +134,7 @@ export interface InstallFlags {
   readonly "readiness-indicator-file"?: string;
   readonly "cleanup-on-exit"?: boolean;
   readonly "no-cleanup-on-exit"?: boolean;
+  readonly "take-over-multus"?: boolean;
   readonly "wait-timeout"?: string;
   readonly "poll-interval"?: string;
   readonly "status-file"?: string;
@@ -164,6 +170,7 @@ const FLAG_OF = {
   serviceAccountDir: "service-account-dir",
   readinessIndicatorFile: "readiness-indicator-file",
   cleanupOnExit: "cleanup-on-exit",
+  takeOverMultus: "take-over-multus",
   waitTimeoutSeconds: "wait-timeout",
   pollIntervalSeconds: "poll-interval",
   statusFile: "status-file",
@@ -247,6 +254,7 @@ export function resolveInstallOptions(flags: InstallFlags, fileText?: string): I
     serviceAccountDir: merged.serviceAccountDir ?? "/var/run/secrets/kubernetes.io/serviceaccount",
     readinessIndicatorFile: merged.readinessIndicatorFile ?? "",
     cleanupOnExit: merged.cleanupOnExit ?? false,
+    takeOverMultus: merged.takeOverMultus ?? false,
     waitTimeoutSeconds: merged.waitTimeoutSeconds ?? 0,
     pollIntervalSeconds: merged.pollIntervalSeconds ?? 5,
     statusFile: merged.statusFile ?? "",

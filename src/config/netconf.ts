@@ -69,6 +69,11 @@ export const PlexusNetConfSchema = z.looseObject({
    * pod (Multus's auxiliary chain, docs/compatibility.md#auxiliary-chain).
    */
   auxiliaryCNIChainName: z.string().optional(),
+  /**
+   * Multus's cniDir on a node Plexus took over: DEL of a pod Plexus has no state for, that Multus
+   * set up, reads Multus's caches there (docs/migration.md). "" = no Multus on this node.
+   */
+  multusCniDir: z.string().default(""),
 });
 
 export type PlexusNetConf = z.infer<typeof PlexusNetConfSchema>;

@@ -2,7 +2,8 @@
 // the runtime's repeated DELs (containerd sends them with CNI_NETNS="" and no prevResult,
 // docs/compatibility.md#container-runtimes) no-ops. With no cache, the plan is re-resolved from the
 // API; with neither pod nor API, from the configuration alone. A corrupt cache file is never a
-// silent no-op (Multus #1087): it is re-resolved around, set aside, and reported.
+// silent no-op (Multus #1087): it is re-resolved around, set aside, and reported. A pod Multus
+// set up (Plexus took the node over) is torn down from Multus's own cache.
 
 import { basename } from "node:path";
 import { CniError, ErrorCode } from "../cni/error.js";
@@ -11,6 +12,7 @@ import type { CorruptFile } from "../cache/store.js";
 import { newRecord } from "./attachments.js";
 import { withContainerLock } from "./command-lock.js";
 import type { EngineDeps, ContainerRequest } from "./deps.js";
+import { deleteMultusContainer, loadMultusContainer } from "./multus-teardown.js";
 import { resolvePlan, type Plan } from "./plan.js";
 import { describePod, podRefFromArgs } from "./pod.js";
 import { deleteAttachments } from "./teardown.js";
@@ -25,6 +27,11 @@ async function del(req: ContainerRequest, deps: EngineDeps): Promise<void> {
   if (state.attachments.length === 0 && state.corrupt.length === 0 && state.tombstone) {
     deps.log.debug({ reason: state.tombstone.reason }, "DEL of a container already torn down: nothing to do");
     return;
+  }
+  if (state.attachments.length === 0 && state.corrupt.length === 0) {
+    // A pod Multus set up before Plexus took the node over (docs/migration.md).
+    const multus = await loadMultusContainer(req, deps);
+    if (multus) return deleteMultusContainer(req, deps, multus);
   }
   let records = state.attachments;
   let unresolved: CniError | undefined;

@@ -4,6 +4,7 @@
 
 import type { JsonObject } from "../cni/conf.js";
 import type { CniEnv, ContainerEnv } from "../cni/env.js";
+import type { MultusCache } from "../cache/multus-cache.js";
 import type { CacheStore } from "../cache/store.js";
 import type { PlexusNetConf } from "../config/netconf.js";
 import type { KubeClient } from "../k8s/port.js";
@@ -14,6 +15,8 @@ import type { CniRuntime } from "../runtime/types.js";
 export interface EngineDeps {
   readonly runtime: CniRuntime;
   readonly cache: CacheStore;
+  /** Multus's cache on a node Plexus took over (multusCniDir): DEL of the pods Multus set up. */
+  readonly multus?: MultusCache | undefined;
   /**
    * The Kubernetes client, created on first use (loading the client library costs ~100 ms, and
    * a DEL served from the cache never needs it). Undefined when no API access is configured.

@@ -11,9 +11,8 @@ import type { InstallOptions } from "../config/install-options.js";
 import { binaryPresent } from "./binary.js";
 import { apiServerUrl, buildKubeconfig, readServiceAccount } from "./plugin-kubeconfig.js";
 import { PLEXUS_CONF_FILE, type InstallLayout } from "./layout.js";
-import { buildPlexusConflist } from "./plexus-conflist.js";
+import { findDesiredConf } from "./desired-conf.js";
 import { runtimeConfFiles, type ConfDirReader } from "../runtime/conf-files.js";
-import { findPrimaryConf } from "./primary-conf.js";
 
 export interface CheckContext {
   readonly options: InstallOptions;
@@ -43,17 +42,16 @@ export async function checkInstallation(ctx: CheckContext): Promise<string[]> {
       problems.push((err as Error).message);
     }
   }
-  const primary = await findPrimaryConf(layout.confDir.agent, ctx.reader, options.primaryConfFile);
-  if (primary.kind === "found") {
-    try {
-      const desired = buildPlexusConflist({ primaryFile: primary.file, primary: primary.list, layout, options });
-      if ((await read(layout.confFile.agent)) !== desired.text)
-        problems.push(`${layout.confFile.host} is missing or does not match ${primary.file}`);
-    } catch (err) {
-      problems.push((err as Error).message);
+  try {
+    const found = await findDesiredConf(options, layout, ctx.reader);
+    if (found.kind === "found") {
+      if ((await read(layout.confFile.agent)) !== found.desired.text)
+        problems.push(`${layout.confFile.host} is missing or does not match ${found.primary}`);
+    } else {
+      problems.push(found.kind === "missing" ? `no primary network config in ${layout.confDir.host}` : found.problem);
     }
-  } else {
-    problems.push(primary.kind === "missing" ? `no primary network config in ${layout.confDir.host}` : primary.problem);
+  } catch (err) {
+    problems.push((err as Error).message);
   }
   const first = runtimeConfFiles(await ctx.reader.list(layout.confDir.agent))[0];
   if (first !== undefined && first !== PLEXUS_CONF_FILE)

@@ -21,10 +21,18 @@ export interface PlexusConflist {
 }
 
 export interface ConflistInputs {
-  readonly primaryFile: string;
-  readonly primary: NetworkConfigList;
+  /** The primary: a file of the conf dir, or (taken over from Multus) a clusterNetwork as Multus had it. */
+  readonly primary:
+    | { readonly file: string; readonly list: NetworkConfigList }
+    | {
+        readonly clusterNetwork: string;
+        readonly cniVersion: string;
+        readonly capabilities: Readonly<Record<string, true>>;
+      };
   readonly layout: InstallLayout;
   readonly options: Pick<InstallOptions, "networkName" | "plugin">;
+  /** Plugin keys adopted from a Multus config (src/install/multus-takeover.ts); the options' own win. */
+  readonly adopted?: Readonly<Record<string, unknown>> | undefined;
 }
 
 /** Capabilities any plugin of the primary enables, in first-seen order (`false` ones are not offered). */
@@ -34,24 +42,28 @@ export function unionCapabilities(list: NetworkConfigList): Record<string, true>
   return caps;
 }
 
-export function buildPlexusConflist({ primaryFile, primary, layout, options }: ConflistInputs): PlexusConflist {
-  const cniVersion = primary.cniVersion;
+export function buildPlexusConflist({ primary, layout, options, adopted }: ConflistInputs): PlexusConflist {
+  const fromFile = "file" in primary;
+  const cniVersion = fromFile ? primary.list.cniVersion : primary.cniVersion;
   try {
     checkVersionSupported(cniVersion);
   } catch (err) {
     throw (err as CniError).withContext(
-      `the primary network config ${primaryFile} has cniVersion ${JSON.stringify(cniVersion)}`,
+      fromFile
+        ? `the primary network config ${primary.file} has cniVersion ${JSON.stringify(cniVersion)}`
+        : `Multus's config has cniVersion ${JSON.stringify(cniVersion)}`,
     );
   }
-  const capabilities = unionCapabilities(primary);
+  const capabilities = fromFile ? unionCapabilities(primary.list) : primary.capabilities;
   const plugin: Record<string, unknown> = {
     type: "plexus",
     ...(Object.keys(capabilities).length > 0 ? { capabilities } : {}),
-    clusterNetwork: `${layout.confDir.host}/${primaryFile}`,
+    clusterNetwork: fromFile ? `${layout.confDir.host}/${primary.file}` : primary.clusterNetwork,
     kubeconfig: layout.kubeconfig?.host ?? "",
     binDir: layout.binDir.host,
     cniDir: layout.stateDir.host,
     ...(layout.readinessFile ? { readinessindicatorfile: layout.readinessFile.host } : {}),
+    ...adopted,
     ...options.plugin,
   };
   const conflist = { cniVersion, name: options.networkName, plugins: [plugin] };

@@ -24,11 +24,22 @@ export type PrimaryLookup =
 
 /**
  * Finds and reads the primary in the agent-side `dir`. `explicit` names the file to use instead
- * of the first one (Multus's --multus-master-cni-file-name).
+ * of the first one (Multus's --multus-master-cni-file-name); `skip` are files not to consider
+ * (Multus's, on a node being taken over).
  */
-export async function findPrimaryConf(dir: string, reader: ConfDirReader, explicit = ""): Promise<PrimaryLookup> {
+export async function findPrimaryConf(
+  dir: string,
+  reader: ConfDirReader,
+  explicit = "",
+  skip: ReadonlySet<string> = new Set(),
+): Promise<PrimaryLookup> {
   const names = await reader.list(dir);
-  const file = explicit !== "" ? (names.includes(explicit) ? explicit : undefined) : candidateConfFiles(names)[0];
+  const file =
+    explicit !== ""
+      ? names.includes(explicit)
+        ? explicit
+        : undefined
+      : candidateConfFiles(names).filter((n) => !skip.has(n))[0];
   if (file === undefined) return { kind: "missing" };
   let text: string;
   try {
@@ -57,7 +68,10 @@ function readPrimary(file: string, text: string): PrimaryLookup {
     return {
       kind: "refused",
       file,
-      problem: `${file} is a ${meta.type} configuration, not a cluster network: Plexus never wraps a meta-plugin (remove ${meta.type === "plexus" ? "the stray Plexus file" : "Multus and its config"}, or name the primary with --primary-conf)`,
+      problem:
+        meta.type === "plexus"
+          ? `${file} is a plexus configuration, not a cluster network: Plexus never wraps a meta-plugin (remove the stray Plexus file, or name the primary with --primary-conf)`
+          : `${file} is Multus's configuration (${meta.type}): set takeOverMultus (--take-over-multus) to replace it and adopt its settings (docs/migration.md), or remove Multus first`,
     };
   }
   if (list.cniVersion === "") return { kind: "invalid", file, problem: `${file} has no cniVersion` };

@@ -7,7 +7,8 @@
 // readiness indicator, when configured) are there: no pod may start against a half-installed
 // node (multi-net spec §6.1).
 
-import { readFile, rm } from "node:fs/promises";
+import { readFile, rename, rm } from "node:fs/promises";
+import { join } from "node:path";
 import { CniError } from "../cni/error.js";
 import type { Logger } from "../log/logger.js";
 import type { Outcome, ReconcileContext } from "./agent-context.js";
@@ -16,8 +17,8 @@ import { executablesPresent, installExecutables } from "./binary.js";
 import { guardOurConf, type GuardState } from "./conf-guard.js";
 import { apiServerUrl, buildKubeconfig, readServiceAccount } from "./plugin-kubeconfig.js";
 import { PLEXUS_CONF_FILE } from "./layout.js";
-import { buildPlexusConflist } from "./plexus-conflist.js";
-import { findPrimaryConf } from "./primary-conf.js";
+import { findDesiredConf } from "./desired-conf.js";
+import { REPLACED_SUFFIX, type MultusTakeover } from "./multus-takeover.js";
 
 export interface AgentState extends GuardState {
   kubeconfigWritten?: boolean;
@@ -57,8 +58,8 @@ async function reconcileSteps(ctx: ReconcileContext, state: AgentState): Promise
   const readiness = await readinessState(ctx, state);
   if (readiness && state.installed === undefined) return readiness;
 
-  const primary = await findPrimaryConf(layout.confDir.agent, ctx.reader, options.primaryConfFile);
-  switch (primary.kind) {
+  const found = await findDesiredConf(options, layout, ctx.reader);
+  switch (found.kind) {
     case "missing":
       await dropOursWithoutPrimary(ctx, state);
       return {
@@ -71,25 +72,44 @@ async function reconcileSteps(ctx: ReconcileContext, state: AgentState): Promise
       // Often a primary caught mid-write by a non-atomic installer: keep what we have, retry.
       return {
         phase: state.installed === undefined ? "waiting" : "installed",
-        message: `the primary network config ${primary.file} is not usable yet (${primary.problem}); retrying`,
+        message: `the primary network config ${found.file} is not usable yet (${found.problem}); retrying`,
       };
     case "refused":
-      return { phase: "blocked", message: primary.problem };
+      return { phase: "blocked", message: found.problem };
     case "found":
       break;
   }
-  const desired = buildPlexusConflist({ primaryFile: primary.file, primary: primary.list, layout, options });
   const firstInstall = state.installed === undefined;
-  const guarded = await guardOurConf(ctx, state, desired.text);
+  if (found.takeover && found.takeover.active.length > 0) await replaceMultus(ctx, found.takeover, found.desired.text);
+  const guarded = await guardOurConf(ctx, state, found.desired.text);
   if (guarded) return guarded;
-  if (state.primaryFile !== primary.file || firstInstall) {
+  if (state.primaryFile !== found.primary || firstInstall) {
     ctx.log.info(
-      { primary: primary.file, conf: layout.confFile.host },
-      `Plexus wraps the primary network ${primary.list.name} (${primary.file})`,
+      { primary: found.primary, conf: layout.confFile.host },
+      found.networkName !== undefined
+        ? `Plexus wraps the primary network ${found.networkName} (${found.primary})`
+        : `Plexus wraps the cluster network ${found.primary} (Multus's clusterNetwork)`,
     );
   }
-  state.primaryFile = primary.file;
-  return { phase: "installed", message: `${PLEXUS_CONF_FILE} wraps ${primary.file}` };
+  state.primaryFile = found.primary;
+  return { phase: "installed", message: `${PLEXUS_CONF_FILE} wraps ${found.primary}` };
+}
+
+/**
+ * Ours first, then Multus's files out of the runtime's view: at every moment the runtime loads a
+ * meta-plugin (docs/migration.md). Renamed, not removed: the way back, and the settings' source.
+ */
+async function replaceMultus(ctx: ReconcileContext, takeover: MultusTakeover, desired: string): Promise<void> {
+  const { layout } = ctx;
+  if ((await readFile(layout.confFile.agent, "utf8").catch(() => undefined)) !== desired)
+    await writeFileAtomic(layout.confFile.agent, desired, 0o644);
+  for (const file of takeover.active) {
+    await rename(join(layout.confDir.agent, file), join(layout.confDir.agent, `${file}${REPLACED_SUFFIX}`));
+  }
+  const adopted = Object.keys(takeover.plugin).sort();
+  const message = `took over from Multus: ${takeover.active.join(", ")} renamed to *${REPLACED_SUFFIX}; adopted ${adopted.join(", ")}`;
+  ctx.log.info({ conf: layout.confFile.host, multus: takeover.active, adopted }, message);
+  ctx.events.emit("Normal", "MultusReplaced", message);
 }
 
 async function syncKubeconfig(ctx: ReconcileContext, state: AgentState): Promise<void> {
