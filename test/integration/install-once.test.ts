@@ -163,7 +163,7 @@ describe("choosing the primary", () => {
     );
     const r = await runAgent(bundle, ["--once", "--wait-timeout", "1", ...h.flags], h.env);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("00-multus.conf is a multus configuration");
+    expect(r.stderr).toContain("00-multus.conf is Multus's configuration (multus): set takeOverMultus");
     await expect(stat(join(h.confDir, "00-plexus.conflist"))).rejects.toThrow();
   });
 
