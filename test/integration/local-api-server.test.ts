@@ -198,7 +198,12 @@ describe("discovery", () => {
     const groups = (await call("GET", "/apis")).json<{
       groups: { name: string; preferredVersion: { groupVersion: string } }[];
     }>();
-    expect(groups.groups.map((g) => g.name)).toEqual(["apiextensions.k8s.io", "k8s.cni.cncf.io"]);
+    expect(groups.groups.map((g) => g.name)).toEqual([
+      "apps",
+      "rbac.authorization.k8s.io",
+      "apiextensions.k8s.io",
+      "k8s.cni.cncf.io",
+    ]);
     const nad = (await call("GET", "/apis/k8s.cni.cncf.io/v1")).json();
     expect(nad).toMatchObject({
       kind: "APIResourceList",
@@ -209,7 +214,7 @@ describe("discovery", () => {
           singularName: "network-attachment-definition",
           namespaced: true,
           kind: "NetworkAttachmentDefinition",
-          shortNames: ["net-attach-def"],
+          shortNames: ["net-attach-def", "nad"],
         },
       ],
     });
