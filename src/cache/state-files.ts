@@ -29,6 +29,41 @@ function describeEntry(st: Stats, want: "file" | "directory"): string | undefine
   return undefined;
 }
 
+/** File system errors an operator can act on, in words (errno names as Node reports them). */
+const FS_ERRORS: Readonly<Record<string, string>> = {
+  ENOSPC: "no space left on the device (or no free inodes)",
+  EDQUOT: "disk quota exceeded",
+  EROFS: "read-only file system",
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EIO: "input/output error",
+  ENAMETOOLONG: "file name too long",
+  ENOTDIR: "a component of the path is not a directory",
+  ELOOP: "too many symbolic links",
+  EMFILE: "too many open files",
+  ENFILE: "too many open files in the system",
+};
+
+/**
+ * A failure of a file operation under the state directory `dir` as a CNI error (code 5) naming
+ * the path and saying what is wrong with the file system; anything else is returned as is.
+ */
+export function stateFailure(err: unknown, dir: string): unknown {
+  if (err instanceof CniError || !(err instanceof Error)) return err;
+  const { code, path, syscall } = err as NodeJS.ErrnoException;
+  if (typeof code !== "string" || !/^E[A-Z0-9]+$/.test(code)) return err;
+  const what = FS_ERRORS[code] ?? `${syscall ?? "file operation"} failed`;
+  const where = path ?? dir;
+  return new CniError(
+    ErrorCode.IoFailure,
+    `Plexus's state directory ${dir} cannot be used: ${where}: ${what} (${code})` +
+      (code === "ENOSPC" || code === "EDQUOT" || code === "EROFS"
+        ? `; Plexus needs to write there (free space and inodes, or a writable mount)`
+        : ""),
+    { cause: err },
+  );
+}
+
 export function refused(path: string, what: string): CniError {
   return new CniError(
     ErrorCode.IoFailure,

@@ -27,6 +27,7 @@ import {
   OWNER_UID,
   readStateFile,
   removeFile,
+  stateFailure,
   writeStateFile,
 } from "./state-files.js";
 import { createTombstones, DEFAULT_TOMBSTONE_LIMITS, type TombstoneLimits } from "./tombstones.js";
@@ -108,7 +109,7 @@ export function createCacheStore(dir: string, options: CacheStoreOptions = {}): 
     return cdir;
   }
 
-  return {
+  const store: CacheStore = {
     dir,
     lockContainer: async (containerId, lockOptions) => lockContainer(await lockRequest(containerId), lockOptions),
     tryLockContainer: async (containerId) => tryLockContainer(await lockRequest(containerId)),
@@ -175,6 +176,31 @@ export function createCacheStore(dir: string, options: CacheStoreOptions = {}): 
       if (!(await checkDir(locksDir))) return [];
       return listOwnEntries(locksDir, (st) => st.isFile());
     },
+  };
+  // A file system error (full, read-only, out of inodes) is the operator's to fix: said in
+  // words, naming the path, as an I/O failure (code 5), never a bare errno with code 999.
+  const io =
+    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        return await fn(...args);
+      } catch (err) {
+        throw stateFailure(err, dir);
+      }
+    };
+  return {
+    dir,
+    lockContainer: io(store.lockContainer),
+    tryLockContainer: io(store.tryLockContainer),
+    saveAttachment: io(store.saveAttachment),
+    loadContainer: io(store.loadContainer),
+    forgetContainer: io(store.forgetContainer),
+    removeAttachment: io(store.removeAttachment),
+    quarantine: io(store.quarantine),
+    purgeContainer: io(store.purgeContainer),
+    listContainers: io(store.listContainers),
+    listInterrupted: io(store.listInterrupted),
+    listTombstones: io(store.listTombstones),
   };
 }
 

@@ -1,15 +1,16 @@
 // dist/plexus at the edges of its input: no CNI_COMMAND, errors raised before the configuration
 // is accepted, paths that are not absolute, container IDs no runtime makes, many secondaries,
-// a DEL with no state while the API is down. Each answer is one CNI error JSON (with
-// cniVersion) naming what to fix.
+// a DEL with no state while the API is down, and a state dir that cannot be written (full,
+// read-only, out of inodes: each in a mount namespace of its own, so the machine's mounts are
+// never touched). Each answer is one CNI error JSON (with cniVersion) naming what to fix.
 
 import { spawn } from "node:child_process";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fakePluginDir } from "../support/cni-plugins.js";
-import { plexusBin } from "../support/plexus.js";
+import { plexusBin, podArgs } from "../support/plexus.js";
 import {
   callsOf,
   NETWORKS,
@@ -171,5 +172,56 @@ describe("plexus at the edges of its input", () => {
     const dels = callsOf(h.calls(), "DEL");
     expect(dels.map((c) => c.env["CNI_IFNAME"])).toEqual(["eth0"]);
     expect(dels[0]?.stdin["prevResult"]).toBeUndefined();
+  });
+  describe("a state dir that cannot be written", () => {
+    // A tmpfs over the state dir in a private mount namespace: gone with the process.
+    const cases: [string, string, string, RegExp][] = [
+      ["full", "size=4k", "dd if=/dev/zero of=$D/fill bs=4k count=8 2>/dev/null; true", /no space left on the device/],
+      ["out of inodes", "nr_inodes=3", "touch $D/a $D/b $D/c 2>/dev/null; true", /no space left on the device/],
+      ["read-only", "ro", "true", /read-only file system/],
+    ];
+    it.each(cases)(
+      "%s: code 5 naming the state dir for ADD and DEL; DEL succeeds once it is usable",
+      async (_title, opts, fill, why) => {
+        const state = join(h.dir, `state-${opts.replace(/[^a-z0-9]/g, "")}`);
+        await mkdir(state, { recursive: true });
+        const prefix = [
+          "unshare",
+          "--mount",
+          "--propagation",
+          "private",
+          "sh",
+          "-c",
+          `D=${state}; mount -t tmpfs -o ${opts} plexus-test $D && ${fill} && exec "$0" "$@"`,
+        ];
+        const pod = h.createPod("full", `pod-${opts.replace(/[^a-z0-9]/g, "")}`);
+        const env = {
+          CNI_COMMAND: "ADD",
+          CNI_CONTAINERID: pod.containerId,
+          CNI_NETNS: pod.netns,
+          CNI_IFNAME: "eth0",
+          CNI_PATH: fakePluginDir,
+          CNI_ARGS: podArgs(pod.namespace, pod.name, pod.uid),
+          RECORDER_FILE: h.recordFile,
+        };
+        await h.resetCalls();
+        const stdin = JSON.stringify(h.conf({ cniDir: state }));
+        const err = wireError(await run(env, stdin, { prefix }));
+        expect(err.code).toBe(5);
+        expect(err.cniVersion).toBe("1.0.0");
+        expect(err.msg).toContain(state);
+        expect(err.msg).toMatch(why);
+        // It failed before any side effect: no delegate ran, so nothing can be left behind.
+        expect(callsOf(h.calls(), "ADD")).toEqual([]);
+        // DEL cannot work there either, and says so the same way (the runtime retries) ...
+        const del = wireError(await run({ ...env, CNI_COMMAND: "DEL" }, stdin, { prefix }));
+        expect([del.code, del.cniVersion]).toEqual([5, "1.0.0"]);
+        expect(del.msg).toContain(state);
+        expect(del.msg).toMatch(why);
+        // ... and once the file system is usable again (here: without the tmpfs), it succeeds.
+        const after = await run({ ...env, CNI_COMMAND: "DEL" }, stdin);
+        expect(after.code, after.stdout).toBe(0);
+      },
+    );
   });
 });

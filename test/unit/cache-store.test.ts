@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ATTACHMENT_RECORD_KIND, ATTACHMENT_RECORD_VERSION, type AttachmentRecord } from "../../src/cache/record.js";
 import { createCacheStore, type CacheStore } from "../../src/cache/store.js";
+import { stateFailure } from "../../src/cache/state-files.js";
+import { CniError, ErrorCode } from "../../src/cni/error.js";
 import { parseContainerId, parseIfName, type ContainerId, type IfName } from "../../src/cni/ids.js";
 
 let dir: string;
@@ -142,5 +144,38 @@ describe("tombstones are bounded, whatever the churn", () => {
     expect((await s.loadContainer("gone0")).tombstone).toBeUndefined();
     const kib = Number(execFileSync("du", ["-sk", dir]).toString().split("\t")[0]);
     expect(kib).toBeLessThan(64);
+  });
+});
+
+describe("stateFailure", () => {
+  const fsError = (code: string, path?: string) =>
+    Object.assign(new Error(`${code}: something, open '${path}'`), { code, syscall: "open", path });
+
+  it.each([
+    ["ENOSPC", "no space left on the device (or no free inodes)"],
+    ["EROFS", "read-only file system"],
+    ["EDQUOT", "disk quota exceeded"],
+    ["EACCES", "permission denied"],
+  ])("%s is code 5 naming the state dir, the path and the cause", (code, words) => {
+    const err = stateFailure(fsError(code, "/state/.locks/c1"), "/state") as CniError;
+    expect(err).toBeInstanceOf(CniError);
+    expect(err.code).toBe(ErrorCode.IoFailure);
+    expect(err.msg).toMatch(
+      new RegExp(
+        `^Plexus's state directory /state cannot be used: /state/\\.locks/c1: ${words.replace(/[()]/g, "\\$&")} \\(${code}\\)`,
+      ),
+    );
+  });
+
+  it("names the state dir when the error has no path, and the syscall for an errno it has no words for", () => {
+    const err = stateFailure(Object.assign(new Error("x"), { code: "EXDEV", syscall: "rename" }), "/state") as CniError;
+    expect(err.msg).toBe("Plexus's state directory /state cannot be used: /state: rename failed (EXDEV)");
+  });
+
+  it("leaves a CniError and an error without an errno code alone", () => {
+    const cni = new CniError(ErrorCode.IoFailure, "refused");
+    expect(stateFailure(cni, "/state")).toBe(cni);
+    const plain = new Error("plain");
+    expect(stateFailure(plain, "/state")).toBe(plain);
   });
 });
