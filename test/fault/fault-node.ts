@@ -45,12 +45,10 @@ export async function startFaultNode(tag: string): Promise<FaultNode> {
     const master = `${n.net.prefix}m`.slice(-15);
     await execIn(n.node, ["ip", "link", "add", master, "type", "veth", "peer", "name", `${master.slice(0, 13)}p`]);
     await execIn(n.node, ["ip", "link", "set", master, "up"]);
-    const cluster = clusterConflist(`${n.net.prefix}c`.slice(0, 15), n.ipamDir) as {
-      plugins: Record<string, any>[];
-    };
+    const cluster = clusterConflist(`${n.net.prefix}c`.slice(0, 15), n.ipamDir);
     for (const plugin of cluster.plugins) {
-      plugin["type"] = `pause-${plugin["type"]}`;
-      if (plugin["ipam"]) plugin["ipam"]["type"] = `pause-${plugin["ipam"]["type"]}`;
+      plugin.type = `pause-${plugin.type}`;
+      if (plugin.ipam) plugin.ipam.type = `pause-${plugin.ipam.type}`;
     }
     const clusterFile = join(n.dir, "pause-cluster.conflist");
     await writeFile(clusterFile, JSON.stringify(cluster));

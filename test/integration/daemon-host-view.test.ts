@@ -9,7 +9,7 @@ import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { chmod, copyFile, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { callPlexus, podArgs, repoRoot } from "../support/plexus.js";
+import { callPlexus, errorOf, podArgs, repoRoot, resultOf } from "../support/plexus.js";
 import { metricValue, startPlexusDaemon, type TestDaemon } from "../support/plexus-daemon.js";
 import { isRoot } from "../support/root.js";
 import { startPlexusHarness, type PlexusHarness } from "./plexus-harness.js";
@@ -83,7 +83,7 @@ describe.skipIf(!isRoot)("plexus daemon: delegates in the host's view, health an
     daemons.push(d);
     const { add, del } = await addThrough(d, "root-0");
     expect(add.code, add.stdout).toBe(0);
-    expect(add.json.dns).toEqual({ domain: "host-root" });
+    expect(resultOf(add).dns).toEqual({ domain: "host-root" });
     expect(del.code, del.stdout).toBe(0);
   });
 
@@ -112,7 +112,7 @@ describe.skipIf(!isRoot)("plexus daemon: delegates in the host's view, health an
     daemons.push(d);
     const { add, del } = await addThrough(d, "ns-0");
     expect(add.code, add.stdout).toBe(0);
-    expect(add.json.dns).toEqual({ domain: "mount-ns" });
+    expect(resultOf(add).dns).toEqual({ domain: "mount-ns" });
     expect(del.code, del.stdout).toBe(0);
   });
 
@@ -121,7 +121,7 @@ describe.skipIf(!isRoot)("plexus daemon: delegates in the host's view, health an
     daemons.push(d);
     const { add } = await addThrough(d, "plain-0");
     expect(add.code).toBe(1);
-    expect(add.json.msg).toContain("ran in the view of the daemon, not of the host");
+    expect(errorOf(add).msg).toContain("ran in the view of the daemon, not of the host");
   });
 
   it("serves /healthz, /readyz and /metrics off the socket", async () => {

@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { callPlexus, podArgs, shimBin } from "../support/plexus.js";
+import { callPlexus, errorOf, podArgs, resultOf, shimBin } from "../support/plexus.js";
 import { startPlexusDaemon, metricValue, type TestDaemon } from "../support/plexus-daemon.js";
 import { isRoot } from "../support/root.js";
 import { containerEntries } from "../support/state-dir.js";
@@ -127,8 +127,8 @@ describe.skipIf(!isRoot)("plexus daemon over its socket", () => {
     const b = await call("ADD", viaThin);
     expect(a.code, a.stdout).toBe(0);
     expect(a.stdout).toBe(b.stdout);
-    expect(h.getPod(viaDaemon).metadata.annotations[NETWORK_STATUS]).toBe(
-      h.getPod(viaThin).metadata.annotations[NETWORK_STATUS],
+    expect(h.getPod(viaDaemon).metadata.annotations?.[NETWORK_STATUS]).toBe(
+      h.getPod(viaThin).metadata.annotations?.[NETWORK_STATUS],
     );
     const del = await call("DEL", viaDaemon, { socket: d.socket });
     expect([del.code, del.stdout]).toEqual([0, ""]);
@@ -137,7 +137,7 @@ describe.skipIf(!isRoot)("plexus daemon over its socket", () => {
     const e1 = await call("ADD", viaDaemon, { socket: d.socket, conf: bad });
     const e2 = await call("ADD", viaThin, { conf: bad });
     expect([e1.code, e1.stdout]).toEqual([e2.code, e2.stdout]);
-    expect(e1.json.code).toBe(1);
+    expect(errorOf(e1).code).toBe(1);
     await call("DEL", viaThin);
     expect(d.log()).toContain('"command":"ADD"');
   });
@@ -223,7 +223,7 @@ describe.skipIf(!isRoot)("plexus daemon over its socket", () => {
     const second = await call("ADD", late, { socket: d.socket, conf });
     expect(second.code).toBe(1);
     expect(second.json).toMatchObject({ cniVersion: "1.0.0", code: 11 });
-    expect(second.json.msg).toMatch(/waited 1\.\d s in the queue .*try again later/);
+    expect(errorOf(second).msg).toMatch(/waited 1\.\d s in the queue .*try again later/);
     expect((await first).code).toBe(0);
     const metrics = (await d.http("/metrics")).body;
     expect(metricValue(metrics, "plexus_cni_requests_total", { command: "ADD", outcome: "rejected" })).toBe(1);
@@ -261,8 +261,8 @@ describe.skipIf(!isRoot)("plexus daemon over its socket", () => {
     d.kill("SIGKILL");
     const crashed = await pending;
     expect(crashed.code).toBe(1);
-    expect(crashed.json.code).toBe(11);
-    expect(crashed.json.msg).toMatch(/^plexus-shim: .*(closed the connection|stopped mid-call).*try again later/);
+    expect(errorOf(crashed).code).toBe(11);
+    expect(errorOf(crashed).msg).toMatch(/^plexus-shim: .*(closed the connection|stopped mid-call).*try again later/);
     // The stale socket is still there: the restarted daemon takes it over.
     d = await startPlexusDaemon({ dir, kubeconfig: h.kubeconfig });
     daemons.push(d);
@@ -280,7 +280,7 @@ describe.skipIf(!isRoot)("plexus daemon over its socket", () => {
     await h.resetCalls();
     const add = await call("ADD", p, { socket });
     expect(add.code, add.stdout).toBe(0);
-    expect(add.json.interfaces[0].name).toBe("eth0");
+    expect(resultOf(add).interfaces?.[0]?.name).toBe("eth0");
     const recorded = h.calls();
     expect(recorded[0]?.env["PLEXUS_SOCKET"]).toBe(socket);
     expect((await call("DEL", p, { socket })).code).toBe(0);

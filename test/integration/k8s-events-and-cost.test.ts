@@ -17,8 +17,8 @@ import { duplicateKeys } from "../support/log-lines.js";
 import { fakePluginDir } from "../support/cni-plugins.js";
 import { podArgs } from "../support/plexus.js";
 import { netResult, recorderNad, startPlexusHarness, type HarnessPod, type PlexusHarness } from "./plexus-harness.js";
+import { eventsIn, type RecordedEvent } from "../support/events.js";
 
-const EVENTS = { resource: "events" } as const;
 const FAST = { requestTimeoutMs: 5_000, retries: 1, retryBackoffMs: 20 };
 let h: PlexusHarness;
 
@@ -32,8 +32,8 @@ afterAll(async () => {
   await h?.cleanup();
 });
 
-function eventsOf(pod: HarnessPod): Record<string, any>[] {
-  return h.api.store.list(EVENTS, { namespace: pod.namespace, fieldSelector: `involvedObject.uid=${pod.uid}` }).items;
+function eventsOf(pod: HarnessPod): RecordedEvent[] {
+  return eventsIn(h.api.store, pod.namespace, { fieldSelector: `involvedObject.uid=${pod.uid}` });
 }
 
 /** Polls `check` until it holds; fails after 10 s. */
@@ -109,7 +109,7 @@ describe("the API cost of a pod, with the daemon's warm caches", () => {
     expect(add.code, add.out).toBe(0);
     await caches.client.flushEvents(AbortSignal.timeout(10_000));
     expect(h.api.requestLog.countsByVerb()).toEqual({ "patch pods/status": 1, "create events": 2 });
-    expect(h.getPod(pod).metadata.annotations["k8s.v1.cni.cncf.io/network-status"]).toContain("198.18.1.2");
+    expect(h.getPod(pod).metadata.annotations?.["k8s.v1.cni.cncf.io/network-status"]).toContain("198.18.1.2");
 
     h.api.requestLog.reset();
     const del = await callWith(caches, "DEL", pod);
@@ -154,7 +154,7 @@ describe("events aggregated per pod and reason, with the node recorded", () => {
       source: { component: "plexus", host: "node" },
       reportingInstance: "node",
     });
-    expect(events[0]?.["message"]).toContain("team-a/broken");
+    expect(events[0]?.message).toContain("team-a/broken");
   });
 
   it("daemon: 10 identical events make one Event with count 10, in at most two writes", async () => {

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalApiServer } from "../../src/local/api-server.js";
 import type { LocalApiServer } from "../../src/local/api-server.js";
-import type { WatchEvent } from "../../src/local/api-types.js";
+import { type WatchEvent, type KubeObject } from "../../src/local/api-types.js";
 import { parseYamlDocuments } from "../../src/local/yaml.js";
 
 const CRD_DIR = new URL("../../crds", import.meta.url).pathname;
@@ -458,9 +458,9 @@ describe("UIDs in writes, as a real API server treats them", () => {
   });
 
   it("a PUT naming another UID fails its precondition: 409", async () => {
-    const current = (await call("GET", "/api/v1/namespaces/default/pods/uid-patch")).json<Record<string, any>>();
+    const current = (await call("GET", "/api/v1/namespaces/default/pods/uid-patch")).json<KubeObject>();
     const put = await call("PUT", "/api/v1/namespaces/default/pods/uid-patch", {
-      body: { ...current, metadata: { ...current["metadata"], uid: "0b7e3c6e-0000-4000-8000-000000000000" } },
+      body: { ...current, metadata: { ...current.metadata, uid: "0b7e3c6e-0000-4000-8000-000000000000" } },
     });
     expect(put.status).toBe(409);
     expect(put.json<{ message: string }>().message).toContain(

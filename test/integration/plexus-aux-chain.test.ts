@@ -14,6 +14,7 @@ import {
   wireError,
   type PlexusHarness,
 } from "./plexus-harness.js";
+import { resultOf } from "../support/plexus.js";
 
 describe("auxiliaryCNIChainName with recording delegates", () => {
   let h: PlexusHarness;
@@ -52,7 +53,7 @@ describe("auxiliaryCNIChainName with recording delegates", () => {
     expect(a["prevResult"]).toEqual({ cniVersion: "1.0.0" });
     expect(b["prevResult"]).toEqual({ cniVersion: "1.0.0" });
     // Nothing of the chain in the result the runtime gets.
-    expect(out.json.interfaces.map((i: any) => i.name)).toEqual(["eth0", "net1"]);
+    expect(resultOf(out).interfaces?.map((i) => i.name)).toEqual(["eth0", "net1"]);
     await h.resetCalls();
     expect((await h.call("DEL", pod, { conf })).code).toBe(0);
     expect(callsOf(h.calls(), "DEL").map((c) => [c.env["CNI_IFNAME"], c.stdin["marker"] ?? null])).toEqual([

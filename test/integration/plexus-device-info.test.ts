@@ -6,7 +6,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { NETWORK_STATUS, netResult, recorderNad, startPlexusHarness, type PlexusHarness } from "./plexus-harness.js";
+import { netResult, recorderNad, startPlexusHarness, type PlexusHarness } from "./plexus-harness.js";
+import { errorOf } from "../support/plexus.js";
 
 const DEVICE = "0000:18:02.5";
 const INFO = { type: "pci", version: "1.1.0", pci: { "pci-address": DEVICE, "pf-pci-address": "0000:18:00.0" } };
@@ -57,9 +58,9 @@ describe("device info", () => {
     const plain = h.calls().find((c) => c.command === "ADD" && c.stdin["name"] === "plain-b");
     expect(plain?.stdin).toMatchObject({ deviceID: DEVICE, pciBusID: DEVICE });
     expect(plain?.stdin).not.toHaveProperty("runtimeConfig");
-    const statuses = JSON.parse(h.getPod(pod).metadata.annotations[NETWORK_STATUS]);
-    expect(statuses.find((s: any) => s.name === "team-a/sriov-a")["device-info"]).toEqual(INFO);
-    expect(statuses.find((s: any) => s.name === "team-a/plain-b")).not.toHaveProperty("device-info");
+    const statuses = h.networkStatusOf(pod);
+    expect(statuses.find((s) => s.name === "team-a/sriov-a")?.["device-info"]).toEqual(INFO);
+    expect(statuses.find((s) => s.name === "team-a/plain-b")).not.toHaveProperty("device-info");
     const del = await h.call("DEL", pod, { conf: h.conf({ deviceInfoDir: root }) });
     expect(del.code, del.stdout).toBe(0);
     expect(existsSync(file)).toBe(false);
@@ -75,7 +76,7 @@ describe("device info", () => {
     });
     const add = await h.call("ADD", pod, { conf: h.conf({ deviceInfoDir: root }) });
     expect(add.code).toBe(1);
-    expect(add.json.msg).toMatch(/device info .*cni\/team-a-sriov-a-.*_net1 is not valid/);
+    expect(errorOf(add).msg).toMatch(/device info .*cni\/team-a-sriov-a-.*_net1 is not valid/);
     expect(existsSync(join(root, "cni", `team-a-sriov-a-${pod.containerId}_net1`))).toBe(false);
     expect((await h.call("DEL", pod, { conf: h.conf({ deviceInfoDir: root }) })).code).toBe(0);
   });

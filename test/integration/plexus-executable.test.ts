@@ -5,6 +5,8 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NETWORKS, netResult, startPlexusHarness, type PlexusHarness } from "./plexus-harness.js";
+import { resultOf } from "../support/plexus.js";
+import { decodeVersionInfo } from "../../src/cni/version-info.js";
 
 describe("the plexus executable", () => {
   let h: PlexusHarness;
@@ -28,7 +30,7 @@ describe("the plexus executable", () => {
     const pod = h.createPod("exe", "cached", { [NETWORKS]: "net-a" });
     const out = await h.call("ADD", pod, { conf: h.conf({ logLevel: "debug", logToStderr: true }) });
     expect(out.code, out.stdout + out.stderr).toBe(0);
-    expect(out.json.interfaces.map((i: { name: string }) => i.name)).toContain("net1");
+    expect(resultOf(out).interfaces?.map((i) => i.name)).toContain("net1");
     const loaded = debugLines(out.stderr).find((l) => l["msg"] === "Kubernetes client loaded");
     expect(loaded, out.stderr).toMatchObject({ codeCache: "accepted" });
     // Every stderr line is the plugin's own JSON log: no "(node:123) Warning: ..." lines.
@@ -44,7 +46,7 @@ describe("the plexus executable", () => {
       env: { NODE_OPTIONS: "--no-such-flag" },
     });
     expect(out.code, out.stdout + out.stderr).toBe(0);
-    expect(out.json.supportedVersions).toContain("1.1.0");
+    expect(decodeVersionInfo(out.json).supportedVersions).toContain("1.1.0");
     expect(out.stderr).toBe("");
   });
 });

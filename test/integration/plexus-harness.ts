@@ -17,6 +17,9 @@ import { join } from "node:path";
 import { startLocalApiServer, type LocalApiServer } from "../../src/local/api-server.js";
 import { fakePluginDir, readRecords, type RecordedCall } from "../support/cni-plugins.js";
 import { callPlexus, plexusBin, podArgs, repoRoot, requireBuiltPlexus, type PlexusOutcome } from "../support/plexus.js";
+import type { KubeObject } from "../../src/local/api-types.js";
+import type { NetworkStatus } from "../../src/networks/network-status.js";
+import { networkStatusIn } from "../support/network-status.js";
 
 export const PODS = { resource: "pods" } as const;
 export const NADS = { group: "k8s.cni.cncf.io", version: "v1", resource: "network-attachment-definitions" } as const;
@@ -61,7 +64,9 @@ export interface PlexusHarness {
   createNad(namespace: string, name: string, config: unknown, annotations?: Record<string, string>): void;
   createPod(namespace: string, name: string, annotations?: Record<string, string>): HarnessPod;
   deletePod(pod: HarnessPod): void;
-  getPod(pod: HarnessPod): Record<string, any>;
+  getPod(pod: HarnessPod): KubeObject;
+  /** The pod's k8s.v1.cni.cncf.io/network-status, parsed; the test fails when it is missing. */
+  networkStatusOf(pod: HarnessPod): NetworkStatus[];
   call(command: string, pod: HarnessPod | undefined, options?: HarnessCall): Promise<PlexusOutcome>;
   /** Every delegate call recorded since the last reset. */
   calls(): RecordedCall[];
@@ -165,7 +170,9 @@ async function makeHarness(dir: string, api: LocalApiServer): Promise<PlexusHarn
     deletePod: (pod) => {
       api.store.delete(PODS, pod.namespace, pod.name);
     },
-    getPod: (pod) => api.store.get(PODS, pod.namespace, pod.name) as Record<string, any>,
+    getPod: (pod) => api.store.get(PODS, pod.namespace, pod.name),
+    networkStatusOf: (pod) =>
+      networkStatusIn(api.store.get(PODS, pod.namespace, pod.name), `pod ${pod.namespace}/${pod.name}`),
     call: (command, pod, o = {}) =>
       callPlexus({
         command,

@@ -7,6 +7,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { callsOf, startPlexusHarness, type HarnessPod, type PlexusHarness } from "./plexus-harness.js";
+import { resultOf } from "../support/plexus.js";
 
 const KUBECTL = "/usr/bin/kubectl";
 
@@ -78,7 +79,7 @@ describe("plexus with kubectl", () => {
   it("ADD attaches the NAD kubectl applied, with the interface the annotation names", async () => {
     const out = await h.call("ADD", pod);
     expect(out.code, out.stdout + out.stderr).toBe(0);
-    expect(out.json.interfaces.map((i: any) => i.name)).toEqual(["eth0", "stor0"]);
+    expect(resultOf(out).interfaces?.map((i) => i.name)).toEqual(["eth0", "stor0"]);
     expect(callsOf(h.calls(), "ADD").map((c) => [c.env["CNI_IFNAME"], c.stdin["name"]])).toEqual([
       ["eth0", "cluster"],
       ["stor0", "storage-net"],

@@ -8,7 +8,7 @@ import { mkdir, readdir, rm, symlink, truncate, writeFile } from "node:fs/promis
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fakePluginDir } from "../support/cni-plugins.js";
-import { podArgs } from "../support/plexus.js";
+import { errorOf, podArgs, resultOf } from "../support/plexus.js";
 import { containerEntries } from "../support/state-dir.js";
 import {
   callsOf,
@@ -55,7 +55,7 @@ describe("plexus ADD/DEL lifecycle edge cases", () => {
     await h.resetCalls();
     const out = await h.call("ADD", ghost);
     expect(out.code, out.stdout).toBe(0);
-    expect(out.json.interfaces.map((i: any) => i.name)).toEqual(["eth0"]);
+    expect(resultOf(out).interfaces?.map((i) => i.name)).toEqual(["eth0"]);
     expect(ifNames("ADD")).toEqual(["eth0"]);
   });
 
@@ -71,7 +71,7 @@ describe("plexus ADD/DEL lifecycle edge cases", () => {
     expect(err.msg).toContain(stale);
     expect(err.msg).toContain(pod.uid);
     expect(ifNames("ADD")).toEqual([]);
-    expect(h.getPod(pod).metadata.annotations[NETWORK_STATUS]).toBeUndefined();
+    expect(h.getPod(pod).metadata.annotations?.[NETWORK_STATUS]).toBeUndefined();
     // The runtime's DEL for that sandbox: nothing was added, nothing to do, success.
     expect((await h.call("DEL", pod, { cniArgs: podArgs(pod.namespace, pod.name, stale, pod.containerId) })).code).toBe(
       0,
@@ -99,7 +99,7 @@ describe("plexus ADD/DEL lifecycle edge cases", () => {
       await writeFile(file, "");
       const out = await pending;
       expect(out.code, out.stdout).toBe(0);
-      expect(out.json.interfaces.map((i: any) => i.name)).toEqual(["eth0", "net1", "net2"]);
+      expect(resultOf(out).interfaces?.map((i) => i.name)).toEqual(["eth0", "net1", "net2"]);
     });
 
     it("ADD times out with code 11 when the file never appears, runs nothing, and the next DEL is a no-op", async () => {
@@ -148,8 +148,10 @@ describe("plexus ADD/DEL lifecycle edge cases", () => {
       // The cached attachments are torn down; the one nobody can describe any more is reported.
       expect(ifNames("DEL")).toEqual(["net1", "eth0"]);
       expect(out.code).toBe(1);
-      expect(out.json.code).toBe(6);
-      expect(out.json.msg).toMatch(/DEL could not tear down net2: the state file is unreadable.*net2\.json\.corrupt/);
+      expect(errorOf(out).code).toBe(6);
+      expect(errorOf(out).msg).toMatch(
+        /DEL could not tear down net2: the state file is unreadable.*net2\.json\.corrupt/,
+      );
       expect(existsSync(join(h.stateDir, pod.containerId, "net2.json.corrupt"))).toBe(true);
       await h.resetCalls();
       const again = await h.call("DEL", pod, { netns: "" });

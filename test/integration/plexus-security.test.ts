@@ -16,6 +16,7 @@ import {
   type HarnessPod,
   type PlexusHarness,
 } from "./plexus-harness.js";
+import { isJsonObject, type JsonObject, type KubeObject } from "../../src/local/api-types.js";
 
 describe("plexus security", () => {
   let h: PlexusHarness;
@@ -257,12 +258,14 @@ describe("plexus security", () => {
   });
 });
 
+const isKubeObject = (v: KubeObject | JsonObject): v is KubeObject => "metadata" in v && isJsonObject(v["metadata"]);
+
 /** Changes a stored pod's annotation without the API's validation (which caps annotations at 256 KiB). */
 function setAnnotation(h: PlexusHarness, pod: HarnessPod, key: string, value: string): void {
   const dump = h.api.store.dump();
-  const entry = dump.objects.find((o) => (o.object as any).metadata?.uid === pod.uid);
-  if (!entry) throw new Error(`pod ${pod.name} is not in the store`);
-  (entry.object as any).metadata.annotations[key] = value;
+  const entry = dump.objects.find((o) => isKubeObject(o.object) && o.object.metadata.uid === pod.uid);
+  if (!entry || !isKubeObject(entry.object)) throw new Error(`pod ${pod.name} is not in the store`);
+  entry.object.metadata.annotations = { ...entry.object.metadata.annotations, [key]: value };
   h.api.store.load(dump);
   if (h.api.store.get(PODS, pod.namespace, pod.name).metadata.annotations?.[key] !== value)
     throw new Error("annotation not set");
@@ -270,9 +273,9 @@ function setAnnotation(h: PlexusHarness, pod: HarnessPod, key: string, value: st
 
 async function kubeconfigWithToken(h: PlexusHarness, token: string, server?: string): Promise<string> {
   const path = join(h.dir, `kubeconfig-${token.slice(0, 6)}-${server ? "down" : "up"}`);
-  const doc = h.api.kubeconfig() as any;
-  for (const u of doc.users) u.user.token = token;
-  if (server) for (const c of doc.clusters) c.cluster.server = server;
-  await writeFile(path, JSON.stringify(doc), { mode: 0o600 });
+  const doc = h.api.kubeconfig();
+  const users = doc.users.map((u) => ({ ...u, user: { ...u.user, token } }));
+  const clusters = doc.clusters.map((c) => (server ? { ...c, cluster: { ...c.cluster, server } } : c));
+  await writeFile(path, JSON.stringify({ ...doc, users, clusters }), { mode: 0o600 });
   return path;
 }

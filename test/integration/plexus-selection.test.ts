@@ -7,7 +7,6 @@ import type { RecordedCall } from "../support/cni-plugins.js";
 import {
   callsOf,
   CLUSTER_RESULT,
-  NETWORK_STATUS,
   NETWORKS,
   netResult,
   recorderNad,
@@ -16,6 +15,8 @@ import {
   type HarnessPod,
   type PlexusHarness,
 } from "./plexus-harness.js";
+import { Result100Schema, type Result100 } from "../../src/cni/result.js";
+import { resultOf } from "../support/plexus.js";
 
 const FOREIGN = { "x-vendor": { deep: [1, "two", null, true, { n: -0.5 }], ünï: '✓ \u0000 "q"' }, vlan: 7 };
 const RUNTIME_PORTS = [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }];
@@ -40,7 +41,7 @@ describe("selection keys reach the delegates", () => {
   let h: PlexusHarness;
   let pod: HarnessPod;
   let calls: RecordedCall[];
-  let added: any;
+  let added: Result100;
 
   beforeAll(async () => {
     h = await startPlexusHarness();
@@ -86,18 +87,18 @@ describe("selection keys reach the delegates", () => {
       cniArgs: `IgnoreUnknown=1;K8S_POD_NAMESPACE=sel;K8S_POD_NAME=web-0;K8S_POD_UID=${pod.uid};K8S_POD_INFRA_CONTAINER_ID=${pod.containerId};FOO=bar=baz`,
     });
     expect(out.code, out.stdout + out.stderr).toBe(0);
-    added = out.json;
+    added = resultOf(out);
     calls = callsOf(h.calls(), "ADD");
   });
   afterAll(async () => {
     await h?.cleanup();
   });
 
-  const stdinOf = (ifName: string, i = 0) => callsOf(calls, "ADD", ifName)[i]?.stdin as Record<string, any>;
+  const stdinOf = (ifName: string, i = 0): Record<string, unknown> => callsOf(calls, "ADD", ifName)[i]?.stdin ?? {};
 
   it("runs the attachments in order with the interface names the selection asks for", () => {
     expect(calls.map((c) => c.env["CNI_IFNAME"])).toEqual(["eth0", "data0", "data0", "net2", "net3"]);
-    expect(added.interfaces.map((i: any) => i.name)).toEqual(["eth0", "data0", "net2", "net3"]);
+    expect(added.interfaces?.map((i) => i.name)).toEqual(["eth0", "data0", "net2", "net3"]);
   });
 
   it("name and namespace: the NAD of the other namespace is the one executed, under its own name", () => {
@@ -145,7 +146,7 @@ describe("selection keys reach the delegates", () => {
     const second = stdinOf("data0", 1);
     expect({ "x-vendor": second["x-vendor"], vlan: second["vlan"] }).toEqual(FOREIGN);
     // The chained plugin got the first one's result as prevResult.
-    expect(second["prevResult"].ips[0].address).toBe("198.18.5.9/24");
+    expect(Result100Schema.parse(second["prevResult"]).ips?.[0]?.address).toBe("198.18.5.9/24");
   });
 
   it("CNI_ARGS: IgnoreUnknown=1 first, the pod's identity, the runtime's extra pairs, no key twice; mac/ips as MAC=, IP= (Multus)", () => {
@@ -169,8 +170,8 @@ describe("selection keys reach the delegates", () => {
   });
 
   it("network-status names every attachment by namespace/NAD", () => {
-    const status = JSON.parse(h.getPod(pod).metadata.annotations[NETWORK_STATUS]);
-    expect(status.map((s: any) => [s.name, s.interface])).toEqual([
+    const status = h.networkStatusOf(pod);
+    expect(status.map((s) => [s.name, s.interface])).toEqual([
       ["cluster", "eth0"],
       ["sel/full", "data0"],
       ["other/remote", "net2"],

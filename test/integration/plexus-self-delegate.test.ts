@@ -22,6 +22,7 @@ import {
   type HarnessPod,
   type PlexusHarness,
 } from "./plexus-harness.js";
+import { decodeVersionInfo } from "../../src/cni/version-info.js";
 
 describe.each(["thin", "daemon"] as const)("Plexus as its own delegate (%s mode)", (mode) => {
   let h: PlexusHarness;
@@ -169,6 +170,6 @@ describe.each(["thin", "daemon"] as const)("Plexus as its own delegate (%s mode)
       ...via(),
     });
     expect(out.code).toBe(0);
-    expect(out.json.supportedVersions).toContain("1.0.0");
+    expect(decodeVersionInfo(out.json).supportedVersions).toContain("1.0.0");
   });
 });

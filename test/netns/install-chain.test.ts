@@ -11,7 +11,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseNetworkConfig, type NetworkConfigList } from "../../src/cni/conf.js";
 import type { ContainerId, IfName } from "../../src/cni/ids.js";
 import type { AnyResult } from "../../src/cni/result.js";
-import { parseNetworkStatusAnnotation } from "../../src/networks/network-status.js";
 import { createRuntime } from "../../src/runtime/runtime.js";
 import type { CniRuntime, RuntimeConf } from "../../src/runtime/types.js";
 import { fakePluginEnv, referencePluginDir } from "../support/cni-plugins.js";
@@ -20,6 +19,7 @@ import { plexusBin, requireBuiltPlexus } from "../support/plexus.js";
 import { startTestNode, type TestNode, type TestPod } from "../support/plexus-node.js";
 import { isRoot } from "../support/root.js";
 import { buildAgentBundle, primariesDir, runAgent, standinsDir } from "../integration/install-harness.js";
+import { z } from "zod";
 
 interface InstalledNode {
   readonly n: TestNode;
@@ -28,11 +28,16 @@ interface InstalledNode {
   readonly master: string;
 }
 
+/** A primary's conflist file, as far as the tests adjust it (its first plugin). */
+const PrimaryFile = z.looseObject({
+  plugins: z.tuple([z.record(z.string(), z.unknown())], z.record(z.string(), z.unknown())),
+});
+
 /** A test node with `primary` (adjusted by `adjust`) installed under Plexus by the real agent. */
 async function installNode(
   tag: string,
   primary: string,
-  adjust: (conflist: any, dir: string) => void,
+  adjust: (firstPlugin: Record<string, unknown>, dir: string) => void,
 ): Promise<InstalledNode> {
   requireBuiltPlexus();
   const n = await startTestNode(tag);
@@ -44,8 +49,8 @@ async function installNode(
   const binDir = join(n.dir, "cni-bin");
   const sa = join(n.dir, "serviceaccount");
   await Promise.all([mkdir(confDir), mkdir(binDir), mkdir(sa)]);
-  const conflist = JSON.parse(await readFile(join(primariesDir, primary), "utf8"));
-  adjust(conflist, n.dir);
+  const conflist = PrimaryFile.parse(JSON.parse(await readFile(join(primariesDir, primary), "utf8")));
+  adjust(conflist.plugins[0], n.dir);
   await writeFile(join(confDir, primary), JSON.stringify(conflist, null, 2));
   await writeFile(join(sa, "token"), n.api.token);
   await writeFile(join(sa, "ca.crt"), n.api.caCertPem ?? "");
@@ -131,11 +136,11 @@ describe.skipIf(!isRoot)("a node installed over the Flannel stand-in", () => {
   const signal = (): AbortSignal => AbortSignal.timeout(60_000);
 
   beforeAll(async () => {
-    node = await installNode("instfl", "10-flannel.conflist", (conflist, dir) => {
+    node = await installNode("instfl", "10-flannel.conflist", (flannel, dir) => {
       // Where this node's flanneld state lives (keys the real flannel plugin reads).
-      conflist.plugins[0].subnetFile = join(dir, "subnet.env");
-      conflist.plugins[0].dataDir = join(dir, "flannel");
-      conflist.plugins[0].ipam = { dataDir: join(dir, "ipam") };
+      flannel["subnetFile"] = join(dir, "subnet.env");
+      flannel["dataDir"] = join(dir, "flannel");
+      flannel["ipam"] = { dataDir: join(dir, "ipam") };
     });
     await copyFile(join(primariesDir, "subnet.env"), join(node.n.dir, "subnet.env"));
     for (const name of ["web-0", "web-1"])
@@ -193,8 +198,7 @@ describe.skipIf(!isRoot)("a node installed over the Flannel stand-in", () => {
   });
 
   it("network-status on the pod: the cluster network (default) then the macvlan", () => {
-    const pod = node.n.getPod("default", "web-0");
-    const status = parseNetworkStatusAnnotation(pod["metadata"]["annotations"]["k8s.v1.cni.cncf.io/network-status"]);
+    const status = node.n.networkStatusOf("default", "web-0");
     expect(status.map((s) => [s.name, s.interface, s.default ?? false])).toEqual([
       ["cbr0", "eth0", true],
       ["default/macvlan-conf", "net1", false],
@@ -220,9 +224,9 @@ describe.skipIf(!isRoot)("a node installed over the Calico stand-in", () => {
   const signal = (): AbortSignal => AbortSignal.timeout(60_000);
 
   beforeAll(async () => {
-    node = await installNode("instca", "10-calico.conflist", (conflist, dir) => {
-      conflist.plugins[0].standInPool = "198.18.64.0/20";
-      conflist.plugins[0].standInIpamDataDir = join(dir, "ipam");
+    node = await installNode("instca", "10-calico.conflist", (calico, dir) => {
+      calico["standInPool"] = "198.18.64.0/20";
+      calico["standInIpamDataDir"] = join(dir, "ipam");
     });
     pod = await node.n.createPod("default", "db-0", { "k8s.v1.cni.cncf.io/networks": "macvlan-conf" });
   });

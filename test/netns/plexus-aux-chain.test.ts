@@ -6,10 +6,10 @@
 import { mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseNetworkStatusAnnotation } from "../../src/networks/network-status.js";
 import { execIn, links, readSysctl } from "../support/netns.js";
 import { MODES, startTestNode, type TestNode, type TestPod } from "../support/plexus-node.js";
 import { isRoot } from "../support/root.js";
+import { resultOf, errorOf } from "../support/plexus.js";
 
 const SYSCTL = "net/ipv4/conf/all/arp_notify";
 
@@ -67,10 +67,12 @@ describe.skipIf(!isRoot).each(MODES)("auxiliaryCNIChainName (%s mode)", (mode) =
     const out = await n.add(pod, { conf });
     expect(out.code, out.stdout + out.stderr).toBe(0);
     expect(await readSysctl(pod.netns, SYSCTL)).toBe("1");
-    expect(out.json.interfaces.filter((i: any) => i.sandbox).map((i: any) => i.name)).toEqual(["eth0", "net1"]);
-    const statuses = parseNetworkStatusAnnotation(
-      n.getPod("team-a", "web-0").metadata.annotations["k8s.v1.cni.cncf.io/network-status"],
-    );
+    expect(
+      resultOf(out)
+        .interfaces?.filter((i) => i.sandbox)
+        .map((i) => i.name),
+    ).toEqual(["eth0", "net1"]);
+    const statuses = n.networkStatusOf("team-a", "web-0");
     expect(statuses.map((s) => s.name)).toEqual(["cluster", "team-a/macvlan-a"]);
     // Its state: the chain as executed (Multus names its interface net<position>: net2 here).
     const state = await readdir(join(n.stateDir, pod.containerId));
@@ -97,7 +99,7 @@ describe.skipIf(!isRoot).each(MODES)("auxiliaryCNIChainName (%s mode)", (mode) =
     const pod = await n.createPod("team-a", "web-2", { "k8s.v1.cni.cncf.io/networks": "macvlan-a" });
     const add = await n.add(pod, { conf });
     expect(add.code).toBe(1);
-    expect(add.json.msg).toContain(
+    expect(errorOf(add).msg).toContain(
       'pod team-a/web-2: network "failing-chain" (net2): plugin type="tuning" failed (add)',
     );
     await expectNothingLeft(pod);
@@ -116,7 +118,7 @@ describe.skipIf(!isRoot).each(MODES)("auxiliaryCNIChainName (%s mode)", (mode) =
     const add = await n.add(pod, { conf });
     expect(add.code).toBe(1);
     expect(add.json).toMatchObject({ code: 7 });
-    expect(add.json.msg).toBe(
+    expect(errorOf(add).msg).toBe(
       'auxiliaryCNIChainName "vendor-chain" is set, but clusterNetwork must be a path, and it is not a path: "cluster-nad"',
     );
     await expectNothingLeft(pod);

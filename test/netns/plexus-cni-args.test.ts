@@ -4,10 +4,10 @@
 // and leaves nothing behind instead of starting the pod with other addresses.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseNetworkStatusAnnotation } from "../../src/networks/network-status.js";
 import { addressesOf, execIn, link, links } from "../support/netns.js";
 import { MODES, startTestNode, type TestNode } from "../support/plexus-node.js";
 import { isRoot } from "../support/root.js";
+import { resultOf, errorOf } from "../support/plexus.js";
 
 const NETWORKS = "k8s.v1.cni.cncf.io/networks";
 
@@ -61,15 +61,14 @@ describe.skipIf(!isRoot).each(MODES)(
         "fd00:1::50/64",
       ]);
       expect((await link(pod.netns, "net1"))?.address).toBe("02:00:00:00:00:50");
-      const net1 = out.json.interfaces.findIndex((i: any) => i.name === "net1" && i.sandbox);
-      expect(out.json.interfaces[net1].mac).toBe("02:00:00:00:00:50");
-      expect(out.json.ips.filter((ip: any) => ip.interface === net1).map((ip: any) => ip.address)).toEqual([
+      const result = resultOf(out);
+      const net1 = result.interfaces?.findIndex((i) => i.name === "net1" && i.sandbox);
+      expect(result.interfaces?.find((i) => i.name === "net1" && i.sandbox)?.mac).toBe("02:00:00:00:00:50");
+      expect(result.ips?.filter((ip) => ip.interface === net1).map((ip) => ip.address)).toEqual([
         "198.18.1.50/24",
         "fd00:1::50/64",
       ]);
-      const status = parseNetworkStatusAnnotation(
-        n.getPod("team-a", "static-0").metadata.annotations["k8s.v1.cni.cncf.io/network-status"],
-      ).find((s) => s.interface === "net1");
+      const status = n.networkStatusOf("team-a", "static-0").find((s) => s.interface === "net1");
       expect([status?.ips, status?.mac]).toEqual([["198.18.1.50", "fd00:1::50"], "02:00:00:00:00:50"]);
       // CHECK gets the ADD's CNI_ARGS: static checks the addresses it was given are there.
       const check = await n.call("CHECK", pod);
@@ -84,8 +83,8 @@ describe.skipIf(!isRoot).each(MODES)(
       });
       const add = await n.add(pod);
       expect(add.code).toBe(1);
-      expect(add.json, add.json.msg).toMatchObject({ cniVersion: "1.0.0", code: 7 });
-      expect(add.json.msg).toContain(
+      expect(add.json, errorOf(add).msg).toMatchObject({ cniVersion: "1.0.0", code: 7 });
+      expect(errorOf(add).msg).toContain(
         'pod team-a/static-1: network team-a/device-no-tuning (net1): the selection requests mac 02:00:00:00:00:51 (no plugin declares "capabilities": {"mac": true}, and none applied CNI_ARGS MAC=, as tuning does;',
       );
       expect((await links(pod.netns)).map((l) => l.ifname)).toEqual(["lo"]);

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { referencePluginDir } from "../support/cni-plugins.js";
 import { links } from "../support/netns.js";
-import { plexusBin } from "../support/plexus.js";
+import { errorOf, plexusBin, resultOf } from "../support/plexus.js";
 import { startPlexusDaemon, metricValue, type TestDaemon } from "../support/plexus-daemon.js";
 import { startTestNode, type TestNode, type TestPod } from "../support/plexus-node.js";
 import { isRoot } from "../support/root.js";
@@ -145,7 +145,7 @@ exec ${ref}/tuning`,
     n.daemon!.kill("SIGKILL");
     const add = await pending;
     expect(add.code).toBe(1);
-    expect(add.json.code).toBe(11);
+    expect(errorOf(add).code).toBe(11);
     await killPaused();
     // The runtime sends DEL after a failed ADD; no daemon answers, the shim runs the thin plexus.
     const del = await call("DEL", pod, "paused", { PLEXUS_THIN: plexusBin });
@@ -170,8 +170,8 @@ exec ${ref}/tuning`,
     const pod = await n.createPod("team-a", "fallback-0");
     const add = await call("ADD", pod, "timed", { PLEXUS_THIN: plexusBin });
     expect(add.code, add.stdout).toBe(0);
-    expect(add.json.interfaces.find((i: any) => i.sandbox)?.name).toBe("eth0");
-    expect(n.getPod("team-a", "fallback-0").metadata.annotations["k8s.v1.cni.cncf.io/network-status"]).toContain(
+    expect(resultOf(add).interfaces?.find((i) => i.sandbox)?.name).toBe("eth0");
+    expect(n.getPod("team-a", "fallback-0").metadata.annotations?.["k8s.v1.cni.cncf.io/network-status"]).toContain(
       '"interface": "eth0"',
     );
     expect((await call("DEL", pod, "timed", { PLEXUS_THIN: plexusBin })).code).toBe(0);

@@ -7,10 +7,11 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseNetworkStatusAnnotation } from "../../src/networks/network-status.js";
 import { execIn, routes } from "../support/netns.js";
 import { startTestNode, type TestNode, type TestPod } from "../support/plexus-node.js";
 import { isRoot } from "../support/root.js";
+import { errorOf, resultOf } from "../support/plexus.js";
+import type { Result100 } from "../../src/cni/result.js";
 
 const NETWORKS = "k8s.v1.cni.cncf.io/networks";
 
@@ -63,15 +64,13 @@ describe.skipIf(!isRoot)("default-route in the pod's kernel", () => {
   });
 
   /** Default routes as [dev, gateway] from the kernel, the result and the status, per family. */
-  async function defaults(pod: TestPod, result: any) {
+  async function defaults(pod: TestPod, result: Result100) {
     const kernel = async (family: 4 | 6) =>
       (await routes(pod.netns, family)).filter((r) => r.dst === "default").map((r) => [r.dev, r.gateway]);
     // Result routes carry no interface: the gateway says which attachment's subnet they leave by.
     const fromResult = (dst: string) =>
-      ((result.routes ?? []) as any[]).filter((r) => r.dst === dst).map((r) => r.gw ?? "(the interface's gateway)");
-    const status = parseNetworkStatusAnnotation(
-      n.getPod(pod.namespace, pod.name).metadata.annotations["k8s.v1.cni.cncf.io/network-status"],
-    );
+      (result.routes ?? []).filter((r) => r.dst === dst).map((r) => r.gw ?? "(the interface's gateway)");
+    const status = n.networkStatusOf(pod.namespace, pod.name);
     return {
       kernel4: await kernel(4),
       kernel6: await kernel(6),
@@ -81,11 +80,11 @@ describe.skipIf(!isRoot)("default-route in the pod's kernel", () => {
     };
   }
 
-  async function add(name: string, annotation: unknown): Promise<{ pod: TestPod; result: any }> {
+  async function add(name: string, annotation: unknown): Promise<{ pod: TestPod; result: Result100 }> {
     const pod = await n.createPod("team-a", name, { [NETWORKS]: JSON.stringify(annotation) });
     const out = await n.add(pod, { conf });
     expect(out.code, out.stdout + out.stderr).toBe(0);
-    return { pod, result: out.json };
+    return { pod, result: resultOf(out) };
   }
 
   it("without the key, the cluster network has both default routes", async () => {
@@ -127,7 +126,7 @@ describe.skipIf(!isRoot)("default-route in the pod's kernel", () => {
     });
     const out = await n.add(pod, { conf });
     expect(out.code).not.toBe(0);
-    expect(out.json.msg).toMatch(
+    expect(errorOf(out).msg).toMatch(
       /pod team-a\/bad-family: default-route of net1: gateway fd00:18::1 is IPv6, but net1 has no IPv6 address/,
     );
     expect((await execIn(pod.netns, ["ip", "-o", "link", "show"])).trim().split("\n")).toHaveLength(1);

@@ -8,6 +8,8 @@ import { fakePluginDir } from "../support/cni-plugins.js";
 import { execIn, links } from "../support/netns.js";
 import { MODES, startTestNode, type TestNode, type TestPod } from "../support/plexus-node.js";
 import { isRoot } from "../support/root.js";
+import { errorOf } from "../support/plexus.js";
+import { eventsIn } from "../support/events.js";
 
 describe.skipIf(!isRoot).each(MODES)("failed ADDs leave nothing behind (%s mode)", (mode) => {
   let n: TestNode;
@@ -129,7 +131,7 @@ describe.skipIf(!isRoot).each(MODES)("failed ADDs leave nothing behind (%s mode)
       // stdout is one JSON document: the CNI error, in the caller's version.
       expect(add.stdout.trim().split("\n")).toHaveLength(1);
       expect(add.json).toMatchObject({ cniVersion: "1.0.0", code });
-      expect(add.json.msg).toMatch(msg);
+      expect(errorOf(add).msg).toMatch(msg);
       await expectNothingLeft(pod);
       // The runtime DELs after a failed ADD, then again with an empty netns on RemovePodSandbox.
       const del = await run(pod, "DEL");
@@ -138,9 +140,7 @@ describe.skipIf(!isRoot).each(MODES)("failed ADDs leave nothing behind (%s mode)
       await expectNothingLeft(pod);
       // Events may be written after the answer (the daemon sends them asynchronously).
       const warnings = () =>
-        (n.api.store.list({ resource: "events" }, { namespace: "team-a" }).items as any[]).filter(
-          (e) => e.involvedObject.name === pod.name && e.type === "Warning",
-        );
+        eventsIn(n.api.store, "team-a").filter((e) => e.involvedObject.name === pod.name && e.type === "Warning");
       for (const until = Date.now() + 5_000; warnings().length === 0 && Date.now() < until;)
         await new Promise((r) => setTimeout(r, 50));
       expect(warnings().length).toBeGreaterThan(0);

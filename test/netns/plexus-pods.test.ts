@@ -6,19 +6,27 @@
 // thin executable per call, and the shim with `plexus daemon` in the node namespace.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseNetworkStatusAnnotation } from "../../src/networks/network-status.js";
+import type { Result100 } from "../../src/cni/result.js";
 import { addressesOf, execIn, links, type Netns } from "../support/netns.js";
+import { resultOf } from "../support/plexus.js";
 import { MODES, startTestNode, type TestNode, type TestPod } from "../support/plexus-node.js";
 import { isRoot } from "../support/root.js";
 import { containerEntries } from "../support/state-dir.js";
+import { eventsIn } from "../support/events.js";
 
 const ANNOTATION = "macvlan-a, team-b/bridge-b@data0";
+
+/** The addresses a result puts on the pod's interface `name` (by each IP's interface index). */
+function addressesIn(r: Result100, name: string): string[] {
+  const ifs = r.interfaces ?? [];
+  return (r.ips ?? []).filter((ip) => ifs[ip.interface ?? -1]?.name === name).map((ip) => ip.address);
+}
 
 describe.skipIf(!isRoot).each(MODES)("plexus ADD/DEL of annotated pods in a node namespace (%s mode)", (mode) => {
   let n: TestNode;
   let master: string;
   const pods: TestPod[] = [];
-  const results: any[] = [];
+  const results: Result100[] = [];
 
   beforeAll(async () => {
     n = await startTestNode(`pods-${mode}`, { mode });
@@ -52,15 +60,14 @@ describe.skipIf(!isRoot).each(MODES)("plexus ADD/DEL of annotated pods in a node
       const out = await n.add(pod);
       expect(out.stderr).not.toMatch(/"level":50/);
       expect(out.code, out.stdout + out.stderr).toBe(0);
-      results.push(out.json);
-      const r = out.json;
+      const r = resultOf(out);
+      results.push(r);
       expect(r.cniVersion).toBe("1.0.0");
-      const sandbox = r.interfaces.filter((i: any) => i.sandbox).map((i: any) => i.name);
+      const sandbox = r.interfaces?.filter((i) => i.sandbox).map((i) => i.name);
       expect(sandbox).toEqual(["eth0", "net1", "data0"]);
       // Every IP is indexed to its own interface, eth0's first (containerd's pod IP).
-      const byIf = (name: string) =>
-        r.ips.filter((ip: any) => r.interfaces[ip.interface].name === name).map((ip: any) => ip.address);
-      expect(r.interfaces[r.ips[0].interface].name).toBe("eth0");
+      const byIf = (name: string) => addressesIn(r, name);
+      expect(r.interfaces?.[r.ips?.[0]?.interface ?? -1]?.name).toBe("eth0");
       expect(byIf("eth0")[0]).toMatch(/^198\.18\.0\.\d+\/24$/);
       expect(byIf("net1")[0]).toMatch(/^198\.18\.1\.\d+\/24$/);
       expect(byIf("data0")[0]).toMatch(/^198\.18\.2\.\d+\/24$/);
@@ -70,12 +77,11 @@ describe.skipIf(!isRoot).each(MODES)("plexus ADD/DEL of annotated pods in a node
   it("the kernel has exactly what the result says", async () => {
     for (const [i, pod] of pods.entries()) {
       const r = results[i];
+      if (r === undefined) throw new Error(`no ADD result for ${pod.name}`);
       for (const name of ["eth0", "net1", "data0"]) {
-        const expected = r.ips
-          .filter((ip: any) => r.interfaces[ip.interface].name === name)
-          .map((ip: any) => ip.address);
+        const expected = addressesIn(r, name);
         expect((await addressesOf(pod.netns, name)).filter((a) => !a.startsWith("fe80:"))).toEqual(expected);
-        const mac = r.interfaces.find((x: any) => x.name === name && x.sandbox).mac;
+        const mac = r.interfaces?.find((x) => x.name === name && x.sandbox)?.mac;
         expect((await links(pod.netns)).find((l) => l.ifname === name)?.address).toBe(mac);
       }
     }
@@ -83,8 +89,7 @@ describe.skipIf(!isRoot).each(MODES)("plexus ADD/DEL of annotated pods in a node
 
   it("network-status on the pod agrees with the kernel, one entry per attachment", async () => {
     for (const [i, pod] of pods.entries()) {
-      const value = n.getPod("team-a", pod.name).metadata.annotations["k8s.v1.cni.cncf.io/network-status"];
-      const statuses = parseNetworkStatusAnnotation(value);
+      const statuses = n.networkStatusOf("team-a", pod.name);
       expect(statuses.map((s) => [s.name, s.interface, s.default ?? false])).toEqual([
         ["cluster", "eth0", true],
         ["team-a/macvlan-a", "net1", false],
@@ -105,7 +110,7 @@ describe.skipIf(!isRoot).each(MODES)("plexus ADD/DEL of annotated pods in a node
   it("records an AddedInterface event per interface", async () => {
     // Events may be written after the answer (the daemon sends them asynchronously).
     const mine = await eventually(() =>
-      (n.api.store.list({ resource: "events" }, { namespace: "team-a" }).items as any[])
+      eventsIn(n.api.store, "team-a")
         .filter((e) => e.involvedObject.name === "web-0" && e.reason === "AddedInterface")
         .map((e) => e.message),
     );
@@ -127,7 +132,7 @@ describe.skipIf(!isRoot).each(MODES)("plexus ADD/DEL of annotated pods in a node
   it("DEL removes every link, releases every IP and the cache; DEL again and with an empty CNI_NETNS succeed", async () => {
     const pod = pods[0]!;
     const leasesBefore = await n.leases();
-    const mine = results[0].ips.map((ip: any) => ip.address.split("/")[0]);
+    const mine = (results[0]?.ips ?? []).map((ip) => ip.address.split("/")[0]);
     expect(leasesBefore.filter((l) => mine.includes(l.split("/")[1]))).toHaveLength(3);
     const out = await n.del(pod);
     expect(out.code, out.stdout + out.stderr).toBe(0);
@@ -144,7 +149,7 @@ describe.skipIf(!isRoot).each(MODES)("plexus ADD/DEL of annotated pods in a node
   it("DEL still cleans up with the API server stopped", async () => {
     const pod = pods[1]!;
     await n.stopApi();
-    const mine = results[1].ips.map((ip: any) => ip.address.split("/")[0]);
+    const mine = (results[1]?.ips ?? []).map((ip) => ip.address.split("/")[0]);
     const out = await n.del(pod);
     expect(out.code, out.stdout + out.stderr).toBe(0);
     expect((await links(pod.netns)).map((l) => l.ifname)).toEqual(["lo"]);

@@ -5,10 +5,11 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SELECTION_WARNING_REASON } from "../../src/engine/publish.js";
-import { parseNetworkStatusAnnotation } from "../../src/networks/network-status.js";
 import { addressesOf, execIn, links } from "../support/netns.js";
 import { MODES, startTestNode, type TestNode, type TestPod } from "../support/plexus-node.js";
 import { isRoot } from "../support/root.js";
+import { errorOf } from "../support/plexus.js";
+import { eventsIn } from "../support/events.js";
 
 const OLD_DRAFT = '[{"name":"macvlan-a","ipRequest":"198.18.1.50","macRequest":"02:00:00:00:00:50"}]';
 
@@ -40,7 +41,7 @@ describe.skipIf(!isRoot).each(MODES)("selections with keys Multus ignores (%s mo
   });
 
   const warningsOn = (pod: TestPod) =>
-    (n.api.store.list({ resource: "events" }, { namespace: pod.namespace }).items as any[]).filter(
+    eventsIn(n.api.store, pod.namespace).filter(
       (e) => e.involvedObject.name === pod.name && e.involvedObject.uid === pod.uid && e.type === "Warning",
     );
 
@@ -54,14 +55,12 @@ describe.skipIf(!isRoot).each(MODES)("selections with keys Multus ignores (%s mo
     expect((await addressesOf(pod.netns, "net1")).filter((a) => !a.startsWith("fe80:"))).toEqual([
       expect.stringMatching(/^198\.18\.1\.\d+\/24$/),
     ]);
-    const statuses = parseNetworkStatusAnnotation(
-      n.getPod("team-a", "old-draft").metadata.annotations["k8s.v1.cni.cncf.io/network-status"],
-    );
+    const statuses = n.networkStatusOf("team-a", "old-draft");
     expect(statuses.map((s) => s.interface)).toEqual(["eth0", "net1"]);
 
     const warnings = warningsOn(pod);
     expect(warnings.map((e) => e.reason)).toEqual([SELECTION_WARNING_REASON]);
-    const message: string = warnings[0].message;
+    const message = warnings[0]?.message ?? "";
     expect(message).toContain(
       'annotation k8s.v1.cni.cncf.io/networks, item 1 ("macvlan-a"): unknown key "ipRequest" ignored (did you mean "ips"?)',
     );
@@ -86,7 +85,7 @@ describe.skipIf(!isRoot).each(MODES)("selections with keys Multus ignores (%s mo
     expect(add.code).toBe(1);
     expect(add.stdout.trim().split("\n")).toHaveLength(1);
     expect(add.json).toMatchObject({ cniVersion: "1.0.0", code: 7 });
-    expect(add.json.msg).toContain(
+    expect(errorOf(add).msg).toContain(
       'pod team-a/old-draft-strict: annotation k8s.v1.cni.cncf.io/networks, item 1 ("macvlan-a"): unknown key "ipRequest" (did you mean "ips"?)',
     );
     expect((await links(pod.netns)).map((l) => l.ifname)).toEqual(["lo"]);

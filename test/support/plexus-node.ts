@@ -27,6 +27,9 @@ import { referencePluginDir } from "./cni-plugins.js";
 import { createNetScope, type NetScope, type Netns } from "./netns.js";
 import { plexusBin, podArgs, repoRoot, startPlexus, type PlexusOutcome, type RunningPlexus } from "./plexus.js";
 import { startPlexusDaemon, type TestDaemon } from "./plexus-daemon.js";
+import type { KubeObject } from "../../src/local/api-types.js";
+import type { NetworkStatus } from "../../src/networks/network-status.js";
+import { networkStatusIn } from "./network-status.js";
 
 /** How the runtime reaches Plexus: the thin executable per call, or the shim and the daemon. */
 export type PlexusMode = "thin" | "daemon";
@@ -77,7 +80,9 @@ export interface TestNode {
   createNamespace(name: string): void;
   createNad(namespace: string, name: string, config: unknown, annotations?: Record<string, string>): void;
   createPod(namespace: string, name: string, annotations?: Record<string, string>): Promise<TestPod>;
-  getPod(namespace: string, name: string): Record<string, any>;
+  getPod(namespace: string, name: string): KubeObject;
+  /** The pod's k8s.v1.cni.cncf.io/network-status, parsed; the test fails when it is missing. */
+  networkStatusOf(namespace: string, name: string): NetworkStatus[];
   add(pod: TestPod, options?: CallOptions): Promise<PlexusOutcome>;
   del(pod: TestPod, options?: CallOptions): Promise<PlexusOutcome>;
   call(command: string, pod: TestPod, options?: CallOptions): Promise<PlexusOutcome>;
@@ -90,7 +95,18 @@ export interface TestNode {
 }
 
 /** The cluster network of a test node: bridge + host-local in 198.18.0.0/24, like a simple CNI. */
-export function clusterConflist(bridge: string, ipamDir: string, cniVersion = "1.0.0"): Record<string, unknown> {
+/** A plugin of a conflist the tests write: its type, its IPAM's type, and whatever else it takes. */
+export interface TestPluginConf {
+  type: string;
+  ipam?: { type: string; [key: string]: unknown };
+  [key: string]: unknown;
+}
+
+export function clusterConflist(
+  bridge: string,
+  ipamDir: string,
+  cniVersion = "1.0.0",
+): { cniVersion: string; name: string; plugins: TestPluginConf[] } {
   return {
     cniVersion,
     name: "cluster",
@@ -209,7 +225,9 @@ export async function startTestNode(tag: string, options: TestNodeOptions = {}):
         pods.push(pod);
         return pod;
       },
-      getPod: (namespace, name) => liveApi.store.get(PODS, namespace, name) as Record<string, any>,
+      getPod: (namespace, name) => liveApi.store.get(PODS, namespace, name),
+      networkStatusOf: (namespace, name) =>
+        networkStatusIn(liveApi.store.get(PODS, namespace, name), `pod ${namespace}/${name}`),
       call: (command, pod, options = {}) => self.start(command, pod, options).done,
       start: (command, pod, options = {}) =>
         startPlexus({

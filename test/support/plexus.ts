@@ -6,10 +6,13 @@
 //                                  cniArgs: podArgs("team-a", "web-0", uid), cniPath, stdin: conf,
 //                                  inNetns: node });
 //   out.code, out.stdout, out.stderr, out.json
+//   resultOf(out).interfaces, errorOf(out).msg      // stdout checked against the CNI schemas
 
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { z } from "zod";
+import { Result100Schema, type Result100 } from "../../src/cni/result.js";
 import type { Netns } from "./netns.js";
 
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
@@ -44,7 +47,33 @@ export interface PlexusOutcome {
   readonly stdout: string;
   readonly stderr: string;
   /** stdout parsed, or undefined when it is empty. */
-  readonly json: any;
+  readonly json: unknown;
+}
+
+/** The 1.x result plexus printed; the test fails (naming what it got) for an error or another shape. */
+export function resultOf(out: PlexusOutcome): Result100 {
+  const parsed = Result100Schema.safeParse(out.json);
+  if (out.code !== 0 || !parsed.success) {
+    throw new Error(`expected a CNI 1.x result, got exit ${out.code}: ${out.stdout}${out.stderr}`);
+  }
+  return parsed.data;
+}
+
+/** The error object of the CNI protocol (WireError in src/cni/error.ts). */
+const WireErrorSchema = z.object({
+  cniVersion: z.string().optional(),
+  code: z.number().int(),
+  msg: z.string(),
+  details: z.string().optional(),
+});
+
+/** The CNI error plexus printed; the test fails (naming what it got) when it printed something else. */
+export function errorOf(out: PlexusOutcome): z.infer<typeof WireErrorSchema> {
+  const parsed = WireErrorSchema.safeParse(out.json);
+  if (out.code === 0 || !parsed.success) {
+    throw new Error(`expected a CNI error, got exit ${out.code}: ${out.stdout}${out.stderr}`);
+  }
+  return parsed.data;
 }
 
 export function requireBuiltPlexus(): void {
