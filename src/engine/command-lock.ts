@@ -52,7 +52,7 @@ function ownedRuntime(runtime: CniRuntime, owner: string): CniRuntime {
   const own = (rt: RuntimeConf): RuntimeConf => ({ ...rt, owner });
   return {
     ...runtime,
-    addNetworkList: (list, rt, signal) => runtime.addNetworkList(list, own(rt), signal),
+    addNetworkList: (list, rt, signal, from) => runtime.addNetworkList(list, own(rt), signal, from),
     delNetworkList: (list, rt, prev, signal) => runtime.delNetworkList(list, own(rt), prev, signal),
     checkNetworkList: (list, rt, prev, signal) => runtime.checkNetworkList(list, own(rt), prev, signal),
   };

@@ -10,6 +10,7 @@ import { execIn, links, readSysctl } from "../support/netns.js";
 import { MODES, startTestNode, type TestNode, type TestPod } from "../support/plexus-node.js";
 import { isRoot } from "../support/root.js";
 import { resultOf, errorOf } from "../support/plexus.js";
+import { containerEntries } from "../support/state-dir.js";
 
 const SYSCTL = "net/ipv4/conf/all/arp_notify";
 
@@ -82,7 +83,7 @@ describe.skipIf(!isRoot).each(MODES)("auxiliaryCNIChainName (%s mode)", (mode) =
     const del = await n.del(pod, { conf });
     expect(del.code, del.stdout).toBe(0);
     await expectNothingLeft(pod);
-    expect(await readdir(join(n.stateDir, pod.containerId))).toEqual(["tombstone.json"]);
+    expect(await containerEntries(n.stateDir, pod.containerId)).toEqual(["tombstone"]);
   });
 
   it("a chain directory with no .conf adds nothing", async () => {
