@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiStore } from "../../src/local/api-store.js";
 import { startLocalApiServer, type LocalApiServer } from "../../src/local/api-server.js";
 import { fakePluginDir } from "../support/cni-plugins.js";
-import { callPlexus, podArgs, repoRoot } from "../support/plexus.js";
+import { callPlexus, podArgs, repoRoot, resultOf, type PlexusOutcome } from "../support/plexus.js";
 import { metricValue, startPlexusDaemon, type TestDaemon } from "../support/plexus-daemon.js";
 import { isRoot } from "../support/root.js";
 import { CLUSTER_RESULT, NADS, NETWORK_STATUS, PODS, netResult, recorderNad } from "./plexus-harness.js";
@@ -91,8 +91,10 @@ describe.skipIf(!isRoot)("plexus daemon and the API: fresh pods, changed NADs, a
     });
   }
 
-  const net1 = (out: { json: any }) =>
-    out.json.ips.find((ip: any) => out.json.interfaces[ip.interface].name === "net1")?.address;
+  const net1 = (out: PlexusOutcome): string | undefined => {
+    const r = resultOf(out);
+    return r.ips?.find((ip) => r.interfaces?.[ip.interface ?? -1]?.name === "net1")?.address;
+  };
 
   it("a pod created a moment before its ADD: served at once, one live read at most besides the status write", async () => {
     api.requestLog.reset();
@@ -103,9 +105,7 @@ describe.skipIf(!isRoot)("plexus daemon and the API: fresh pods, changed NADs, a
     const counts = api.requestLog.countsByVerb();
     expect(counts["patch pods/status"]).toBe(1);
     expect(counts["get pods"] ?? 0).toBeLessThanOrEqual(1);
-    expect((api.store.get(PODS, "team-a", "fresh-0") as any)?.metadata.annotations[NETWORK_STATUS]).toContain(
-      "198.18.1.2",
-    );
+    expect(api.store.get(PODS, "team-a", "fresh-0").metadata.annotations?.[NETWORK_STATUS]).toContain("198.18.1.2");
     expect((await call("DEL", pod)).code).toBe(0);
   });
 
@@ -162,9 +162,7 @@ describe.skipIf(!isRoot)("plexus daemon and the API: fresh pods, changed NADs, a
     const counts = api.requestLog.countsByVerb();
     expect(counts["patch pods/status"]).toBe(1);
     expect(counts["get pods"] ?? 0).toBeLessThanOrEqual(1);
-    expect((api.store.get(PODS, "team-a", "restart-1") as any)?.metadata.annotations[NETWORK_STATUS]).toContain(
-      "198.18.1",
-    );
+    expect(api.store.get(PODS, "team-a", "restart-1").metadata.annotations?.[NETWORK_STATUS]).toContain("198.18.1");
     expect((await d.http("/readyz")).status).toBe(200);
     expect((await call("DEL", late)).code).toBe(0);
   });

@@ -14,6 +14,7 @@ import { execIn, links } from "../support/netns.js";
 import { setUpLikeMultus, type MultusDelegateSpec } from "../support/multus-writer.js";
 import { clusterConflist, MODES, startTestNode, type TestNode, type TestPod } from "../support/plexus-node.js";
 import { isRoot } from "../support/root.js";
+import { errorOf } from "../support/plexus.js";
 
 describe.skipIf(!isRoot).each(MODES)("%s mode: DEL of a pod Multus set up", (mode) => {
   let n: TestNode;
@@ -128,7 +129,7 @@ describe.skipIf(!isRoot).each(MODES)("%s mode: DEL of a pod Multus set up", (mod
       cniPath: ["/nonexistent"],
     });
     expect(broken.code).not.toBe(0);
-    expect(broken.json.msg).toContain("default/half-broken: DEL of the networks Multus set up failed for 2 of 2");
+    expect(errorOf(broken).msg).toContain("default/half-broken: DEL of the networks Multus set up failed for 2 of 2");
     expect(await readdir(multusDir)).toContain(pod.containerId);
     const retry = await n.del(pod, { conf: n.conf({ multusCniDir: multusDir }) });
     expect(retry.code, retry.stdout + retry.stderr).toBe(0);
