@@ -33,6 +33,14 @@ export interface ContainerdOptions {
    */
   readonly env?: Readonly<Record<string, string>>;
   readonly startTimeoutMs?: number;
+  /**
+   * The node sees the paths a real node has: the CNI dirs at /etc/cni/net.d and /opt/cni/bin
+   * (bind mounts of cniConfDir and cniBinDir), its own /run, and a shared root mount, so that a
+   * DaemonSet's hostPath volumes work as written (mount propagation included). All node-private:
+   * an overlay over /etc and tmpfs over /opt and /run inside the node's mount namespace; the
+   * host's own dirs are never written.
+   */
+  readonly hostCniPaths?: boolean;
 }
 
 export interface ContainerdPaths {
@@ -157,7 +165,10 @@ async function prepareRun(runDir: string, image: PauseImage, options: Containerd
     logLevel: options.logLevel ?? "info",
   });
   await writeFile(paths.config, config);
-  await writeFile(join(runDir, "node.sh"), nodeScript(paths));
+  if (options.hostCniPaths) {
+    for (const dir of ["etc-upper", "etc-work"]) await mkdir(join(runDir, dir));
+  }
+  await writeFile(join(runDir, "node.sh"), nodeScript(paths, options.hostCniPaths ?? false));
   return paths;
 }
 
@@ -225,10 +236,22 @@ async function prepareDirs(runDir: string, options: ContainerdOptions): Promise<
 }
 
 /** PID 2 of the node: private mounts over the host paths containerd 1.6 hard-codes, then containerd. */
-function nodeScript(paths: ContainerdPaths): string {
+function nodeScript(paths: ContainerdPaths, hostCniPaths: boolean): string {
   const q = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
+  // A real node's root is shared (systemd makes it so): HostToContainer mounts need it. These
+  // peer groups are the node's own (unshare made every mount private first).
+  const hostPaths = `mount --make-rshared /
+mount -t tmpfs -o mode=0755 tmpfs /run
+mkdir -p /run/containerd
+mount -t overlay overlay -o ${q(`lowerdir=/etc,upperdir=${paths.runDir}/etc-upper,workdir=${paths.runDir}/etc-work`)} /etc
+mkdir -p /etc/cni/net.d
+mount --bind ${q(paths.cniConfDir)} /etc/cni/net.d
+mount -t tmpfs -o mode=0755 tmpfs /opt
+mkdir -p /opt/cni/bin
+mount --bind ${q(paths.cniBinDir)} /opt/cni/bin
+`;
   return `set -eu
-mount --bind ${q(paths.runContainerd)} /run/containerd
+${hostCniPaths ? hostPaths : ""}mount --bind ${q(paths.runContainerd)} /run/containerd
 mount --bind ${q(paths.varLibCni)} /var/lib/cni
 ip link set lo up
 exec containerd --config ${q(paths.config)}

@@ -19,10 +19,13 @@ import {
   type RuntimeStatus,
   type SandboxState,
   type VersionInfo,
+  containerStatusResponse,
+  type ContainerStatusResult,
 } from "./cri-schemas.js";
 import { fixturePath } from "./static-binary.js";
 
 export type {
+  ContainerStatusResult,
   ImageInfo,
   PodSandbox,
   PodSandboxStatusResult,
@@ -82,6 +85,47 @@ export interface PodSandboxSpec {
   readonly runtimeHandler?: string;
 }
 
+export interface ContainerMount {
+  readonly containerPath: string;
+  readonly hostPath: string;
+  readonly readonly?: boolean;
+  readonly propagation?: "PROPAGATION_PRIVATE" | "PROPAGATION_HOST_TO_CONTAINER" | "PROPAGATION_BIDIRECTIONAL";
+}
+
+export interface LinuxContainerSecurityContext {
+  readonly capabilities?: { readonly add?: readonly string[]; readonly drop?: readonly string[] };
+  readonly privileged?: boolean;
+  readonly namespaceOptions?: LinuxSandboxSecurityContext["namespaceOptions"];
+  readonly runAsUser?: number;
+  readonly runAsGroup?: number;
+  readonly readonlyRootfs?: boolean;
+  readonly noNewPrivs?: boolean;
+  readonly seccomp?: SecurityProfile;
+  readonly apparmor?: SecurityProfile;
+}
+
+/** What a kubelet puts in ContainerConfig, in camelCase. */
+export interface ContainerSpec {
+  readonly name: string;
+  readonly attempt?: number;
+  readonly image: string;
+  readonly command?: readonly string[];
+  readonly args?: readonly string[];
+  readonly envs?: readonly (readonly [string, string])[];
+  readonly mounts?: readonly ContainerMount[];
+  readonly labels?: Readonly<Record<string, string>>;
+  /** Relative to the sandbox's logDirectory. */
+  readonly logPath?: string;
+  readonly memoryLimitBytes?: number;
+  readonly securityContext?: LinuxContainerSecurityContext;
+}
+
+export interface ExecResult {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
 export interface ListPodSandboxFilter {
   readonly id?: string;
   readonly state?: SandboxState;
@@ -112,6 +156,15 @@ export interface CriClient {
   status(options?: { readonly verbose?: boolean }): Promise<RuntimeStatus>;
   /** The image the runtime has under `ref`, or null (ImageService.ImageStatus). */
   imageStatus(ref: string): Promise<ImageInfo | null>;
+  /** CreateContainer in a sandbox; `sandbox` is the PodSandboxConfig it was run with. */
+  createContainer(sandboxId: string, spec: ContainerSpec, sandbox: PodSandboxSpec): Promise<string>;
+  startContainer(id: string): Promise<void>;
+  /** SIGTERM, then SIGKILL after `timeoutSeconds` (the pod's grace period). */
+  stopContainer(id: string, timeoutSeconds: number): Promise<void>;
+  removeContainer(id: string): Promise<void>;
+  containerStatus(id: string): Promise<ContainerStatusResult>;
+  /** A command in the running container (exec probes); `timeoutSeconds` 0 means none. */
+  execSync(id: string, cmd: readonly string[], timeoutSeconds: number): Promise<ExecResult>;
   close(): void;
 }
 
@@ -180,6 +233,33 @@ export function connectCri(socketPath: string, options: CriClientOptions = {}): 
     status: (opts) => runtime("Status", { verbose: opts?.verbose ?? false }, statusResponse),
     imageStatus: async (ref) =>
       (await call(IMAGE, "ImageStatus", { image: { image: ref } }, imageStatusResponse)).image,
+    createContainer: async (sandboxId, spec, sandbox) =>
+      (
+        await runtime(
+          "CreateContainer",
+          { podSandboxId: sandboxId, config: containerConfig(spec), sandboxConfig: sandboxConfig(sandbox) },
+          z.object({ containerId: z.string().min(1) }),
+        )
+      ).containerId,
+    startContainer: async (id) => {
+      await runtime("StartContainer", { containerId: id }, emptyResponse);
+    },
+    stopContainer: async (id, timeoutSeconds) => {
+      await runtime("StopContainer", { containerId: id, timeout: String(timeoutSeconds) }, emptyResponse);
+    },
+    removeContainer: async (id) => {
+      await runtime("RemoveContainer", { containerId: id }, emptyResponse);
+    },
+    containerStatus: async (id) =>
+      (await runtime("ContainerStatus", { containerId: id }, containerStatusResponse)).status,
+    execSync: async (id, cmd, timeoutSeconds) => {
+      const r = await runtime(
+        "ExecSync",
+        { containerId: id, cmd: [...cmd], timeout: String(timeoutSeconds) },
+        z.object({ stdout: z.instanceof(Buffer), stderr: z.instanceof(Buffer), exitCode: z.number() }),
+      );
+      return { exitCode: r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+    },
     close: () => client.close(),
   };
 }
@@ -212,6 +292,48 @@ function sandboxConfig(spec: PodSandboxSpec): object {
               readonlyRootfs: sc.readonlyRootfs ?? false,
               supplementalGroups: (sc.supplementalGroups ?? []).map(String),
               privileged: sc.privileged ?? false,
+              seccomp: sc.seccomp,
+              apparmor: sc.apparmor,
+            },
+    },
+  };
+}
+
+function containerConfig(spec: ContainerSpec): object {
+  const sc = spec.securityContext;
+  return {
+    metadata: { name: spec.name, attempt: spec.attempt ?? 0 },
+    image: { image: spec.image },
+    command: [...(spec.command ?? [])],
+    args: [...(spec.args ?? [])],
+    envs: (spec.envs ?? []).map(([key, value]) => ({ key, value })),
+    mounts: (spec.mounts ?? []).map((m) => ({
+      containerPath: m.containerPath,
+      hostPath: m.hostPath,
+      readonly: m.readonly ?? false,
+      propagation: m.propagation ?? "PROPAGATION_PRIVATE",
+    })),
+    labels: spec.labels ?? {},
+    logPath: spec.logPath ?? "",
+    linux: {
+      resources:
+        spec.memoryLimitBytes === undefined ? undefined : { memoryLimitInBytes: String(spec.memoryLimitBytes) },
+      securityContext:
+        sc === undefined
+          ? undefined
+          : {
+              capabilities: sc.capabilities
+                ? {
+                    addCapabilities: [...(sc.capabilities.add ?? [])],
+                    dropCapabilities: [...(sc.capabilities.drop ?? [])],
+                  }
+                : undefined,
+              privileged: sc.privileged ?? false,
+              namespaceOptions: sc.namespaceOptions,
+              runAsUser: sc.runAsUser === undefined ? undefined : { value: String(sc.runAsUser) },
+              runAsGroup: sc.runAsGroup === undefined ? undefined : { value: String(sc.runAsGroup) },
+              readonlyRootfs: sc.readonlyRootfs ?? false,
+              noNewPrivs: sc.noNewPrivs ?? false,
               seccomp: sc.seccomp,
               apparmor: sc.apparmor,
             },

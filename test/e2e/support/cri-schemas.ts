@@ -99,3 +99,24 @@ const image = z
 export type ImageInfo = z.infer<typeof image>;
 
 export const imageStatusResponse = z.object({ image: image.nullable() });
+
+export const containerState = z.enum([
+  "CONTAINER_CREATED",
+  "CONTAINER_RUNNING",
+  "CONTAINER_EXITED",
+  "CONTAINER_UNKNOWN",
+]);
+
+export const containerStatusResponse = z.object({
+  status: z
+    .object({
+      id: z.string(),
+      state: containerState,
+      exitCode: z.number(),
+      reason: z.string(),
+      message: z.string(),
+      logPath: z.string(),
+    })
+    .readonly(),
+});
+export type ContainerStatusResult = z.infer<typeof containerStatusResponse>["status"];
