@@ -45,6 +45,18 @@ export default defineConfig({
       {
         extends: true,
         test: {
+          // Property tests (fast-check, a fixed seed printed on failure): parsers in process,
+          // and the real executable in a throwaway node namespace with real delegates.
+          name: "fuzz",
+          include: ["test/fuzz/**/*.test.ts"],
+          testTimeout: 600_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        extends: true,
+        test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
           testTimeout: 300_000,

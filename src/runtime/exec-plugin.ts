@@ -75,6 +75,7 @@ export async function execPlugin(
     if (options.self) checkNotSelfName(plugin.type, options.self.identity);
     const path = await findPlugin(plugin.type, options.binDirs);
     if (options.self) await options.self.checkFile(plugin.type, path);
+    if (exec.command === "ADD") await checkIpamPlugin(exec.stdin, options);
     const env = pluginEnv(options, exec);
     const run = await spawnPlugin(
       {
@@ -95,6 +96,26 @@ export async function execPlugin(
     throw pluginFailure(plugin, exec.command, err);
   } finally {
     options.onExec?.(plugin.type, exec.command, ok, performance.now() - started);
+  }
+}
+
+/**
+ * The IPAM plugin a plugin will execute (libcni ipam.ExecAdd, from the same CNI_PATH) must be
+ * there before the plugin runs: the reference plugins make their interface first, and one whose
+ * IPAM plugin is missing fails after that, then fails its own DEL on the same lookup, leaving
+ * the interface behind (macvlan's net1). Refused here, before anything is made.
+ */
+async function checkIpamPlugin(stdin: PluginExecution["stdin"], options: ExecOptions): Promise<void> {
+  const ipam = stdin["ipam"];
+  if (typeof ipam !== "object" || ipam === null || Array.isArray(ipam)) return;
+  const type = (ipam as { type?: unknown }).type;
+  if (typeof type !== "string") return;
+  try {
+    if (options.self) checkNotSelfName(type, options.self.identity);
+    const path = await findPlugin(type, options.binDirs);
+    if (options.self) await options.self.checkFile(type, path);
+  } catch (err) {
+    throw toCniError(err).withContext("its ipam plugin");
   }
 }
 

@@ -32,6 +32,7 @@ describe.skipIf(!isRoot).each(MODES)("failed ADDs leave nothing behind (%s mode)
     for (const [name, type] of [
       ["macvlan-ipam-path", "../host-local"],
       ["macvlan-ipam-self", "plexus"],
+      ["macvlan-ipam-missing", "no-such-ipam"],
     ] as const) {
       n.createNad("team-a", name, {
         cniVersion: "1.0.0",
@@ -113,6 +114,12 @@ describe.skipIf(!isRoot).each(MODES)("failed ADDs leave nothing behind (%s mode)
       annotation: "macvlan-ipam-self",
       code: 7,
       msg: /team-a\/macvlan-ipam-self: spec.config: plugin 0 has ipam type "plexus"; that is Plexus itself/,
+    },
+    {
+      title: "a macvlan NAD whose IPAM plugin is missing (found by the fuzz tier)",
+      annotation: "macvlan-ipam-missing",
+      code: 7,
+      msg: /plugin type="macvlan".*failed \(add\): its ipam plugin: failed to find plugin "no-such-ipam"/,
     },
     {
       title: "ipvlan, which this kernel lacks (the plugin reports code 999)",

@@ -33,7 +33,7 @@ for (const file of report.testResults ?? []) {
 
 let passed = 0;
 let failed = 0;
-const TIERS = ["unit", "integration", "netns", "fault", "e2e"];
+const TIERS = ["unit", "integration", "netns", "fault", "fuzz", "e2e"];
 for (const tier of [...TIERS, ...[...tiers.keys()].filter((k) => !TIERS.includes(k))]) {
   const t = tiers.get(tier) ?? { passed: 0, failed: 0, skipped: 0 };
   console.log(
