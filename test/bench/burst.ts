@@ -315,7 +315,11 @@ async function startDaemon(node: Node, extra: readonly string[] = []): Promise<D
   const child = spawn(PLEXUS, args, { env: ENV, stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   const metrics = await new Promise<string>((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`the daemon did not start:\n${log}`)), 30_000);
+    const timer = setTimeout(() => {
+      // Not left running: it would keep this process (and the node namespace) alive.
+      child.kill("SIGKILL");
+      fail(new Error(`the daemon did not start:\n${log}`));
+    }, 30_000);
     child.stderr?.on("data", (b: Buffer) => {
       log += b.toString();
       const line = log.split("\n").find((l) => l.includes("plexus daemon serving"));
