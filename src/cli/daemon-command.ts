@@ -19,6 +19,9 @@ import { createLogger, type Logger } from "../log/logger.js";
 import { integerValue, nonEmptyValue, parseCommandLine, UsageError, type FlagSpecs } from "./args.js";
 import type { importKubeClient as ImportKubeClient } from "./k8s-loader.js";
 import { createDaemonHotplug } from "./daemon-hotplug.js";
+import type { PodResourcesSource } from "../engine/deps.js";
+import { cachePodDevices } from "../kubelet/pod-devices-cache.js";
+import { loadPodResources } from "./engine-deps.js";
 import { runPlugin, type PluginHost } from "./plugin.js";
 
 export const DEFAULT_METRICS_ADDRESS = "127.0.0.1:9454";
@@ -128,9 +131,11 @@ export async function runDaemonCommand(argv: readonly string[], deps: DaemonComm
   kubeSide = await startKubeSide({ access, nodeName, log, metrics, importKubeClient: deps.importKubeClient });
   const kube = kubeSide;
   const hostexec = values.hostexec ?? join(dirname(deps.executable), "plexus-hostexec");
+  const kubelet = kubeletClients(log);
   const host: PluginHost = {
     logger: () => log,
     kube: async () => kube.client,
+    podResources: kubelet.get,
     wrap: hostWrap(hostexec, values["host-root"], values["host-mount-ns"]),
     onExec: (type, command, ok, ms) => metrics.delegate(type, command, ok ? "ok" : "error", ms / 1000),
   };
@@ -183,7 +188,37 @@ export async function runDaemonCommand(argv: readonly string[], deps: DaemonComm
   await hotplug?.stop();
   await daemon.stop();
   await kube.stop();
+  await kubelet.close();
   return 0;
+}
+
+/**
+ * One pod-resources client per socket (the configuration of each call names it), each behind the
+ * per-pod cache (src/kubelet/pod-devices-cache.ts), loaded when a call first needs devices.
+ */
+function kubeletClients(log: Logger): {
+  get: NonNullable<PluginHost["podResources"]>;
+  close: () => Promise<void>;
+} {
+  const clients = new Map<string, Promise<{ cached: PodResourcesSource; close(): void }>>();
+  return {
+    get: async (settings) => {
+      const key = JSON.stringify(settings);
+      let entry = clients.get(key);
+      if (!entry) {
+        entry = loadPodResources({ kubelet: settings }, log.child({ component: "kubelet" })).then((client) => ({
+          cached: cachePodDevices(client),
+          close: () => client.close(),
+        }));
+        clients.set(key, entry);
+        entry.catch(() => clients.delete(key));
+      }
+      return (await entry).cached;
+    },
+    close: async () => {
+      for (const e of clients.values()) (await e.catch(() => undefined))?.close();
+    },
+  };
 }
 
 function hostWrap(hostexec: string, root: string | undefined, mountNs: string | undefined): PluginHost["wrap"] {

@@ -6,10 +6,12 @@ import { isSea } from "node:sea";
 import { setTimeout as delay } from "node:timers/promises";
 import { createMultusCache } from "../cache/multus-cache.js";
 import { createCacheStore } from "../cache/store.js";
+import { CniError } from "../cni/error.js";
 import type { PlexusNetConf } from "../config/netconf.js";
-import type { DeviceInfoFiles, EngineDeps } from "../engine/deps.js";
+import type { DeviceInfoFiles, EngineDeps, PodResourcesSource } from "../engine/deps.js";
 import { findApiAccess } from "../k8s/api-access.js";
 import { importKubeClient, kubeClientCodeCacheOutcome } from "./k8s-loader.js";
+import { importKubeletClient, kubeletClientCodeCacheOutcome } from "./kubelet-loader.js";
 import type { KubeClient } from "../k8s/port.js";
 import type { Logger } from "../log/logger.js";
 import { nodeConfDirReader } from "../runtime/conf-files.js";
@@ -28,6 +30,8 @@ export interface EngineDepsInput {
   readonly onExec?: RuntimeOptions["onExec"];
   /** Told of the client loaded from the kubeconfig (the plugin flushes its events before exit). */
   readonly onKubeClient?: (client: KubeClient) => void;
+  /** The kubelet's device allocations the caller already has (the daemon's, cached per pod). */
+  readonly podResources?: ((settings: PlexusNetConf["kubelet"]) => Promise<PodResourcesSource>) | undefined;
 }
 
 export function buildEngineDeps({ conf, env, log, signal, onKubeClient, ...host }: EngineDepsInput): EngineDeps {
@@ -45,6 +49,7 @@ export function buildEngineDeps({ conf, env, log, signal, onKubeClient, ...host 
     self: selfIdentity(binDirs, isSea() ? process.execPath : undefined),
   });
   let kube: Promise<KubeClient | undefined> | undefined;
+  let podResources: Promise<PodResourcesSource> | undefined;
   return {
     runtime,
     cache: createCacheStore(conf.cniDir),
@@ -56,6 +61,8 @@ export function buildEngineDeps({ conf, env, log, signal, onKubeClient, ...host 
           if (client) onKubeClient?.(client);
           return client;
         }))),
+    podResources: () =>
+      (podResources ??= host.podResources ? host.podResources(conf.kubelet) : loadOneShotPodResources(conf, log)),
     confFiles: nodeConfDirReader,
     runInNetns: async (path, argv, s) => {
       await runInNetns(path, argv, s);
@@ -89,6 +96,56 @@ async function loadKubeClient(
     "Kubernetes client loaded",
   );
   return client;
+}
+
+/**
+ * Loaded only when a plan has a NAD with a resourceName: grpc-js costs tens of ms to load. The
+ * plugin process asks once per command and closes the channel right after, so that nothing of
+ * gRPC keeps it alive.
+ */
+async function loadOneShotPodResources(conf: PlexusNetConf, log: Logger): Promise<PodResourcesSource> {
+  const client = await loadPodResources(conf, log);
+  return {
+    podDevices: async (pod, signal) => {
+      try {
+        return await client.podDevices(pod, signal);
+      } finally {
+        client.close();
+      }
+    },
+  };
+}
+
+/** The kubelet pod-resources client, from its own bundle (src/cli/kubelet-loader.ts). */
+export async function loadPodResources(
+  conf: Pick<PlexusNetConf, "kubelet">,
+  log: Logger,
+): Promise<PodResourcesSource & { close(): void }> {
+  const started = performance.now();
+  const { createPodResourcesClient } = await importKubeletClient();
+  const client = createPodResourcesClient(conf.kubelet, {
+    onCall: (method, outcome, ms) => log.debug({ method, outcome, ms: Math.round(ms) }, "kubelet pod-resources call"),
+  });
+  log.debug(
+    { ms: Math.round(performance.now() - started), codeCache: kubeletClientCodeCacheOutcome() },
+    "kubelet pod-resources client loaded",
+  );
+  return {
+    podDevices: (pod, signal) =>
+      client.podDevices(pod, signal).catch((err: unknown) => Promise.reject(ownCniError(err))),
+    close: () => client.close(),
+  };
+}
+
+/**
+ * The client's bundle carries its own copy of CniError (src/cli/kubelet-loader.ts): an error
+ * from it is made one of ours again, code and message kept, so the engine reports its code.
+ */
+function ownCniError(err: unknown): unknown {
+  if (err instanceof CniError || !(err instanceof Error) || err.name !== "CniError") return err;
+  const e = err as Error & { code?: unknown; msg?: unknown; details?: unknown };
+  if (typeof e.code !== "number" || typeof e.msg !== "string") return err;
+  return new CniError(e.code, e.msg, { details: typeof e.details === "string" ? e.details : undefined, cause: err });
 }
 
 const deviceInfoFiles: DeviceInfoFiles = {

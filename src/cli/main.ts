@@ -2,14 +2,17 @@
 // otherwise it is a command-line tool.
 
 import { startupSnapshot } from "node:v8";
+import { join } from "node:path";
 import { writeKubeClientCodeCache } from "./k8s-loader.js";
+import { writeKubeletClientCodeCache } from "./kubelet-loader.js";
 import { runPlugin } from "./plugin.js";
 
 async function main(): Promise<number> {
-  // A step of the build (src/cli/sea-build.mjs), never set on a node.
-  const codeCacheOut = process.env["PLEXUS_BUILD_CODE_CACHE"];
-  if (codeCacheOut !== undefined) {
-    writeKubeClientCodeCache(codeCacheOut);
+  // A step of the build (src/cli/sea-build.mjs), never set on a node: the bundles' code caches.
+  const codeCacheDir = process.env["PLEXUS_BUILD_CODE_CACHE"];
+  if (codeCacheDir !== undefined) {
+    writeKubeClientCodeCache(join(codeCacheDir, "k8s-client.cache"));
+    writeKubeletClientCodeCache(join(codeCacheDir, "kubelet-client.cache"));
     return 0;
   }
   // An empty CNI_COMMAND is no command, as in skel: the command-line tool (which, without

@@ -16,6 +16,7 @@ import type { KubeClient } from "../k8s/port.js";
 import { createLogger, type Logger } from "../log/logger.js";
 import type { RuntimeOptions } from "../runtime/runtime.js";
 import { checkNotNested } from "../runtime/self-delegate.js";
+import type { PodResourcesSource } from "../engine/deps.js";
 import { buildEngineDeps } from "./engine-deps.js";
 import { dispatch } from "./dispatch.js";
 
@@ -39,6 +40,8 @@ export interface PluginHost {
   readonly kube?: () => Promise<KubeClient | undefined>;
   readonly wrap?: RuntimeOptions["wrap"];
   readonly onExec?: RuntimeOptions["onExec"];
+  /** The kubelet's device allocations (the daemon's client, cached per pod); default: loaded per call. */
+  readonly podResources?: (settings: PlexusNetConf["kubelet"]) => Promise<PodResourcesSource>;
 }
 
 /**
@@ -99,6 +102,7 @@ async function runCommand(io: PluginIo, host: PluginHost, onKubeClient: (client:
       log,
       signal: io.signal,
       kube: host.kube,
+      podResources: host.podResources,
       wrap: host.wrap,
       onExec: host.onExec,
       onKubeClient,

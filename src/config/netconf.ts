@@ -23,6 +23,17 @@ const ABSOLUTE = "must be an absolute path (a relative one would depend on the c
 const absolutePath = z.string().refine((v) => v.startsWith("/"), ABSOLUTE);
 const optionalAbsolutePath = z.string().refine((v) => v === "" || v.startsWith("/"), `${ABSOLUTE}, or ""`);
 
+const KubeletSettingsSchema = z.strictObject({
+  /** The kubelet's pod-resources API (devices for NADs with a resourceName). */
+  podResourcesSocket: absolutePath.default("/var/lib/kubelet/pod-resources/kubelet.sock"),
+  /** Deadline of one request (Multus: 10 s). */
+  requestTimeoutMs: z.number().int().positive().max(300_000).default(10_000),
+  /** Retries of a request the kubelet refused for now (rate limit, restart; Multus #1545). */
+  retries: z.number().int().nonnegative().max(20).default(5),
+  /** Delay before the first retry; doubles each time. */
+  retryBackoffMs: z.number().int().nonnegative().max(60_000).default(100),
+});
+
 const globalNamespaces = z
   .union([z.string(), z.array(z.string())])
   .transform((v) => (Array.isArray(v) ? v : v.split(",")).map((s) => s.trim()).filter((s) => s !== ""));
@@ -59,6 +70,7 @@ export const PlexusNetConfSchema = z.looseObject({
   /** Deadline of one delegate plugin execution. Multus has none. */
   delegateTimeoutSeconds: z.number().positive().max(3600).default(120),
   kubernetes: KubernetesSettingsSchema.default(KubernetesSettingsSchema.parse({})),
+  kubelet: KubeletSettingsSchema.default(KubeletSettingsSchema.parse({})),
   /**
    * Refuse a selection annotation with unknown keys (or duplicates, or a conflicting deprecated
    * key) instead of ignoring them with a warning as Multus does (docs/compatibility.md).

@@ -7,7 +7,7 @@ import type { CniEnv, ContainerEnv } from "../cni/env.js";
 import type { MultusCache } from "../cache/multus-cache.js";
 import type { CacheStore } from "../cache/store.js";
 import type { PlexusNetConf } from "../config/netconf.js";
-import type { KubeClient } from "../k8s/port.js";
+import type { KubeClient, PodRef } from "../k8s/port.js";
 import type { Logger } from "../log/logger.js";
 import type { ConfDirReader } from "../runtime/conf-files.js";
 import type { CniRuntime } from "../runtime/types.js";
@@ -26,6 +26,11 @@ export interface EngineDeps {
   /** Runs a command inside the network namespace at `netnsPath` (default-route changes). */
   readonly runInNetns: (netnsPath: string, argv: readonly string[], signal: AbortSignal) => Promise<void>;
   readonly fileExists: (path: string) => Promise<boolean>;
+  /**
+   * The kubelet's device allocations (pod-resources API), created on first use: only a plan with
+   * a NAD that names a resourceName asks (loading the gRPC client costs tens of ms).
+   */
+  readonly podResources: () => Promise<PodResourcesSource>;
   /** Device Information Specification files (outside Plexus's state dir). */
   readonly deviceInfo: DeviceInfoFiles;
   readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
@@ -33,6 +38,15 @@ export interface EngineDeps {
   readonly log: Logger;
   readonly now: () => Date;
   readonly signal: AbortSignal;
+}
+
+/** What the engine needs from the kubelet (src/kubelet implements it). */
+export interface PodResourcesSource {
+  /**
+   * The device IDs the kubelet allocated to the pod's containers, by resource name, each list
+   * sorted; an empty map when it gave the pod none. Rejects with a CniError naming the socket.
+   */
+  podDevices(pod: PodRef, signal: AbortSignal): Promise<ReadonlyMap<string, readonly string[]>>;
 }
 
 export interface DeviceInfoFiles {

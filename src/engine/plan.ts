@@ -2,7 +2,7 @@
 // plan: [cluster network -> eth0, defaultNetworks..., selections -> net1, net2, ...].
 
 import type { JsonObject, NetworkConfigList } from "../cni/conf.js";
-import { CniError, ErrorCode } from "../cni/error.js";
+import { CniError, ErrorCode, toCniError } from "../cni/error.js";
 import { parseNamespace, type IfName } from "../cni/ids.js";
 import type { AttachmentRole } from "../cache/record.js";
 import type { KubeClient, Pod, PodRef } from "../k8s/port.js";
@@ -16,6 +16,7 @@ import {
 } from "../networks/delegate-config.js";
 import { cniDeviceInfoPath, dpDeviceInfoPath } from "../networks/device-info.js";
 import { assignInterfaceNames } from "../networks/interface-names.js";
+import { assignResourceDevices } from "../networks/resource-devices.js";
 import { checkNamespaceIsolation, isSystemNamespace } from "../networks/isolation.js";
 import {
   parseDefaultNetworkSelection,
@@ -96,8 +97,9 @@ export async function resolvePlan(req: ContainerRequest, deps: EngineDeps, optio
     pod: describePod(ref),
     labels: entries.map((e) => `network "${e.network.networkRef}"`),
   });
+  const devices = await resourceDevices(named, ref, deps, options);
   const attachments = named.map(({ attachment, ifName }, index) =>
-    planAttachment(attachment, { index, ifName }, req, describePod(ref)),
+    planAttachment(attachment, { index, ifName, deviceId: devices[index] }, req, describePod(ref)),
   );
   return { pod: ref, podFound: pod !== undefined, attachments, warnings };
 }
@@ -114,26 +116,78 @@ export function planSelection(
   req: ContainerRequest,
 ): PlannedAttachment {
   const pod = describePod(podRefFromArgs(req.env.args));
-  return planAttachment({ role: "selected", network, selection }, at, req, pod);
+  // The kubelet's devices are not consulted here: a hot-plugged selection gets its own deviceID.
+  return planAttachment({ role: "selected", network, selection }, { ...at, deviceId: selection.deviceId }, req, pod);
+}
+
+/**
+ * The device of each attachment: for NADs with a resourceName, the kubelet's allocation to the
+ * pod (one pod-resources call per ADD, only when such a NAD is in the plan), dealt out in plan
+ * order; else the selection's deviceID. A DEL re-resolving never fails over devices: it tears
+ * down with what it can learn.
+ */
+async function resourceDevices(
+  named: readonly { readonly attachment: Entry; readonly ifName: IfName }[],
+  ref: PodRef | undefined,
+  deps: EngineDeps,
+  options: PlanOptions,
+): Promise<readonly (string | undefined)[]> {
+  const requests = named.map(({ attachment: e, ifName }) => ({
+    ...(e.network.resourceName ? { resourceName: e.network.resourceName } : {}),
+    ...(e.selection?.deviceId ? { selectionDeviceId: e.selection.deviceId } : {}),
+    label: `network "${e.network.networkRef}" (${ifName})`,
+  }));
+  const needing = requests.filter((r) => r.resourceName !== undefined);
+  const first = needing[0];
+  if (first === undefined || ref === undefined) return assignResourceDevices(requests, undefined).devices;
+  const pod = describePod(ref);
+  let allocated: ReadonlyMap<string, readonly string[]> | undefined;
+  try {
+    const source = await deps.podResources();
+    allocated = await source.podDevices(ref, deps.signal);
+    deps.log.debug({ devices: Object.fromEntries(allocated) }, "devices the kubelet allocated to the pod");
+  } catch (err) {
+    // Without the kubelet, selections that name their device still can be set up (Multus).
+    if (!options.lenient && !needing.every((r) => r.selectionDeviceId !== undefined)) {
+      throw toCniError(err).withContext(
+        `pod ${pod}: ${first.label} needs a device of resource ${JSON.stringify(first.resourceName)} (k8s.v1.cni.cncf.io/resourceName)`,
+      );
+    }
+    deps.log.warn({ pod, reason: (err as Error).message }, "kubelet devices unknown: using the selections' deviceIDs");
+  }
+  const { devices, shortages } = assignResourceDevices(requests, allocated);
+  if (shortages.length > 0) {
+    if (!options.lenient) throw new CniError(ErrorCode.InvalidNetworkConfig, `pod ${pod}: ${shortages.join("; ")}`);
+    deps.log.warn({ pod, shortages }, "fewer kubelet devices than attachments");
+  }
+  return devices;
 }
 
 function planAttachment(
   e: Entry,
-  at: { index: number; ifName: IfName },
+  at: { index: number; ifName: IfName; deviceId: string | undefined },
   req: ContainerRequest,
   pod: string,
 ): PlannedAttachment {
   const { index, ifName } = at;
   const sel = e.selection;
   const network = e.network.networkRef;
-  const device = deviceOf(e, req, ifName);
+  const device = at.deviceId ? deviceOf(e, at.deviceId, req, ifName) : undefined;
   const withArgs = injectCniArgs(e.network.list, selectionArgs(sel), { pod, network });
   const list = device ? injectDeviceId(withArgs, device.deviceId) : withArgs;
+  // deviceID and CNIDeviceInfoFile reach only the plugins declaring them (libcni's capability
+  // filter), as in Multus.
+  const deviceArgs = device
+    ? { deviceId: device.deviceId, ...(device.info ? { deviceInfoFile: device.info.file } : {}) }
+    : {};
   // Capability values from Kubernetes (portMappings, bandwidth, ...) belong to the cluster
   // network only (multi-net spec §7.5); a selection brings its own, gated by capabilities.
   const fromSelection = sel
-    ? capabilityArgsFor(sel, list, { pod, network }, device?.info ? { deviceInfoFile: device.info.file } : {})
-    : {};
+    ? capabilityArgsFor(sel, list, { pod, network }, deviceArgs)
+    : {
+        ...(device ? { deviceID: device.deviceId } : {}),
+        ...(device?.info ? { CNIDeviceInfoFile: device.info.file } : {}),
+      };
   const capabilityArgs = e.role === "cluster" ? { ...req.conf.runtimeConfig, ...fromSelection } : fromSelection;
   const argsOnly = sel ? argsOnlyRequests(sel, list) : undefined;
   return {
@@ -151,20 +205,20 @@ function planAttachment(
 }
 
 /**
- * A selection's deviceID (Multus; the kubelet's device allocation is not read: there is no
- * kubelet pod-resources API on a plain node). With it, a plugin declaring CNIDeviceInfoFile gets
- * a per-attachment file, seeded from the device plugin's file for the NAD's resourceName
- * (Device Information Specification §4.1, §4.2), read into network-status device-info after ADD.
+ * The attachment's device (the kubelet's, else the selection's deviceID) and its device-info
+ * file: per attachment, seeded from the device plugin's file when the NAD has a resourceName
+ * (Device Information Specification §4.1, §4.2: the implementation copies it, whatever the
+ * plugins declare, as Multus does), or offered empty to a plugin declaring CNIDeviceInfoFile;
+ * read into network-status device-info after ADD, removed on DEL.
  */
 function deviceOf(
   e: Entry,
+  deviceId: string,
   req: ContainerRequest,
   ifName: IfName,
-): { deviceId: string; info?: { file: string; seed?: string } } | undefined {
-  const deviceId = e.selection?.deviceId;
-  if (!deviceId) return undefined;
+): { deviceId: string; info?: { file: string; seed?: string } } {
   const wantsFile = e.network.list.plugins.some((p) => p.capabilities.includes("CNIDeviceInfoFile"));
-  if (!wantsFile) return { deviceId };
+  if (!wantsFile && !e.network.resourceName) return { deviceId };
   const root = req.conf.deviceInfoDir;
   const file = cniDeviceInfoPath(e.network.networkRef, req.env.containerId, ifName, root);
   const seed = e.network.resourceName ? dpDeviceInfoPath(e.network.resourceName, deviceId, root) : undefined;

@@ -17,7 +17,9 @@ import {
   checkArgsOnlyRequests,
   selectionCniArgs,
 } from "../../src/networks/delegate-config.js";
+import { createPodResourcesClient } from "../../src/kubelet/pod-resources.js";
 import { requestedIfNameProblem } from "../../src/networks/interface-names.js";
+import { assignResourceDevices } from "../../src/networks/resource-devices.js";
 import { checkNamespaceIsolation } from "../../src/networks/isolation.js";
 import { delegateConfigFromNad } from "../../src/networks/nad-config.js";
 import { findConfByName, type ConfDirReader } from "../../src/runtime/conf-files.js";
@@ -247,6 +249,38 @@ const rows: Record<string, () => unknown> = {
     await expect(
       delegateConfigFromNad(nad('{"cniVersion":"1.0.0","plugins":[]}'), noConf, { pod: POD }),
     ).rejects.toThrow(/no plugins in list/);
+  },
+  "NAD with `k8s.v1.cni.cncf.io/resourceName`: fewer devices of it allocated to the pod than attachments using it":
+    () => {
+      const two = [
+        { resourceName: "intel.com/sriov", label: "a" },
+        { resourceName: "intel.com/sriov", label: "b" },
+      ];
+      const allocated = new Map([["intel.com/sriov", ["0000:18:02.5"]]]);
+      expect(assignResourceDevices(two, allocated).shortages).toEqual([expect.stringContaining('"intel.com/sriov"')]);
+      const own = [two[0]!, { ...two[1]!, selectionDeviceId: "0000:18:02.6" }];
+      expect(assignResourceDevices(own, allocated)).toEqual({
+        devices: ["0000:18:02.5", "0000:18:02.6"],
+        shortages: [],
+      });
+    },
+  "NAD with `k8s.v1.cni.cncf.io/resourceName`: no kubelet pod-resources socket": async () => {
+    const client = createPodResourcesClient({
+      podResourcesSocket: "/nonexistent/kubelet.sock",
+      requestTimeoutMs: 1000,
+      retries: 0,
+      retryBackoffMs: 0,
+    });
+    const err = await client
+      .podDevices({ namespace: "a", name: "p" }, AbortSignal.timeout(5000))
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      code: ErrorCode.TryAgainLater,
+      msg: expect.stringContaining("/nonexistent/kubelet.sock"),
+    });
+    expect(
+      assignResourceDevices([{ resourceName: "r", selectionDeviceId: "d", label: "a" }], undefined).devices,
+    ).toEqual(["d"]);
   },
   "conf dir: a broken file other than the one looked for": async () => {
     const files: Record<string, string> = {
