@@ -9,10 +9,10 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startKubeletStandin, type KubeletStandin } from "../support/kubelet-standin.js";
+import { networkStatusIn } from "../support/network-status.js";
 import { startPlexusDaemon, type TestDaemon } from "../support/plexus-daemon.js";
 import {
   callsOf,
-  NETWORK_STATUS,
   NETWORKS,
   netResult,
   recorderNad,
@@ -22,7 +22,7 @@ import {
 } from "./plexus-harness.js";
 
 const SRIOV = "intel.com/sriov";
-const VF = ["0000:18:02.3", "0000:18:02.5"];
+const VF = ["0000:18:02.3", "0000:18:02.5"] as const;
 const info = (pci: string) => ({ type: "pci", version: "1.1.0", pci: { "pci-address": pci } });
 
 describe.each(["thin", "daemon"] as const)("devices from the kubelet (%s mode)", (mode) => {
@@ -97,8 +97,8 @@ describe.each(["thin", "daemon"] as const)("devices from the kubelet (%s mode)",
       expect(existsSync(file)).toBe(true);
     }
     expect(callsOf(adds, "ADD", "net3")[0]?.stdin).not.toHaveProperty("deviceID");
-    const statuses = JSON.parse(h.getPod(pod).metadata.annotations[NETWORK_STATUS]);
-    expect(statuses.map((s: any) => [s.name, s["device-info"]])).toEqual([
+    const statuses = networkStatusIn(h.getPod(pod), "pod vf-0");
+    expect(statuses.map((s) => [s.name, s["device-info"]])).toEqual([
       ["cluster", undefined],
       ["team-a/sriov-a", info(VF[0] as string)],
       ["team-a/sriov-a", info(VF[1] as string)],

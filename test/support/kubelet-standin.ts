@@ -42,7 +42,8 @@ interface PodMessage {
 
 export async function startKubeletStandin(socket: string): Promise<KubeletStandin> {
   const definition = protoLoader.loadSync(PROTO, { keepCase: true, longs: String, defaults: true });
-  const v1 = (grpc.loadPackageDefinition(definition) as any).v1;
+  const v1 = grpc.loadPackageDefinition(definition)["v1"] as grpc.GrpcObject;
+  const lister = v1["PodResourcesLister"] as grpc.ServiceClientConstructor;
   const pods = new Map<string, PodMessage>();
   const server = new grpc.Server();
   const self: KubeletStandin = {
@@ -114,7 +115,7 @@ export async function startKubeletStandin(socket: string): Promise<KubeletStandi
       callback(null, { pod_resources: pod });
     },
   };
-  server.addService(v1.PodResourcesLister.service, handlers);
+  server.addService(lister.service, handlers);
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(`unix:${socket}`, grpc.ServerCredentials.createInsecure(), (err) =>
       err ? reject(err) : resolve(),

@@ -17,7 +17,12 @@ import {
 const PROTO = fileURLToPath(new URL("../fixtures/kubelet/podresources-v1.proto", import.meta.url));
 const service = protoLoader.loadSync(PROTO, { keepCase: true, longs: String, defaults: true })[
   "v1.PodResourcesLister"
-] as unknown as Record<string, protoLoader.MethodDefinition<any, any>>;
+] as unknown as Record<string, protoLoader.MethodDefinition<object, object, GetRequest>>;
+
+interface GetRequest {
+  readonly pod_name: string;
+  readonly pod_namespace: string;
+}
 const list = service["List"]!;
 const get = service["Get"]!;
 
