@@ -8,7 +8,7 @@ export const ATTACHMENT_RECORD_KIND = "plexus.attachment";
 export const ATTACHMENT_RECORD_VERSION = 1;
 
 /** auxiliary: the auxiliaryCNIChainName chain, run last (docs/compatibility.md#auxiliary-chain). */
-export const AttachmentRoleSchema = z.enum(["cluster", "default", "selected", "auxiliary"]);
+const AttachmentRoleSchema = z.enum(["cluster", "default", "selected", "auxiliary"]);
 export type AttachmentRole = z.infer<typeof AttachmentRoleSchema>;
 
 const PodRefSchema = z.object({ namespace: NamespaceSchema, name: PodNameSchema, uid: PodUidSchema.optional() });

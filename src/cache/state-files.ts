@@ -64,7 +64,7 @@ export function stateFailure(err: unknown, dir: string): unknown {
   );
 }
 
-export function refused(path: string, what: string): CniError {
+function refused(path: string, what: string): CniError {
   return new CniError(
     ErrorCode.IoFailure,
     `state directory entry ${path} is ${what}: Plexus uses only plain files and directories of its own there and will not follow or touch this one (an operator should look at it and remove it)`,

@@ -9,7 +9,7 @@ import { nonEmptyValue, parseCommandLine, UsageError, type FlagSpecs } from "./a
 
 const DEFAULT_STATE_DIR = "/var/lib/cni/plexus";
 
-export const INSPECT_USAGE = `Usage: plexus inspect [flags]
+const INSPECT_USAGE = `Usage: plexus inspect [flags]
 
 Flags:
   --state-dir DIR   Plexus's cache (the cniDir of its config; default /var/lib/cni/plexus)

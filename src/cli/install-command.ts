@@ -10,7 +10,7 @@ import { installNode, uninstallNode, type NodeCommandIo } from "../install/node-
 import { parseCommandLine, UsageError, type FlagSpecs } from "./args.js";
 import { importKubeClient } from "./k8s-loader.js";
 
-export const INSTALL_USAGE = `Usage: plexus install [flags]
+const INSTALL_USAGE = `Usage: plexus install [flags]
 
 Installs Plexus on this node and keeps it installed: copies the plexus executable into the CNI
 bin dir, writes a kubeconfig for the plugin from the pod's service account (and refreshes it
@@ -57,7 +57,7 @@ Exit codes: 0 done (or probe passed), 1 failed (or probe failed), 2 a bad flag, 
 --config file, or an environment the agent cannot work in.
 `;
 
-export const UNINSTALL_USAGE = `Usage: plexus uninstall [flags]
+const UNINSTALL_USAGE = `Usage: plexus uninstall [flags]
 
 Removes Plexus from this node: 00-plexus.conflist first, then the plugin's kubeconfig and token.
 The executable stays unless --remove-binary is given (pods torn down later may still need it).

@@ -11,7 +11,7 @@ import { findCrdDir, startLocalNode } from "../local/local-node.js";
 import { nonEmptyValue, parseCommandLine, portValue, UsageError, type FlagSpecs } from "./args.js";
 import { importKubeClient } from "./k8s-loader.js";
 
-export const LOCAL_USAGE = `Usage: plexus local [flags]
+const LOCAL_USAGE = `Usage: plexus local [flags]
 
 Runs a one-node Kubernetes on this machine for Plexus, as root: the local API server, a node
 network namespace (the node's links live there, never in this machine's namespace), and a node
@@ -128,7 +128,7 @@ function modeValue(text: string): "daemon" | "thin" {
   return text;
 }
 
-export const FORWARD_USAGE = `Usage: plexus local forward --listen HOST:PORT|PATH --to HOST:PORT|PATH
+const FORWARD_USAGE = `Usage: plexus local forward --listen HOST:PORT|PATH --to HOST:PORT|PATH
 
 Accepts connections on --listen and pipes each to --to, until SIGINT or SIGTERM: how the
 simulated node's network namespace reaches the local API server (a unix socket crosses

@@ -7,7 +7,7 @@ import { parseCommandLine } from "./args.js";
 
 export const PLEXUS_VERSION = "0.1.0";
 
-export const VERSION_USAGE = `Usage: plexus version [--json]
+const VERSION_USAGE = `Usage: plexus version [--json]
 
 Prints the Plexus version and the CNI spec versions it speaks (as a plugin and towards its
 delegates); --json adds how this executable was built.
@@ -34,7 +34,7 @@ export interface VersionInfo {
   };
 }
 
-export function versionInfo(): VersionInfo {
+function versionInfo(): VersionInfo {
   const bundled = typeof PLEXUS_BUILD_COMMIT !== "undefined";
   return {
     version: PLEXUS_VERSION,

@@ -36,7 +36,7 @@ export function sizeProblem(text: string, maxBytes: number): string | undefined 
 }
 
 /** True when more than `maxDepth` arrays/objects are open at some point (strings skipped). */
-export function jsonDepthExceeds(text: string, maxDepth: number): boolean {
+function jsonDepthExceeds(text: string, maxDepth: number): boolean {
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {

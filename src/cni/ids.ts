@@ -26,7 +26,7 @@ export const MAX_IFNAME_BYTES = 15;
  * shorter ones (containerd and CRI-O: 64 hex digits; containerd's identifiers allow 76), and
  * Plexus names a directory and device-info files after it (NAME_MAX is 255 bytes).
  */
-export const MAX_CONTAINER_ID = 128;
+const MAX_CONTAINER_ID = 128;
 
 export function parseContainerId(v: string): ContainerId {
   if (v === "") throw new CniError(ErrorCode.UnknownContainer, "missing containerID");

@@ -28,7 +28,7 @@ const optionalIp = z
   .optional();
 const uint = z.number().int().nonnegative();
 
-export const DnsSchema = z.object({
+const DnsSchema = z.object({
   nameservers: z.array(z.string()).optional(),
   domain: z.string().optional(),
   search: z.array(z.string()).optional(),
@@ -36,7 +36,7 @@ export const DnsSchema = z.object({
 });
 export type Dns = z.infer<typeof DnsSchema>;
 
-export const RouteSchema = z.object({
+const RouteSchema = z.object({
   dst: cidr,
   gw: optionalIp,
   mtu: uint.optional(),
@@ -47,7 +47,7 @@ export const RouteSchema = z.object({
 });
 export type Route = z.infer<typeof RouteSchema>;
 
-export const InterfaceSchema = z.object({
+const InterfaceSchema = z.object({
   name: z.string(),
   mac: z.string().optional(),
   mtu: uint.optional(),
@@ -57,7 +57,7 @@ export const InterfaceSchema = z.object({
 });
 export type Interface = z.infer<typeof InterfaceSchema>;
 
-export const IpConfigSchema = z.object({
+const IpConfigSchema = z.object({
   address: cidr,
   gateway: optionalIp,
   interface: z.number().int().optional(),
@@ -74,16 +74,14 @@ export const Result100Schema = z.object({
 });
 export type Result100 = z.infer<typeof Result100Schema>;
 
-export const Interface040Schema = InterfaceSchema.pick({ name: true, mac: true, sandbox: true });
-export type Interface040 = z.infer<typeof Interface040Schema>;
+const Interface040Schema = InterfaceSchema.pick({ name: true, mac: true, sandbox: true });
 // libcni marshals a 0.4.0 address without a version as `"version": ""`; read that as absent.
-export const IpConfig040Schema = IpConfigSchema.extend({
+const IpConfig040Schema = IpConfigSchema.extend({
   version: z.union([z.literal("").transform(() => undefined), z.enum(["4", "6"])]).optional(),
 });
-export type IpConfig040 = z.infer<typeof IpConfig040Schema>;
 
 /** 0.3.0, 0.3.1 and 0.4.0. */
-export const Result040Schema = z.object({
+const Result040Schema = z.object({
   cniVersion: z.enum(["0.3.0", "0.3.1", "0.4.0"]),
   interfaces: z.array(Interface040Schema).optional(),
   ips: z.array(IpConfig040Schema).optional(),
@@ -92,7 +90,7 @@ export const Result040Schema = z.object({
 });
 export type Result040 = z.infer<typeof Result040Schema>;
 
-export const IpConfig020Schema = z.object({
+const IpConfig020Schema = z.object({
   ip: cidr,
   gateway: optionalIp,
   routes: z.array(RouteSchema).optional(),
@@ -100,7 +98,7 @@ export const IpConfig020Schema = z.object({
 export type IpConfig020 = z.infer<typeof IpConfig020Schema>;
 
 /** 0.1.0 and 0.2.0. */
-export const Result020Schema = z.object({
+const Result020Schema = z.object({
   cniVersion: z.enum(["0.1.0", "0.2.0"]),
   ip4: IpConfig020Schema.optional(),
   ip6: IpConfig020Schema.optional(),

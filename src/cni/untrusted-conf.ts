@@ -11,7 +11,7 @@ import { isValidNetworkName, pluginTypeProblem, SELF_PLUGIN_TYPES } from "./ids.
 /** Config files and NAD configs larger than this are refused (real ones are a few KiB). */
 export const MAX_CONF_BYTES = 1024 * 1024;
 /** Deepest JSON nesting in a delegate config; plugin configs nest 5-6 levels. */
-export const MAX_CONF_JSON_DEPTH = 64;
+const MAX_CONF_JSON_DEPTH = 64;
 
 /** The JSON text of a config, within the bounds above. */
 export function parseConfJson(text: string): BoundedParse {

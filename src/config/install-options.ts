@@ -38,10 +38,10 @@ const PLUGIN_KEYS = {
 const PluginOptionsSchema = z.strictObject(PlexusNetConfSchema.pick(PLUGIN_KEYS).partial().shape);
 export type PluginOptions = Readonly<Partial<z.infer<typeof PluginOptionsSchema>>>;
 
-export const DEFAULT_NETWORK_NAME = "plexus-cni-network";
+const DEFAULT_NETWORK_NAME = "plexus-cni-network";
 
 /** The file form (ConfigMap `install.json`); every key optional, unknown keys rejected. */
-export const InstallFileSchema = z.strictObject({
+const InstallFileSchema = z.strictObject({
   hostRoot: absolutePath.optional(),
   cniConfDir: absolutePath.optional(),
   cniBinDir: absolutePath.optional(),
@@ -213,7 +213,7 @@ function parseWith<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
 }
 
 /** Keeps only the plugin keys the user set (with their parsed values), so defaults stay the plugin's. */
-export function parsePluginOptions(raw: unknown, what = "plugin options"): PluginOptions {
+function parsePluginOptions(raw: unknown, what = "plugin options"): PluginOptions {
   if (raw === undefined) return {};
   const parsed = parseWith(PluginOptionsSchema, raw, what);
   const given = new Set(Object.keys(raw as object));

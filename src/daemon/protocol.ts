@@ -11,10 +11,10 @@
 
 import { z } from "zod";
 
-export const PROTOCOL_VERSION = "v1";
+const PROTOCOL_VERSION = "v1";
 export const CNI_PATH = `/${PROTOCOL_VERSION}/cni`;
-export const FRAMED_CONTENT_TYPE = "application/vnd.plexus.cni.v1";
-export const JSON_CONTENT_TYPE = "application/json";
+const FRAMED_CONTENT_TYPE = "application/vnd.plexus.cni.v1";
+const JSON_CONTENT_TYPE = "application/json";
 export const EXIT_CODE_HEADER = "plexus-exit-code";
 /** stdin is bounded at 4 MiB by the plugin edge; the environment rarely exceeds a few KiB. */
 export const MAX_BODY_BYTES = 8 * 1024 * 1024;

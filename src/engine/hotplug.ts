@@ -45,9 +45,9 @@ import { recordFailureEvent } from "./publish.js";
 import { deleteAttachments } from "./teardown.js";
 
 /** The Warning Event reason of a hot-plug that failed (it is retried while the annotation asks). */
-export const HOTPLUG_FAILED_REASON = "NetworkHotplugFailed";
+const HOTPLUG_FAILED_REASON = "NetworkHotplugFailed";
 /** The Normal Event reason of an attachment a hot-plug removed. */
-export const REMOVED_INTERFACE_REASON = "RemovedInterface";
+const REMOVED_INTERFACE_REASON = "RemovedInterface";
 
 export interface HotplugFailure {
   readonly operation: "attach" | "detach" | "annotation" | "status";

@@ -11,7 +11,7 @@ import type { HostPath, InstallLayout } from "./layout.js";
 export type BinaryInstall = "copied" | "unchanged";
 
 /** Copies `source` to `dest` (0755) unless `dest` already has the same content. */
-export async function installBinary(source: string, dest: string): Promise<BinaryInstall> {
+async function installBinary(source: string, dest: string): Promise<BinaryInstall> {
   const [want, have] = await Promise.all([hashFile(source), hashFile(dest)]);
   if (want === undefined)
     throw new CniError(ErrorCode.IoFailure, `the plexus executable to install does not exist: ${source}`);

@@ -32,7 +32,7 @@ const STABLE_MS = 10 * 60_000;
  */
 const CONF_MODE = 0o644;
 
-export function restoreBackoffMs(removals: number): number {
+function restoreBackoffMs(removals: number): number {
   return removals <= 1 ? 0 : Math.min(1000 * 2 ** (removals - 1), MAX_BACKOFF_MS);
 }
 

@@ -9,10 +9,10 @@ import { OWN_CONF_PREFIX } from "../runtime/conf-files.js";
 
 /** Lexically first among the usual primaries (05-cilium, 10-calico, 10-flannel, ...), as a meta-plugin must be. */
 export const PLEXUS_CONF_FILE = `${OWN_CONF_PREFIX}.conflist`;
-export const PLEXUS_BINARY = "plexus";
+const PLEXUS_BINARY = "plexus";
 /** Daemon mode: the plexus executable beside the shim, which runs it while no daemon answers. */
-export const PLEXUS_THIN_BINARY = "plexus-thin";
-export const TOKEN_FILE = "plexus.token";
+const PLEXUS_THIN_BINARY = "plexus-thin";
+const TOKEN_FILE = "plexus.token";
 
 export interface HostPath {
   /** As the host sees it: what goes into files the runtime or the plugin read. */
@@ -38,7 +38,7 @@ export interface InstallLayout {
   readonly readinessFile: HostPath | undefined;
 }
 
-export function hostPath(hostRoot: string, path: string): HostPath {
+function hostPath(hostRoot: string, path: string): HostPath {
   return { host: path, agent: hostRoot === "/" ? path : join(hostRoot, path) };
 }
 

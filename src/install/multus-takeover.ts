@@ -20,7 +20,7 @@ import type { JsonObject } from "../cni/conf.js";
 import { candidateConfFiles, type ConfDirReader } from "../runtime/conf-files.js";
 
 /** Multus's cniDir default (pkg/types/conf.go). */
-export const MULTUS_DEFAULT_CNI_DIR = "/var/lib/cni/multus";
+const MULTUS_DEFAULT_CNI_DIR = "/var/lib/cni/multus";
 export const REPLACED_SUFFIX = ".replaced-by-plexus";
 const MULTUS_TYPES = new Set(["multus", "multus-shim"]);
 

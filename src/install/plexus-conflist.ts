@@ -36,7 +36,7 @@ export interface ConflistInputs {
 }
 
 /** Capabilities any plugin of the primary enables, in first-seen order (`false` ones are not offered). */
-export function unionCapabilities(list: NetworkConfigList): Record<string, true> {
+function unionCapabilities(list: NetworkConfigList): Record<string, true> {
   const caps: Record<string, true> = {};
   for (const plugin of list.plugins) for (const cap of plugin.capabilities) caps[cap] = true;
   return caps;

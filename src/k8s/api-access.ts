@@ -6,7 +6,7 @@ import { accessSync, constants } from "node:fs";
 import { isIPv6 } from "node:net";
 import { join } from "node:path";
 
-export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 export interface ApiAccessOptions {
   /** A kubeconfig file; wins over in-cluster access when set. */

@@ -25,11 +25,11 @@ export const seg = encodeURIComponent;
 export const NADS_PATH = "/apis/k8s.cni.cncf.io/v1";
 export const NAD_RESOURCE = "network-attachment-definitions";
 
-export function podSubject(ref: Pick<PodRef, "namespace" | "name">): string {
+function podSubject(ref: Pick<PodRef, "namespace" | "name">): string {
   return `pod ${ref.namespace}/${ref.name}`;
 }
 
-export function podPath(ref: Pick<PodRef, "namespace" | "name">): string {
+function podPath(ref: Pick<PodRef, "namespace" | "name">): string {
   return `/api/v1/namespaces/${seg(ref.namespace)}/pods/${seg(ref.name)}`;
 }
 
@@ -81,7 +81,7 @@ export interface StatusWrite {
  * through the status subresource persist; the pod status strategy resets spec and ownerReferences
  * only), instead of the NAD client library's GET + PUT with retries on conflict.
  */
-export async function patchNetworkStatus(
+async function patchNetworkStatus(
   ctx: ApiContext,
   ref: PodRef,
   value: string,

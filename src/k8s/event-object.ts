@@ -14,12 +14,12 @@ import { createHash } from "node:crypto";
 import type { KubeEvent } from "./port.js";
 import type { JsonObject } from "./objects.js";
 
-export const EVENT_SOURCE = "plexus";
+const EVENT_SOURCE = "plexus";
 /** events.k8s.io caps `note` at 1 kB; the same bound keeps core events readable. */
 const MAX_MESSAGE = 1024;
 const MAX_NAME = 253;
 
-export function eventMessage(event: KubeEvent): string {
+function eventMessage(event: KubeEvent): string {
   return event.message.length > MAX_MESSAGE ? `${event.message.slice(0, MAX_MESSAGE - 3)}...` : event.message;
 }
 

@@ -21,7 +21,7 @@ export interface EventLimits {
   readonly queueLimit: number;
 }
 
-export const DEFAULT_EVENT_LIMITS: EventLimits = { burst: 25, perSecond: 5, queueLimit: 1000 };
+const DEFAULT_EVENT_LIMITS: EventLimits = { burst: 25, perSecond: 5, queueLimit: 1000 };
 
 export interface EventRecorderOptions {
   readonly ctx: ApiContext;

@@ -6,7 +6,7 @@ import type { NetworkAttachmentDefinition, ObjectMeta, Pod } from "./port.js";
 
 export const NETWORK_STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status";
 /** Set by the kubelet: "api" for pods from the API server, "file"/"http" for static pods. */
-export const CONFIG_SOURCE_ANNOTATION = "kubernetes.io/config.source";
+const CONFIG_SOURCE_ANNOTATION = "kubernetes.io/config.source";
 
 export type JsonObject = { [key: string]: unknown };
 
@@ -61,7 +61,7 @@ function podOf(parsed: z.infer<typeof PodSchema>, metadata: ObjectMeta): Pod {
  * annotations, the whole spec and status) is dropped at the cache's door: a node has up to 110
  * pods and the daemon needs a few hundred bytes of each.
  */
-export function isRetainedPodAnnotation(key: string): boolean {
+function isRetainedPodAnnotation(key: string): boolean {
   const slash = key.indexOf("/");
   const prefix = slash < 0 ? "" : key.slice(0, slash);
   return (
@@ -108,13 +108,6 @@ export function parseNetworkAttachmentDefinition(body: unknown): NetworkAttachme
 export function isStaticPod(pod: Pod): boolean {
   const source = pod.metadata.annotations?.[CONFIG_SOURCE_ANNOTATION];
   return source !== undefined && source !== "api";
-}
-
-/** The raw pod with one annotation set; everything else is sent back as it came. */
-export function withAnnotation(raw: JsonObject, key: string, value: string): JsonObject {
-  const metadata = isJsonObject(raw["metadata"]) ? raw["metadata"] : {};
-  const annotations = isJsonObject(metadata["annotations"]) ? metadata["annotations"] : {};
-  return { ...raw, metadata: { ...metadata, annotations: { ...annotations, [key]: value } } };
 }
 
 function toMeta(

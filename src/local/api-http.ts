@@ -77,7 +77,7 @@ export function sendJson(
   res.end(payload);
 }
 
-export function toApiError(error: unknown): ApiError {
+function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof SyntaxError) return badRequest(error.message);
   return internalError(error instanceof Error ? error.message : String(error), error);

@@ -8,7 +8,7 @@ import type { KubeObject, ResourceDefinition } from "./api-types.js";
 import { apiVersionOf, isJsonObject } from "./api-types.js";
 
 /** Kubernetes' limit on the total size of an object's annotations (TotalAnnotationSizeLimitB). */
-export const ANNOTATIONS_LIMIT_BYTES = 256 * 1024;
+const ANNOTATIONS_LIMIT_BYTES = 256 * 1024;
 
 /** The metadata the server owns: whatever a client sends here is replaced. */
 const SERVER_OWNED = [

@@ -24,7 +24,7 @@ function col(name: string, type = "string", priority = 0, format = ""): Column {
 const NAME = col("Name", "string", 0, "name");
 
 /** Kubernetes' duration.HumanDuration, as in the AGE column. */
-export function humanDuration(ms: number): string {
+function humanDuration(ms: number): string {
   const s = Math.floor(ms / 1000);
   if (s < -1) return "<invalid>";
   if (s < 0) return "0s";

@@ -38,13 +38,13 @@ export function asServed(def: ResourceDefinition, object: KubeObject): KubeObjec
   return { ...object, apiVersion: apiVersionOf(def.group, def.version) };
 }
 
-export function inScope(scope: WatchScope, object: KubeObject | undefined): boolean {
+function inScope(scope: WatchScope, object: KubeObject | undefined): boolean {
   if (object === undefined) return false;
   if (scope.namespace !== undefined && object.metadata.namespace !== scope.namespace) return false;
   return scope.predicate(object);
 }
 
-export function translateEvent(scope: WatchScope, event: StorageEvent): WatchEvent | undefined {
+function translateEvent(scope: WatchScope, event: StorageEvent): WatchEvent | undefined {
   if (event.key !== storageKey(scope.def)) return undefined;
   const now = event.type !== "DELETED" && inScope(scope, event.object);
   const before = event.type === "DELETED" ? inScope(scope, event.object) : inScope(scope, event.previous);

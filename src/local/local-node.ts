@@ -53,7 +53,7 @@ export interface LocalNode {
 }
 
 /** A primary for a bare `plexus local`: bridge + host-local in 198.18.0.0/24, and portmap. */
-export function defaultPrimary(stateDir: string): Record<string, unknown> {
+function defaultPrimary(stateDir: string): Record<string, unknown> {
   return {
     cniVersion: "1.0.0",
     name: "local-bridge",

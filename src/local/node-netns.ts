@@ -8,7 +8,7 @@ import { promisify } from "node:util";
 
 const run = promisify(execFile);
 
-export const NODE_NICS = ["eth0", "eth1"] as const;
+const NODE_NICS = ["eth0", "eth1"] as const;
 
 export async function createNodeNetns(name: string): Promise<string> {
   await deleteNodeNetns(name);

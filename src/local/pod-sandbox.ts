@@ -34,7 +34,7 @@ export interface Sandbox {
 const IFNAME = parseIfName("eth0");
 
 /** The network configuration a runtime would use now: the first file in its order (go-cni). */
-export async function loadRuntimeNetwork(confDir: string): Promise<NetworkConfigList> {
+async function loadRuntimeNetwork(confDir: string): Promise<NetworkConfigList> {
   const first = runtimeConfFiles(await nodeConfDirReader.list(confDir))[0];
   if (!first)
     throw new CniError(ErrorCode.TryAgainLater, `no network config found in ${confDir}: cni plugin not initialized`);
@@ -97,7 +97,7 @@ export async function tearDownSandbox(
 }
 
 /** containerd: IPs grouped by interface name; only eth0's count (an unindexed IP is eth0's). */
-export function podIps(result: Result100): string[] {
+function podIps(result: Result100): string[] {
   const ips = (result.ips ?? [])
     .filter((ip) => ip.interface === undefined || result.interfaces?.[ip.interface]?.name === IFNAME)
     .map((ip) => addressIp(ip.address));

@@ -11,7 +11,7 @@ export interface PodStatusWrite {
 }
 
 /** Where the pod's network namespace is, for people and scripts looking inside it. */
-export const NETNS_ANNOTATION = "local.plexus.dev/netns";
+const NETNS_ANNOTATION = "local.plexus.dev/netns";
 
 function condition(type: string, ok: boolean, now: string, reason?: string, message?: string) {
   return {

@@ -12,7 +12,7 @@ function encodeLength(length: number): Buffer {
 }
 
 /** A TLV with the given tag byte around the given content. */
-export function tlv(tag: number, content: Buffer): Der {
+function tlv(tag: number, content: Buffer): Der {
   return Buffer.concat([Buffer.from([tag]), encodeLength(content.length), content]);
 }
 

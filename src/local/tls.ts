@@ -172,7 +172,7 @@ function keyId(publicKey: KeyObject): Buffer {
   return createHash("sha1").update(raw).digest();
 }
 
-export function ipBytes(ip: string): Buffer {
+function ipBytes(ip: string): Buffer {
   const family = isIP(ip);
   if (family === 4) return Buffer.from(ip.split(".").map(Number));
   if (family !== 6) throw new TypeError(`not an IP address: ${ip}`);

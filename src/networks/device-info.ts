@@ -6,8 +6,7 @@ import type { JsonObject } from "../cni/conf.js";
 import { CniError, ErrorCode } from "../cni/error.js";
 import { parseBoundedJson } from "../cni/bounded-json.js";
 
-export const DEVICE_INFO_ROOT = "/var/run/k8s.cni.cncf.io/devinfo";
-export const DEVICE_INFO_VERSION = "1.1.0";
+const DEVICE_INFO_ROOT = "/var/run/k8s.cni.cncf.io/devinfo";
 
 /** The file a device plugin writes: dp/<resourceName>-<deviceID>-device.json, `/` -> `-` (DIS §4.1). */
 export function dpDeviceInfoPath(resourceName: string, deviceId: string, root = DEVICE_INFO_ROOT): string {

@@ -33,10 +33,10 @@ export interface Bandwidth {
  */
 export const DEFAULT_BANDWIDTH_BURST = 2_147_483_647;
 /** The reference bandwidth plugin rejects burst/8 >= 2^32 ("burst cannot be more than 4GB"). */
-export const MAX_BANDWIDTH_BURST = 2 ** 32 * 8 - 1;
+const MAX_BANDWIDTH_BURST = 2 ** 32 * 8 - 1;
 
 /** Keys of the element; a key with a `.` is a reverse-domain extension (§4.1.2.1) and ignored. */
-export const SELECTION_KEYS = [
+const SELECTION_KEYS = [
   "name",
   "namespace",
   "interface",

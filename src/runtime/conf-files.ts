@@ -10,7 +10,7 @@ import { CniError, ErrorCode } from "../cni/error.js";
 import { isJsonObject, MAX_CONF_BYTES, parseConfJson, validateDelegateConfig } from "../cni/untrusted-conf.js";
 
 /** What containerd (go-cni) and CRI-O (ocicni) pass to libcni's ConfFiles. */
-export const CONF_EXTENSIONS = [".conf", ".conflist", ".json"] as const;
+const CONF_EXTENSIONS = [".conf", ".conflist", ".json"] as const;
 /** Plexus's own file in the runtime's conf dir: never a delegate of itself. */
 export const OWN_CONF_PREFIX = "00-plexus";
 

@@ -42,8 +42,8 @@ export interface RuntimeOptions {
 
 // A delegate that has not answered in a minute is stuck: the kubelet gives a whole
 // RunPodSandbox 4 minutes, and a pod has several attachments.
-export const DEFAULT_TIMEOUT_MS = 60_000;
-export const DEFAULT_RETRY_DELAY_MS = 1_000;
+const DEFAULT_TIMEOUT_MS = 60_000;
+const DEFAULT_RETRY_DELAY_MS = 1_000;
 
 export function createRuntime(options: RuntimeOptions): CniRuntime {
   const exec = execOptions(options);
@@ -89,11 +89,7 @@ export function execOptions(options: RuntimeOptions): ExecOptions {
  * dummy netns, ifname and path for plugins built with an old skel, and a plugin too old to know
  * VERSION supports 0.1.0.
  */
-export async function probePluginVersions(
-  type: string,
-  exec: ExecOptions,
-  signal: AbortSignal,
-): Promise<readonly string[]> {
+async function probePluginVersions(type: string, exec: ExecOptions, signal: AbortSignal): Promise<readonly string[]> {
   const ref = { type };
   let out: unknown;
   try {

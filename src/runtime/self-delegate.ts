@@ -16,7 +16,7 @@ import { CniError, ErrorCode } from "../cni/error.js";
 import { SELF_PLUGIN_TYPES } from "../cni/ids.js";
 
 /** Set in every delegate's environment by Plexus; a Plexus that finds it set is nested. */
-export const NESTING_ENV = "PLEXUS_DEPTH";
+const NESTING_ENV = "PLEXUS_DEPTH";
 
 /** What Plexus is, as a runtime that must not run it sees it. */
 export interface SelfIdentity {
