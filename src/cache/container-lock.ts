@@ -263,7 +263,8 @@ function busy(containerId: string, holder: LockHolder | undefined, timeoutMs: nu
   const who = holder ? ` (pid ${holder.pid}, since ${holder.since})` : "";
   return new CniError(
     ErrorCode.TryAgainLater,
-    `container ${containerId} is busy: another Plexus command for it${who} still runs after ${Math.round(timeoutMs / 1000)} s; try again`,
+    `container ${containerId} is busy: another Plexus command for it${who} still runs ` +
+      `after ${Math.round(timeoutMs / 1000)} s; try again`,
   );
 }
 

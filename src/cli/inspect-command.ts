@@ -72,7 +72,8 @@ export async function runInspect(argv: readonly string[]): Promise<number> {
   const newest = gone[gone.length - 1];
   if (newest && !flags.pod) {
     process.stdout.write(
-      `${gone.length} container(s) recently deleted or rolled back (tombstones), the newest ${age(now - Date.parse(newest.at))} ago\n`,
+      `${gone.length} container(s) recently deleted or rolled back (tombstones), the ` +
+        `newest ${age(now - Date.parse(newest.at))} ago\n`,
     );
   }
   return 0;

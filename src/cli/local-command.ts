@@ -90,7 +90,8 @@ async function runLocalNode(
     values.referencePlugins ?? ["/usr/lib/cni", "/opt/cni/bin"].find((d) => existsSync(join(d, "bridge")));
   if (!reference) {
     process.stderr.write(
-      "plexus local: no reference CNI plugins found (install containernetworking-plugins or pass --reference-plugins)\n",
+      "plexus local: no reference CNI plugins found (install containernetworking-plugins or pass " +
+        "--reference-plugins)\n",
     );
     return 1;
   }
@@ -110,7 +111,8 @@ async function runLocalNode(
   const ready = join(stateDir, "ready");
   await writeFile(ready, `${node.api.url}\n`);
   process.stdout.write(
-    `plexus local is running (${node.mode} mode): API ${node.api.url}, node namespace ${node.nodeNetns}\n  export KUBECONFIG=${node.kubeconfig}\n`,
+    `plexus local is running (${node.mode} mode): API ${node.api.url}, node namespace ${node.nodeNetns}\n  ` +
+      `export KUBECONFIG=${node.kubeconfig}\n`,
   );
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);

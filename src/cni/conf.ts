@@ -100,7 +100,8 @@ function parsePlugin(p: unknown, index: number): PluginConf {
   const notBool = entries.find(([, on]) => typeof on !== "boolean");
   if (notBool) {
     fail(
-      `failed to parse plugin config ${index} (type ${JSON.stringify(type)}): capability ${JSON.stringify(notBool[0])} must be true or false`,
+      `failed to parse plugin config ${index} (type ${JSON.stringify(type)}): ` +
+        `capability ${JSON.stringify(notBool[0])} must be true or false`,
     );
   }
   return { type, capabilities: entries.filter(([, on]) => on === true).map(([k]) => k), raw };

@@ -48,7 +48,8 @@ export function decodeCniCall(contentType: string | undefined, body: Buffer): Cn
   if (type === JSON_CONTENT_TYPE) return decodeJson(body);
   throw new ProtocolError(
     415,
-    `unsupported Content-Type ${JSON.stringify(contentType ?? "")}: send ${FRAMED_CONTENT_TYPE} or ${JSON_CONTENT_TYPE}`,
+    `unsupported Content-Type ${JSON.stringify(contentType ?? "")}: send ${FRAMED_CONTENT_TYPE} ` +
+      `or ${JSON_CONTENT_TYPE}`,
   );
 }
 
@@ -81,7 +82,8 @@ function decodeJson(body: Buffer): CniCall {
     const issue = parsed.error.issues[0];
     throw new ProtocolError(
       400,
-      `JSON body: ${issue?.path.join(".") || "body"}: ${issue?.message ?? "invalid"} (expected {"env": {"KEY": "VALUE", ...}, "stdin": "<config>" or {<config>}})`,
+      `JSON body: ${issue?.path.join(".") || "body"}: ${issue?.message ?? "invalid"} (expected {"env": {"KEY": ` +
+        `"VALUE", ...}, "stdin": "<config>" or {<config>}})`,
     );
   }
   const { env, stdin } = parsed.data;
@@ -102,7 +104,8 @@ export function unknownEndpoint(method: string, path: string): ProtocolError {
   if (version !== undefined && version !== PROTOCOL_VERSION)
     return new ProtocolError(
       404,
-      `unsupported protocol version ${JSON.stringify(version)}: this daemon speaks ${PROTOCOL_VERSION} (POST ${CNI_PATH})`,
+      `unsupported protocol version ${JSON.stringify(version)}: this daemon speaks ${PROTOCOL_VERSION} ` +
+        `(POST ${CNI_PATH})`,
     );
   if (path === CNI_PATH) return new ProtocolError(405, `${method} ${path}: only POST is allowed`);
   return new ProtocolError(404, `no endpoint ${method} ${path}: this daemon serves POST ${CNI_PATH}`);

@@ -128,7 +128,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         reject(
           new CniError(
             ErrorCode.TryAgainLater,
-            `plexus daemon: the request waited ${seconds} s in the queue (${ahead} ahead of it, ${options.maxParallel} running at most): try again later`,
+            `plexus daemon: the request waited ${seconds} s in the queue (${ahead} ahead of ` +
+              `it, ${options.maxParallel} running at most): try again later`,
           ),
         );
       }, options.queueTimeoutMs);

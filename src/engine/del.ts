@@ -53,7 +53,8 @@ async function del(req: ContainerRequest, deps: EngineDeps): Promise<void> {
     const first = failures[0] as (typeof failures)[number];
     throw new CniError(
       first.error.code,
-      `pod ${describePod(podRefFromArgs(req.env.args))}: DEL failed for ${failures.length} attachment(s): ${failures.map((f) => f.error.message).join("; ")}`,
+      `pod ${describePod(podRefFromArgs(req.env.args))}: DEL failed for ${failures.length} ` +
+        `attachment(s): ${failures.map((f) => f.error.message).join("; ")}`,
       { cause: first.error },
     );
   }
@@ -74,8 +75,10 @@ async function del(req: ContainerRequest, deps: EngineDeps): Promise<void> {
   if (lost.length > 0) {
     throw new CniError(
       ErrorCode.DecodingFailure,
-      `pod ${describePod(podRefFromArgs(req.env.args))}: DEL could not tear down ${lost.map((c) => basename(c.path, ".json")).join(", ")}: ` +
-        `the state file is unreadable and the pod's networks no longer name it; its resources may remain (${lost.map((c) => `${c.path}.corrupt: ${c.reason.split("\n")[0]}`).join("; ")})`,
+      `pod ${describePod(podRefFromArgs(req.env.args))}: DEL could not tear ` +
+        `down ${lost.map((c) => basename(c.path, ".json")).join(", ")}: ` +
+        `the state file is unreadable and the pod's networks no longer name it; its resources may ` +
+        `remain (${lost.map((c) => `${c.path}.corrupt: ${c.reason.split("\n")[0]}`).join("; ")})`,
     );
   }
 }
@@ -103,7 +106,8 @@ async function reresolve(
     const failure = (known: string) =>
       new CniError(
         err instanceof CniError ? err.code : ErrorCode.TryAgainLater,
-        `pod ${describePod(podRefFromArgs(req.env.args))}: no usable state for container ${req.env.containerId} and the networks cannot be re-resolved: ${why}${files}${known}`,
+        `pod ${describePod(podRefFromArgs(req.env.args))}: no usable state for container ${req.env.containerId} ` +
+          `and the networks cannot be re-resolved: ${why}${files}${known}`,
         { cause: err },
       );
     let known: Plan;
@@ -116,7 +120,8 @@ async function reresolve(
     return {
       records: recordsOf(known),
       unresolved: failure(
-        `; the cluster network was torn down from the configuration (${names}); the pod's own networks will be when the API answers`,
+        `; the cluster network was torn down from the configuration (${names}); the pod's own networks will be ` +
+          `when the API answers`,
       ),
     };
   }

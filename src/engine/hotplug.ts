@@ -141,7 +141,9 @@ async function reconcile(req: ContainerRequest, pod: Pod, deps: EngineDeps): Pro
     outcome.failures.push({
       operation: "attach",
       network: selectionRef(r.selection),
-      message: `pod ${podName}: annotation ${NETWORKS_ANNOTATION}, item ${r.item + 1} ("${r.selection.name}"): ${r.reason}`,
+      message:
+        `pod ${podName}: annotation ${NETWORKS_ANNOTATION}, item ${r.item + 1} ` +
+        `("${r.selection.name}"): ${r.reason}`,
     });
 
   let changed = false;
@@ -244,7 +246,8 @@ async function attachOne(
   if (sel.defaultRoute !== undefined)
     throw new CniError(
       ErrorCode.InvalidNetworkConfig,
-      `pod ${podName}: network "${selectionRef(sel)}": default-route cannot be hot-plugged (it would change the routes of the pod's other interfaces); recreate the pod to change it`,
+      `pod ${podName}: network "${selectionRef(sel)}": default-route cannot be hot-plugged (it would change the ` +
+        `routes of the pod's other interfaces); recreate the pod to change it`,
     );
   const kube = (await deps.kube())!;
   const nad = await getNad(kube, sel.namespace, sel.name, deps, podName).catch((err: unknown) => {

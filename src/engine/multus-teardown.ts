@@ -25,7 +25,8 @@ export async function loadMultusContainer(
   } catch (err) {
     throw new CniError(
       ErrorCode.DecodingFailure,
-      `pod ${describePod(podRefFromArgs(req.env.args))}: Multus's cache for container ${req.env.containerId} cannot be read: ${(err as Error).message}`,
+      `pod ${describePod(podRefFromArgs(req.env.args))}: Multus's cache for container ${req.env.containerId} ` +
+        `cannot be read: ${(err as Error).message}`,
       { cause: err },
     );
   }
@@ -43,7 +44,9 @@ export async function deleteMultusContainer(
     const first = failures[0] as (typeof failures)[number];
     throw new CniError(
       first.error.code,
-      `pod ${pod}: DEL of the networks Multus set up failed for ${failures.length} of ${records.length}: ${failures.map((f) => f.error.message).join("; ")} (Multus's cache ${container.scratchFile} is kept for the next DEL)`,
+      `pod ${pod}: DEL of the networks Multus set up failed for ${failures.length} ` +
+        `of ${records.length}: ${failures.map((f) => f.error.message).join("; ")} (Multus's ` +
+        `cache ${container.scratchFile} is kept for the next DEL)`,
       { cause: first.error },
     );
   }

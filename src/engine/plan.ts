@@ -150,7 +150,8 @@ async function resourceDevices(
     // Without the kubelet, selections that name their device still can be set up (Multus).
     if (!options.lenient && !needing.every((r) => r.selectionDeviceId !== undefined)) {
       throw toCniError(err).withContext(
-        `pod ${pod}: ${first.label} needs a device of resource ${JSON.stringify(first.resourceName)} (k8s.v1.cni.cncf.io/resourceName)`,
+        `pod ${pod}: ${first.label} needs a device of resource ${JSON.stringify(first.resourceName)} ` +
+          `(k8s.v1.cni.cncf.io/resourceName)`,
       );
     }
     deps.log.warn({ pod, reason: (err as Error).message }, "kubelet devices unknown: using the selections' deviceIDs");

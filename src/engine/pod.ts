@@ -45,7 +45,9 @@ export async function fetchPod(
   }
   const uid = pod.metadata.uid;
   if (ref.uid === undefined || uid === undefined || uid === ref.uid || isStaticPod(pod)) return pod;
-  const what = `pod ${describePod(ref)}: expected UID ${ref.uid} (CNI_ARGS K8S_POD_UID) but the API server has UID ${uid}: the pod was deleted and recreated`;
+  const what =
+    `pod ${describePod(ref)}: expected UID ${ref.uid} (CNI_ARGS K8S_POD_UID) but the API server has ` +
+    `UID ${uid}: the pod was deleted and recreated`;
   if (options.uidMismatch === "absent") {
     deps.log.warn({ reason: what }, "the pod in the API is a newer one: its networks are not this sandbox's");
     return undefined;

@@ -96,7 +96,9 @@ async function onRemoved(ctx: ReconcileContext, state: GuardState, ours: string)
   if (wait > 0) {
     return {
       phase: "blocked",
-      message: `${PLEXUS_CONF_FILE} keeps being removed (${state.removals} times in a row); restoring it in ${Math.ceil(wait / 1000)} s`,
+      message:
+        `${PLEXUS_CONF_FILE} keeps being removed (${state.removals} times in a row); restoring it ` +
+        `in ${Math.ceil(wait / 1000)} s`,
     };
   }
   state.removalPending = false;
@@ -126,7 +128,9 @@ async function shadowedBy(ctx: ReconcileContext, state: GuardState): Promise<Out
     delete state.shadowReported;
     return undefined;
   }
-  const message = `${first} sorts before ${PLEXUS_CONF_FILE} in ${ctx.layout.confDir.host}: the runtime loads it and bypasses Plexus (rename or remove it)`;
+  const message =
+    `${first} sorts before ${PLEXUS_CONF_FILE} in ${ctx.layout.confDir.host}: the runtime loads ` +
+    `it and bypasses Plexus (rename or remove it)`;
   if (state.shadowReported !== first) {
     ctx.events.emit("Warning", "PlexusConfigShadowed", message);
     state.shadowReported = first;

@@ -107,7 +107,9 @@ async function replaceMultus(ctx: ReconcileContext, takeover: MultusTakeover, de
     await rename(join(layout.confDir.agent, file), join(layout.confDir.agent, `${file}${REPLACED_SUFFIX}`));
   }
   const adopted = Object.keys(takeover.plugin).sort();
-  const message = `took over from Multus: ${takeover.active.join(", ")} renamed to *${REPLACED_SUFFIX}; adopted ${adopted.join(", ")}`;
+  const message =
+    `took over from Multus: ${takeover.active.join(", ")} renamed to *${REPLACED_SUFFIX}; ` +
+    `adopted ${adopted.join(", ")}`;
   ctx.log.info({ conf: layout.confFile.host, multus: takeover.active, adopted }, message);
   ctx.events.emit("Normal", "MultusReplaced", message);
 }

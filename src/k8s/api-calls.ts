@@ -137,7 +137,8 @@ export async function publishNetworkStatus(
     if (!isStaticPod(current)) {
       throw new KubeError(
         "not-found",
-        `${podSubject(ref)}: not found with UID ${ref.uid ?? ""}: the API server has UID ${current.metadata.uid ?? ""} (the pod was deleted and recreated)`,
+        `${podSubject(ref)}: not found with UID ${ref.uid ?? ""}: the API server has ` +
+          `UID ${current.metadata.uid ?? ""} (the pod was deleted and recreated)`,
         { status: 422, cause: err },
       );
     }
@@ -165,7 +166,8 @@ export async function writeNetworkStatusGuarded(
     if (ref.uid !== undefined && pod.metadata.uid !== ref.uid && !isStaticPod(pod))
       throw new KubeError(
         "not-found",
-        `${podSubject(ref)}: not found with UID ${ref.uid}: the API server has UID ${pod.metadata.uid ?? ""} (the pod was deleted and recreated)`,
+        `${podSubject(ref)}: not found with UID ${ref.uid}: the API server has UID ${pod.metadata.uid ?? ""} ` +
+          `(the pod was deleted and recreated)`,
       );
     if (pod.metadata.annotations?.[NETWORK_STATUS_ANNOTATION] === value) return;
     const write = { uid: pod.metadata.uid, resourceVersion: pod.metadata.resourceVersion };

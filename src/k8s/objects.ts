@@ -99,7 +99,10 @@ export function trimNetworkAttachmentDefinition(body: unknown): NetworkAttachmen
 export function parseNetworkAttachmentDefinition(body: unknown): NetworkAttachmentDefinition | string {
   const parsed = NadSchema.safeParse(body);
   if (!parsed.success)
-    return `the API server answered with something that is not a NetworkAttachmentDefinition (${issueText(parsed.error)})`;
+    return (
+      `the API server answered with something that is not a ` +
+      `NetworkAttachmentDefinition (${issueText(parsed.error)})`
+    );
   const config = parsed.data.spec?.config;
   return { metadata: toMeta(parsed.data.metadata), ...(config !== undefined ? { spec: { config } } : {}) };
 }

@@ -37,7 +37,9 @@ function walk(schema: JsonSchema, value: unknown, path: string, report: SchemaRe
     report.causes.push({
       reason: "FieldValueTypeInvalid",
       field: path,
-      message: `Invalid value: "${actual}": ${path} in body must be of type ${schema.type ?? "int-or-string"}: "${actual}"`,
+      message:
+        `Invalid value: "${actual}": ${path} in body must be of ` +
+        `type ${schema.type ?? "int-or-string"}: "${actual}"`,
     });
     return;
   }

@@ -76,7 +76,8 @@ function claimFamilies(attachments: readonly RoutedAttachment[], ctx: { readonly
       fail(
         ctx,
         a,
-        `is [] (take the default route through this attachment's own gateway), but the result of ${label(a)} reports no gateway`,
+        `is [] (take the default route through this attachment's own gateway), but the result of ${label(a)} ` +
+          `reports no gateway`,
       );
     }
     for (const gateway of gateways) {
@@ -91,7 +92,8 @@ function claimFamilies(attachments: readonly RoutedAttachment[], ctx: { readonly
         fail(
           ctx,
           a,
-          `gateway ${gateway} and gateway ${other.gateway} of ${label(first)} are both IPv${family} default routes; ECMP default routes are not supported`,
+          `gateway ${gateway} and gateway ${other.gateway} of ${label(first)} are both IPv${family} default ` +
+            `routes; ECMP default routes are not supported`,
         );
       }
       claims.set(family, { index, gateway });

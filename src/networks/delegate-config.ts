@@ -36,7 +36,8 @@ function withCniArgs(
     const where = [ctx.pod && `pod ${ctx.pod}`, `network ${ctx.network ?? list.name}`].filter(Boolean).join(": ");
     throw new CniError(
       ErrorCode.InvalidNetworkConfig,
-      `${where}: cannot apply cni-args: plugin ${index} (type ${JSON.stringify(raw["type"])}) has ${isObject(args) ? '"args.cni"' : '"args"'} that is not a JSON object`,
+      `${where}: cannot apply cni-args: plugin ${index} (type ${JSON.stringify(raw["type"])}) ` +
+        `has ${isObject(args) ? '"args.cni"' : '"args"'} that is not a JSON object`,
     );
   }
   return { ...raw, args: { ...args, cni: { ...cni, ...cniArgs } } };
@@ -156,18 +157,21 @@ export function checkArgsOnlyRequests(
   const problems = [
     ...(missingIps.length > 0
       ? [
-          `ips ${missingIps.join(", ")} (no plugin declares "capabilities": {"ips": true}, and none applied CNI_ARGS IP=, as static IPAM does)`,
+          `ips ${missingIps.join(", ")} (no plugin declares "capabilities": {"ips": true}, and none applied ` +
+            `CNI_ARGS IP=, as static IPAM does)`,
         ]
       : []),
     ...(macMissing
       ? [
-          `mac ${requests.mac} (no plugin declares "capabilities": {"mac": true}, and none applied CNI_ARGS MAC=, as tuning does; the interface has ${iface?.mac ?? "no MAC in the result"})`,
+          `mac ${requests.mac} (no plugin declares "capabilities": {"mac": true}, and none applied CNI_ARGS ` +
+            `MAC=, as tuning does; the interface has ${iface?.mac ?? "no MAC in the result"})`,
         ]
       : []),
   ];
   if (problems.length === 0) return;
   throw new CniError(
     ErrorCode.InvalidNetworkConfig,
-    `pod ${ctx.pod}: network ${ctx.network} (${ifName}): the selection requests ${problems.join(" and ")}, but the network's result does not have it`,
+    `pod ${ctx.pod}: network ${ctx.network} (${ifName}): the selection requests ${problems.join(" and ")}, but ` +
+      `the network's result does not have it`,
   );
 }

@@ -34,8 +34,10 @@ export function checkNamespaceIsolation(
     policy.globalNamespaces.length > 0 ? policy.globalNamespaces.map((n) => JSON.stringify(n)).join(", ") : "none";
   throw new CniError(
     ErrorCode.Forbidden,
-    `pod ${ctx.pod}: annotation ${ctx.annotation ?? NETWORKS_ANNOTATION}: network ${selection.namespace}/${selection.name} ` +
-      `is in namespace ${JSON.stringify(selection.namespace)}, which this pod may not use: namespaceIsolation allows only ` +
+    `pod ${ctx.pod}: annotation ${ctx.annotation ?? NETWORKS_ANNOTATION}: ` +
+      `network ${selection.namespace}/${selection.name} ` +
+      `is in namespace ${JSON.stringify(selection.namespace)}, which this pod may not use: namespaceIsolation ` +
+      `allows only ` +
       `the pod's own namespace ${JSON.stringify(podNamespace)} and the global namespaces (${global})`,
   );
 }

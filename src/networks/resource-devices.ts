@@ -46,8 +46,10 @@ export function assignResourceDevices(
     if (short.length === 0) continue;
     shortages.push(
       `${labels.length} attachment${labels.length === 1 ? "" : "s"} use${labels.length === 1 ? "s" : ""} resource ` +
-        `${JSON.stringify(resource)} (${labels.join(", ")}), but the kubelet allocated ${ids.length} device${ids.length === 1 ? "" : "s"} ` +
-        `of it to the pod${ids.length > 0 ? ` (${ids.join(", ")})` : ""}: the pod must request one ${resource} per attachment`,
+        `${JSON.stringify(resource)} (${labels.join(", ")}), but the kubelet allocated ${ids.length} ` +
+        `device${ids.length === 1 ? "" : "s"} ` +
+        `of it to the pod${ids.length > 0 ? ` (${ids.join(", ")})` : ""}: the pod must request one ${resource} ` +
+        `per attachment`,
     );
   }
   return { devices, shortages };

@@ -62,7 +62,8 @@ export function checkNotNested(env: Readonly<Record<string, string | undefined>>
 function refusal(type: string, why: string): CniError {
   return new CniError(
     ErrorCode.InvalidNetworkConfig,
-    `plugin type ${JSON.stringify(type)} is Plexus itself${why}: a network cannot delegate to Plexus, which would run ` +
+    `plugin type ${JSON.stringify(type)} is Plexus itself${why}: a network cannot delegate to Plexus, which ` +
+      `would run ` +
       "the same networks again, without end",
   );
 }

@@ -486,7 +486,8 @@ async function inner(): Promise<void> {
         const r = await withRunner(node, v, (runner) => burst(node, runner));
         results[v].push(r);
         process.stdout.write(
-          `  round ${round} ${v.padEnd(9)} ADD ${r.addMs.toFixed(0)} ms, DEL ${r.delMs.toFixed(0)} ms, peak ${r.addPeakMiB.toFixed(0)} MiB${r.left.length ? `, LEFT: ${r.left.join(" ")}` : ""}\n`,
+          `  round ${round} ${v.padEnd(9)} ADD ${r.addMs.toFixed(0)} ms, DEL ${r.delMs.toFixed(0)} ms, ` +
+            `peak ${r.addPeakMiB.toFixed(0)} MiB${r.left.length ? `, LEFT: ${r.left.join(" ")}` : ""}\n`,
         );
       }
     }
@@ -495,7 +496,8 @@ async function inner(): Promise<void> {
     if (!opts["skip-cached"]) {
       const m = await cachedDaemonMemory(node);
       process.stdout.write(
-        `\ndaemon after a ${PODS}-pod burst with 1,000 NADs and 110 pods cached, settled 3 s: RSS ${m.rssMiB.toFixed(1)} MiB, PSS ${m.pssMiB.toFixed(1)} MiB, V8 heap used ${m.heapMiB.toFixed(1)} MiB\n`,
+        `\ndaemon after a ${PODS}-pod burst with 1,000 NADs and 110 pods cached, settled 3 s: ` +
+          `RSS ${m.rssMiB.toFixed(1)} MiB, PSS ${m.pssMiB.toFixed(1)} MiB, V8 heap used ${m.heapMiB.toFixed(1)} MiB\n`,
       );
     }
   } finally {
@@ -570,11 +572,13 @@ function report(
   for (const v of ["thin", "daemon"] as const) {
     const last = results[v][results[v].length - 1] as BurstResult;
     process.stdout.write(
-      `\n${v}: API requests of the last ADD burst: ${JSON.stringify(last.apiAdd)}; DEL burst: ${JSON.stringify(last.apiDel)}`,
+      `\n${v}: API requests of the last ADD burst: ${JSON.stringify(last.apiAdd)}; DEL ` +
+        `burst: ${JSON.stringify(last.apiDel)}`,
     );
   }
   process.stdout.write(
-    '\n\nmedians; "API/ADD critical": requests the ADD waits for before it answers (Events excluded: the daemon sends them after answering; a thin plexus sends them before it exits, which the runtime waits for)\n',
+    '\n\nmedians; "API/ADD critical": requests the ADD waits for before it answers (Events excluded: the daemon ' +
+      "sends them after answering; a thin plexus sends them before it exits, which the runtime waits for)\n",
   );
 }
 

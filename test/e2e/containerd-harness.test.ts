@@ -177,7 +177,8 @@ describe.skipIf(!isRoot)("containerd e2e harness (skipped unless root: runs cont
     expect((await ipLinks(h)).map((l) => l.ifname).sort()).toEqual([`${h.prefix}br`, "lo"].sort());
 
     await annotate(
-      `containerd start ${Math.round(h.timings.startMs)} ms, pause image import ${Math.round(h.timings.imageImportMs)} ms, ` +
+      `containerd start ${Math.round(h.timings.startMs)} ms, pause image ` +
+        `import ${Math.round(h.timings.imageImportMs)} ms, ` +
         `RunPodSandbox ${Math.round(runMs)} ms`,
     );
   });

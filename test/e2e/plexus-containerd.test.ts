@@ -351,7 +351,8 @@ describe.skipIf(!isRoot)(
       const fmt = (xs: readonly number[]) => `median ${Math.round(median(xs))} ms [${xs.map(Math.round).join(", ")}]`;
       await annotate(
         `RunPodSandbox: plain bridge ${fmt(timings.plainBridge)}; Flannel stand-in ${fmt(timings.flannel)}; ` +
-          `Plexus, no annotation ${fmt(timings.plexusPlain)}; Plexus, two secondaries ${fmt(timings.plexusTwoSecondaries)}; ` +
+          `Plexus, no annotation ${fmt(timings.plexusPlain)}; Plexus, two ` +
+          `secondaries ${fmt(timings.plexusTwoSecondaries)}; ` +
           `plexus install --once ${Math.round(timings.installMs)} ms`,
       );
       const log = await pluginLogLines(paths);

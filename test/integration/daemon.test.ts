@@ -152,7 +152,9 @@ describe.skipIf(!isRoot)("plexus daemon over its socket", () => {
     expect(out.code).toBe(1);
     expect(JSON.parse(out.stdout)).toEqual({
       code: 5,
-      msg: `plexus-shim: connecting to the daemon at ${d.socket}: Permission denied (the socket is root-only: the runtime must run CNI plugins as root)`,
+      msg:
+        `plexus-shim: connecting to the daemon at ${d.socket}: Permission denied (the socket is root-only: ` +
+        `the runtime must run CNI plugins as root)`,
     });
     const curl = await run([...nobody, "curl", "-s", "--unix-socket", d.socket, "http://plexus/v1/cni"], "");
     expect(curl.code).toBe(7); // curl: could not connect

@@ -448,7 +448,8 @@ describe("UIDs in writes, as a real API server treats them", () => {
       details: { name: "uid-patch", kind: "Pod", causes: [{ reason: "FieldValueInvalid", field: "metadata.uid" }] },
     });
     expect(refused.json<{ message: string }>().message).toBe(
-      'Pod "uid-patch" is invalid: metadata.uid: Invalid value: "0b7e3c6e-0000-4000-8000-000000000000": field is immutable',
+      'Pod "uid-patch" is invalid: metadata.uid: Invalid value: "0b7e3c6e-0000-4000-8000-000000000000": field ' +
+        "is immutable",
     );
     const applied = await patch(uid);
     expect(applied.status).toBe(200);

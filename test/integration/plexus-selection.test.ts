@@ -265,7 +265,9 @@ describe("mac and ips with no plugin declaring their capability (carried by CNI_
     const err = wireError(await h.call("ADD", pod));
     expect(err.code).toBe(7);
     expect(err.msg).toContain(
-      'pod sel/args-ignored: network sel/ignores-args (net1): the selection requests ips 198.18.9.9/24 (no plugin declares "capabilities": {"ips": true}, and none applied CNI_ARGS IP=, as static IPAM does) and mac 02:00:00:00:00:09',
+      "pod sel/args-ignored: network sel/ignores-args (net1): the selection requests ips 198.18.9.9/24 (no " +
+        'plugin declares "capabilities": {"ips": true}, and none applied CNI_ARGS IP=, as static IPAM does) and ' +
+        "mac 02:00:00:00:00:09",
     );
     expect(callsOf(h.calls(), "DEL").map((c) => c.env["CNI_IFNAME"])).toEqual(["net1", "eth0"]);
   });

@@ -312,7 +312,8 @@ describe("ETXTBSY: a binary being written is retried", () => {
     const err = await cniFailure(execPlugin({ type: "busy" }, { command: "ADD", stdin: {} }, opts, never));
     holder.kill();
     expect(err.msg).toBe(
-      `plugin type="busy" failed (add): cannot execute ${join(dir, "busy")}: text file busy (ETXTBSY), still busy after ${ETXTBSY_RETRIES} retries`,
+      `plugin type="busy" failed (add): cannot execute ${join(dir, "busy")}: text file busy (ETXTBSY), still ` +
+        `busy after ${ETXTBSY_RETRIES} retries`,
     );
     await rm(dir, { recursive: true });
   });

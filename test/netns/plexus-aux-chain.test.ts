@@ -120,7 +120,8 @@ describe.skipIf(!isRoot).each(MODES)("auxiliaryCNIChainName (%s mode)", (mode) =
     expect(add.code).toBe(1);
     expect(add.json).toMatchObject({ code: 7 });
     expect(errorOf(add).msg).toBe(
-      'auxiliaryCNIChainName "vendor-chain" is set, but clusterNetwork must be a path, and it is not a path: "cluster-nad"',
+      'auxiliaryCNIChainName "vendor-chain" is set, but clusterNetwork must be a path, and it is not a path: ' +
+        '"cluster-nad"',
     );
     await expectNothingLeft(pod);
     expect((await n.del(pod, { conf })).code).toBe(0);

@@ -162,7 +162,8 @@ ${networks !== undefined ? `  annotations:\n    ${NETWORKS}: ${networks}\n` : ""
     const slow = join(dir, "state", "bin", "slow-bridge");
     await writeFile(
       slow,
-      `#!/bin/sh\n[ "$CNI_COMMAND" = ADD ] && touch ${join(dir, "slow-started")} && sleep 3\nexec /usr/lib/cni/bridge\n`,
+      `#!/bin/sh\n[ "$CNI_COMMAND" = ADD ] && touch ${join(dir, "slow-started")} && sleep 3\nexec ` +
+        `/usr/lib/cni/bridge\n`,
     );
     await chmod(slow, 0o755);
     await apply(
@@ -394,7 +395,8 @@ ${networks !== undefined ? `  annotations:\n    ${NETWORKS}: ${networks}\n` : ""
     const median = ((latencies[9] as number) + (latencies[10] as number)) / 2;
     const worst = latencies[latencies.length - 1] as number;
     process.stdout.write(
-      `hot-plug latency (annotation change -> interface up), ${BURST_PODS} pods x ${sequence.length} changes in a burst: median ${median.toFixed(0)} ms, worst ${worst.toFixed(0)} ms\n`,
+      `hot-plug latency (annotation change -> interface up), ${BURST_PODS} pods x ${sequence.length} changes in ` +
+        `a burst: median ${median.toFixed(0)} ms, worst ${worst.toFixed(0)} ms\n`,
     );
     const metrics = await runCommand(["ip", "netns", "exec", NODE_NS, "curl", "-s", "127.0.0.1:9454/metrics"]);
     expect(metrics).toMatch(/^plexus_hotplug_operations_total\{operation="attach",outcome="ok"\} [1-9]/m);

@@ -37,7 +37,8 @@ const TIERS = ["unit", "integration", "netns", "fault", "fuzz", "e2e"];
 for (const tier of [...TIERS, ...[...tiers.keys()].filter((k) => !TIERS.includes(k))]) {
   const t = tiers.get(tier) ?? { passed: 0, failed: 0, skipped: 0 };
   console.log(
-    `${tier.padEnd(12)} ${String(t.passed).padStart(5)} passed ${String(t.failed).padStart(4)} failed ${String(t.skipped).padStart(4)} skipped`,
+    `${tier.padEnd(12)} ${String(t.passed).padStart(5)} passed ${String(t.failed).padStart(4)} ` +
+      `failed ${String(t.skipped).padStart(4)} skipped`,
   );
   passed += t.passed;
   failed += t.failed + (strict ? t.skipped : 0);

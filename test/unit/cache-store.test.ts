@@ -162,7 +162,8 @@ describe("stateFailure", () => {
     expect(err.code).toBe(ErrorCode.IoFailure);
     expect(err.msg).toMatch(
       new RegExp(
-        `^Plexus's state directory /state cannot be used: /state/\\.locks/c1: ${words.replace(/[()]/g, "\\$&")} \\(${code}\\)`,
+        `^Plexus's state directory /state cannot be used: /state/\\.locks/c1: ${words.replace(/[()]/g, "\\$&")} ` +
+          `\\(${code}\\)`,
       ),
     );
   });

@@ -80,7 +80,8 @@ describe("IPAM types and Plexus's own names", () => {
       const err = thrown(() => validateDelegateConfig(conf(plugin), "f"));
       expect(err.code).toBe(ErrorCode.InvalidNetworkConfig);
       expect(err.msg).toBe(
-        `f: plugin 0 has ${what} "${type}"; that is Plexus itself, which would run the same networks again, without end`,
+        `f: plugin 0 has ${what} "${type}"; that is Plexus itself, which would run the same networks again, ` +
+          `without end`,
       );
     }
   });

@@ -156,7 +156,8 @@ describe("JSON form", () => {
   it("item numbers and names point at the bad element", () => {
     const msg = parseError('[{"name":"net-a"},{"name":"net-b","ips":["10.0.0.300"]}]').msg;
     expect(msg).toBe(
-      'pod team-a/web-0: annotation k8s.v1.cni.cncf.io/networks, item 2 ("net-b"): ips[0]: "10.0.0.300" is not an IP address (with an optional /prefix)',
+      'pod team-a/web-0: annotation k8s.v1.cni.cncf.io/networks, item 2 ("net-b"): ips[0]: "10.0.0.300" is not ' +
+        "an IP address (with an optional /prefix)",
     );
   });
 });

@@ -161,7 +161,8 @@ export async function installPlexus(
   );
   if (version.code !== 0 || !version.stdout.includes("supportedVersions")) {
     throw new Error(
-      `the installed plexus does not answer VERSION in the node (exit ${version.code}): ${version.stdout}${version.stderr}`,
+      `the installed plexus does not answer VERSION in the node ` +
+        `(exit ${version.code}): ${version.stdout}${version.stderr}`,
     );
   }
   return { ms };
