@@ -67,7 +67,8 @@ export function stateFailure(err: unknown, dir: string): unknown {
 function refused(path: string, what: string): CniError {
   return new CniError(
     ErrorCode.IoFailure,
-    `state directory entry ${path} is ${what}: Plexus uses only plain files and directories of its own there and will not follow or touch this one (an operator should look at it and remove it)`,
+    `state directory entry ${path} is ${what}: Plexus uses only plain files and directories of its own ` +
+      `there and will not follow or touch this one (an operator should look at it and remove it)`,
   );
 }
 

@@ -31,7 +31,10 @@ export interface SchedulerCounts {
 }
 
 export interface Scheduler {
-  /** Runs `task` when its lane allows; rejects with CniError 11 when it waited too long, or with the signal's reason. */
+  /**
+   * Runs `task` when its lane allows; rejects with CniError 11 when it waited too long, or with the
+   * signal's reason.
+   */
   run<T>(lane: Lane, signal: AbortSignal, task: () => Promise<T>): Promise<T>;
   counts(): SchedulerCounts;
   /** Resolves when nothing runs and nothing waits. */

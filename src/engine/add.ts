@@ -121,9 +121,8 @@ export async function addAttachment(
     await deps.cache.saveAttachment(done);
     return done;
   } catch (err) {
-    throw toCniError(err).withContext(
-      `${record.pod ? `pod ${record.pod.namespace}/${record.pod.name}` : `container ${record.containerId}`}: ${describeAttachment(record)}`,
-    );
+    const who = record.pod ? `pod ${record.pod.namespace}/${record.pod.name}` : `container ${record.containerId}`;
+    throw toCniError(err).withContext(`${who}: ${describeAttachment(record)}`);
   }
 }
 

@@ -73,13 +73,15 @@ export async function resolveAuxiliaryChain(
   if (!conf.clusterNetwork.startsWith("/")) {
     throw new CniError(
       ErrorCode.InvalidNetworkConfig,
-      `auxiliaryCNIChainName ${JSON.stringify(chain)} is set, but clusterNetwork must be a path, and it is not a path: ${JSON.stringify(conf.clusterNetwork)}`,
+      `auxiliaryCNIChainName ${JSON.stringify(chain)} is set, but clusterNetwork must be a path, and it ` +
+        `is not a path: ${JSON.stringify(conf.clusterNetwork)}`,
     );
   }
   if (!isValidNetworkName(chain)) {
     throw new CniError(
       ErrorCode.InvalidNetworkConfig,
-      `auxiliaryCNIChainName ${JSON.stringify(chain)} is not a valid CNI network name ([a-zA-Z0-9][a-zA-Z0-9_.-]*): it names the chain and its directory`,
+      `auxiliaryCNIChainName ${JSON.stringify(chain)} is not a valid CNI network name ` +
+        `([a-zA-Z0-9][a-zA-Z0-9_.-]*): it names the chain and its directory`,
     );
   }
   const dir = join(dirname(conf.clusterNetwork), chain);

@@ -17,7 +17,8 @@ export async function waitForReadiness(conf: PlexusNetConf, deps: EngineDeps): P
     if (deps.now().getTime() >= deadline) {
       throw new CniError(
         ErrorCode.TryAgainLater,
-        `the cluster network is not ready: readiness indicator file ${conf.readinessindicatorfile} does not exist after ${conf.readinessTimeoutSeconds}s`,
+        `the cluster network is not ready: readiness indicator file ${conf.readinessindicatorfile} does ` +
+          `not exist after ${conf.readinessTimeoutSeconds}s`,
       );
     }
     await deps.sleep(POLL_MS, deps.signal);

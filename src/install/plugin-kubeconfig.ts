@@ -26,7 +26,8 @@ export async function readServiceAccount(dir: string): Promise<ServiceAccountFil
         `cannot read the service account ${name} in ${dir}: ${(err as Error).message}`,
         {
           details:
-            "the DaemonSet must mount the service account token (automountServiceAccountToken), or pass --skip-kubeconfig",
+            "the DaemonSet must mount the service account token (automountServiceAccountToken), or pass " +
+            "--skip-kubeconfig",
           cause: err,
         },
       );
@@ -48,7 +49,8 @@ export function apiServerUrl(env: Readonly<Record<string, string | undefined>>):
       "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set",
       {
         details:
-          "plexus install writes the plugin's kubeconfig from the pod's in-cluster environment; outside a pod pass --skip-kubeconfig",
+          "plexus install writes the plugin's kubeconfig from the pod's in-cluster environment; outside a " +
+          "pod pass --skip-kubeconfig",
       },
     );
   }

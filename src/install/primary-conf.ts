@@ -70,8 +70,10 @@ function readPrimary(file: string, text: string): PrimaryLookup {
       file,
       problem:
         meta.type === "plexus"
-          ? `${file} is a plexus configuration, not a cluster network: Plexus never wraps a meta-plugin (remove the stray Plexus file, or name the primary with --primary-conf)`
-          : `${file} is Multus's configuration (${meta.type}): set takeOverMultus (--take-over-multus) to replace it and adopt its settings (docs/migration.md), or remove Multus first`,
+          ? `${file} is a plexus configuration, not a cluster network: Plexus never wraps a meta-plugin ` +
+            `(remove the stray Plexus file, or name the primary with --primary-conf)`
+          : `${file} is Multus's configuration (${meta.type}): set takeOverMultus (--take-over-multus) to ` +
+            `replace it and adopt its settings (docs/migration.md), or remove Multus first`,
     };
   }
   if (list.cniVersion === "") return { kind: "invalid", file, problem: `${file} has no cniVersion` };

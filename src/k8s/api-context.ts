@@ -24,7 +24,8 @@ export function createApiContext(
   if (!access) {
     throw new KubeError(
       "unavailable",
-      "no Kubernetes API access configured: no kubeconfig, and no in-cluster service account (KUBERNETES_SERVICE_HOST/PORT)",
+      "no Kubernetes API access configured: no kubeconfig, and no in-cluster service account " +
+        "(KUBERNETES_SERVICE_HOST/PORT)",
     );
   }
   const transport = createTransport(loadKubeConfig(access));

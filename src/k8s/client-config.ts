@@ -207,7 +207,8 @@ function checkAuthProvider(kc: KubeConfig, access: ApiAccess): void {
   if (provider !== "gcp" && provider !== "azure") return;
   throw new KubeError(
     "invalid",
-    `${describeApiAccess(access)}: the ${provider} auth-provider is not supported (Kubernetes removed it in 1.26): use an exec credential plugin`,
+    `${describeApiAccess(access)}: the ${provider} auth-provider is not supported (Kubernetes removed it ` +
+      `in 1.26): use an exec credential plugin`,
   );
 }
 

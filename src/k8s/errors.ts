@@ -136,7 +136,9 @@ export function failureFromError(err: unknown, ctx: ErrorContext): Failure {
     return {
       kind: "unavailable",
       retryable: false,
-      detail: `TLS verification of the API server ${ctx.server} failed (${message}): check the certificate authority in the kubeconfig`,
+      detail:
+        `TLS verification of the API server ${ctx.server} failed (${message}): check the ` +
+        `certificate authority in the kubeconfig`,
       cause: err,
     };
   }

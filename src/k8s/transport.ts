@@ -126,7 +126,8 @@ function credentialsFailure(kc: KubeConfig, err: unknown): CredentialsError {
         ? "printed something that is not a credential (not JSON)"
         : "failed";
   return new CredentialsError(
-    `${source} of user ${JSON.stringify(user?.name ?? "")} ${what}; its output is not repeated here, as it may hold a credential`,
+    `${source} of user ${JSON.stringify(user?.name ?? "")} ${what}; its output is not repeated here, as ` +
+      `it may hold a credential`,
   );
 }
 

@@ -160,7 +160,9 @@ export function unsupportedMediaType(contentType: string): ApiError {
   return new ApiError(
     415,
     "UnsupportedMediaType",
-    `the body of the request was in an unknown format - accepted media types include: application/json, application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (got "${contentType}")`,
+    `the body of the request was in an unknown format - accepted media types include: application/json, ` +
+      `application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, ` +
+      `application/apply-patch+yaml (got "${contentType}")`,
   );
 }
 

@@ -113,7 +113,9 @@ export function validateMetadata(def: ResourceDefinition, object: KubeObject): S
       causes.push({
         reason: "FieldValueInvalid",
         field: `metadata.labels`,
-        message: `Invalid value: "${value}": a valid label value for ${key} must be 63 characters or less, alphanumeric, '-', '_' or '.'`,
+        message:
+          `Invalid value: "${value}": a valid label value for ${key} must be 63 characters or ` +
+          `less, alphanumeric, '-', '_' or '.'`,
       });
     }
   }

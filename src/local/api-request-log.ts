@@ -47,7 +47,10 @@ export class RequestLog {
     return Object.fromEntries(this.byRoute);
   }
 
-  /** `"get pods"`, `"patch pods/status"`, `"list network-attachment-definitions.k8s.cni.cncf.io"`, or `"GET /version"` -> count. */
+  /**
+   * `"get pods"`, `"patch pods/status"`, `"list network-attachment-definitions.k8s.cni.cncf.io"`, or
+   * `"GET /version"` -> count.
+   */
   countsByVerb(): Record<string, number> {
     return Object.fromEntries(this.byVerb);
   }

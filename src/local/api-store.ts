@@ -242,7 +242,8 @@ export class ApiStore {
       throw conflict(
         def,
         name,
-        `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${existing.metadata.resourceVersion ?? ""}`,
+        `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in ` +
+          `object meta: ${existing.metadata.resourceVersion ?? ""}`,
       );
     }
     if (isNamespaces(def) && PROTECTED_NAMESPACES.has(name))

@@ -71,7 +71,10 @@ export interface ResourceDefinition {
   readonly crdName?: string | undefined;
 }
 
-/** How callers name a resource: `{ resource: "pods" }`, `{ group: "k8s.cni.cncf.io", resource: "network-attachment-definitions" }`. */
+/**
+ * How callers name a resource: `{ resource: "pods" }`,
+ * `{ group: "k8s.cni.cncf.io", resource: "network-attachment-definitions" }`.
+ */
 export interface ResourceRef {
   readonly group?: string;
   readonly version?: string;

@@ -24,7 +24,10 @@ export interface LocalNodeOptions {
   readonly stateDir: string;
   readonly port: number;
   readonly nodeName: string;
-  /** Default <stateDir>/net.d. A primary network config is expected there (a default one is written when it is empty). */
+  /**
+   * Default <stateDir>/net.d. A primary network config is expected there (a default one is written
+   * when it is empty).
+   */
   readonly confDir?: string;
   /** Default <stateDir>/bin, filled with the reference plugins and plexus. */
   readonly binDir?: string;

@@ -271,7 +271,9 @@ function unknownIn(
 export function normalizationNotes(raw: Record<string, unknown>, e: SelectionElement): ElementNote[] {
   const notes: ElementNote[] = [];
   if (e.interface && e.interfaceRequest && e.interface !== e.interfaceRequest) {
-    const what = `${quote(e.interfaceRequest)} conflicts with interface ${quote(e.interface)} (interfaceRequest is the deprecated spelling of interface)`;
+    const what =
+      `${quote(e.interfaceRequest)} conflicts with interface ${quote(e.interface)} ` +
+      `(interfaceRequest is the deprecated spelling of interface)`;
     notes.push({
       key: "interfaceRequest",
       message: `interfaceRequest ${what}; interface is used`,

@@ -244,7 +244,8 @@ function checkDefaultRoutes(selections: readonly NetworkSelection[], where: Wher
     fail(
       where,
       "",
-      `item ${empty.i + 1} has "default-route": [] (the default routes via its own gateways), so no other item may set default-route, but item ${others.join(", ")} does`,
+      `item ${empty.i + 1} has "default-route": [] (the default routes via its own gateways), so no other ` +
+        `item may set default-route, but item ${others.join(", ")} does`,
     );
   }
   for (const family of [4, 6] as const) {
@@ -255,7 +256,8 @@ function checkDefaultRoutes(selections: readonly NetworkSelection[], where: Wher
       fail(
         where,
         "",
-        `default-route has ${gws.length} IPv${family} gateways: ${gws.join(", ")}; ECMP default routes are not supported, give at most one gateway per address family`,
+        `default-route has ${gws.length} IPv${family} gateways: ${gws.join(", ")}; ECMP default routes ` +
+          `are not supported, give at most one gateway per address family`,
       );
     }
   }

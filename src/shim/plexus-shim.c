@@ -294,7 +294,8 @@ int main(void)
 		}
 		if (errno == EACCES || errno == EPERM)
 			fail(CNI_IO_FAILURE,
-			     "plexus-shim: connecting to the daemon at %s: %s (the socket is root-only: the runtime must run CNI plugins as root)",
+			     "plexus-shim: connecting to the daemon at %s: %s "
+			     "(the socket is root-only: the runtime must run CNI plugins as root)",
 			     socket_path, strerror(errno));
 		timed_out_or_failed("connecting to");
 	}
