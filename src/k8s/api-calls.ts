@@ -134,16 +134,19 @@ export async function publishNetworkStatus(
   } catch (err) {
     if (!isKubeError(err, "not-found") || err.status !== 422) throw err;
     const current = await readPod(ctx, ref, signal);
-    if (!isStaticPod(current)) {
-      throw new KubeError(
-        "not-found",
-        `${podSubject(ref)}: not found with UID ${ref.uid ?? ""}: the API server has ` +
-          `UID ${current.metadata.uid ?? ""} (the pod was deleted and recreated)`,
-        { status: 422, cause: err },
-      );
-    }
+    if (!isStaticPod(current)) throw recreated(ref, current, { status: 422, cause: err });
     await patchNetworkStatus(ctx, ref, value, { uid: current.metadata.uid }, signal);
   }
+}
+
+/** The runtime's pod is gone: the API server has another pod (another UID) under its name. */
+function recreated(ref: PodRef, current: Pod, options: { status?: number; cause?: unknown } = {}): KubeError {
+  return new KubeError(
+    "not-found",
+    `${podSubject(ref)}: not found with UID ${ref.uid ?? ""}: the API server has ` +
+      `UID ${current.metadata.uid ?? ""} (the pod was deleted and recreated)`,
+    options,
+  );
 }
 
 /**
@@ -163,12 +166,7 @@ export async function writeNetworkStatusGuarded(
 ): Promise<void> {
   let pod = known && known.metadata.uid === ref.uid ? known : await readPod(ctx, ref, signal);
   for (let attempt = 1; ; attempt++) {
-    if (ref.uid !== undefined && pod.metadata.uid !== ref.uid && !isStaticPod(pod))
-      throw new KubeError(
-        "not-found",
-        `${podSubject(ref)}: not found with UID ${ref.uid}: the API server has UID ${pod.metadata.uid ?? ""} ` +
-          `(the pod was deleted and recreated)`,
-      );
+    if (ref.uid !== undefined && pod.metadata.uid !== ref.uid && !isStaticPod(pod)) throw recreated(ref, pod);
     if (pod.metadata.annotations?.[NETWORK_STATUS_ANNOTATION] === value) return;
     const write = { uid: pod.metadata.uid, resourceVersion: pod.metadata.resourceVersion };
     try {
