@@ -5,14 +5,15 @@
 // bridge cluster network and one macvlan secondary through the local API server (the thin-mode
 // path: the Kubernetes client loaded, one TLS connection, the delegates), each wrapped in
 // /usr/bin/time for its peak RSS. Prints median / p95 ms and median peak RSS per operation.
+// Then each executable as the daemon: its memory idle, during a 30-pod burst and after.
 // Plugins get the small environment a runtime gives them. Root (a throwaway node namespace).
 
 import { execFileSync, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { startLocalApiServer } from "../../src/local/api-server.js";
+import { startLocalApiServer, type LocalApiServer } from "../../src/local/api-server.js";
 
 const PLUGINS = "/usr/lib/cni";
 const ROUNDS = Number(process.env["BENCH_ITERATIONS"] ?? 15);
@@ -179,10 +180,121 @@ async function inner(): Promise<void> {
       }
     }
     print(exes, samples);
+    await daemonMemory(exes, { api, dir, prefix, conf, macvlan });
   } finally {
     await api.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+// ---------------------------------------------------------------- each executable as the daemon
+const DAEMON_PODS = 30;
+
+function memoryKiB(pid: number, field: "Rss" | "Pss"): number {
+  try {
+    const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+    return Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(rollup)?.[1] ?? NaN);
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * Each executable as `plexus daemon` for a node with 1,000 NADs and 110 pods: its RSS and PSS
+ * once the caches are listed (idle), its peak RSS while a burst of 30 pods is ADDed and DELed
+ * through dist/plexus-shim (sampled every 20 ms; the delegates are not counted), and after the
+ * burst settled. The queue deadline is lifted: on a loaded machine the burst must not fail.
+ */
+async function daemonMemory(
+  exes: readonly string[],
+  ctx: { api: LocalApiServer; dir: string; prefix: string; conf: string; macvlan: Record<string, unknown> },
+): Promise<void> {
+  const { api, dir, prefix, conf, macvlan } = ctx;
+  for (let i = 0; i < 1000; i++)
+    api.store.create(
+      { group: "k8s.cni.cncf.io", resource: "network-attachment-definitions" },
+      {
+        metadata: { name: `nad-${i}`, namespace: "bench" },
+        spec: { config: JSON.stringify({ ...macvlan, name: `nad-${i}` }) },
+      },
+    );
+  for (let i = 0; i < 110; i++)
+    api.store.create(
+      { resource: "pods" },
+      {
+        metadata: { name: `node-pod-${i}`, namespace: "bench", annotations: { "k8s.v1.cni.cncf.io/networks": "sec" } },
+        spec: { nodeName: "bench", containers: [{ name: "c", image: "pause" }] },
+      },
+    );
+  const rows: string[][] = [];
+  for (const exe of exes) {
+    const socket = join(dir, `daemon-${rows.length}`, "plexus.sock");
+    const args = ["daemon", "--socket", socket, "--kubeconfig", join(dir, "kubeconfig"), "--node-name", "bench"];
+    const child = spawn(exe, [...args, "--metrics-address", "off", "--queue-timeout", "600", "--log-level", "warn"], {
+      env: ENV,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let log = "";
+    child.stderr.on("data", (b) => (log += b));
+    try {
+      // The socket answers once the daemon serves; its caches list right after.
+      for (let i = 0; i < 600 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 50));
+      if (!existsSync(socket)) throw new Error(`${exe} daemon did not start: ${log}`);
+      await new Promise((r) => setTimeout(r, 5000));
+      const pid = child.pid as number;
+      const idle = { rss: memoryKiB(pid, "Rss"), pss: memoryKiB(pid, "Pss") };
+      let peak = 0;
+      const sampler = setInterval(() => (peak = Math.max(peak, memoryKiB(pid, "Rss") || 0)), 20);
+      const pods = Array.from({ length: DAEMON_PODS }, (_, i) => ({
+        name: `node-pod-${i}`,
+        id: randomUUID().replaceAll("-", ""),
+        netns: `${prefix}-d${rows.length}-${i}`,
+      }));
+      for (const p of pods) ip("netns", "add", p.netns);
+      const call = (command: string, p: (typeof pods)[number]) =>
+        new Promise<void>((done, fail) => {
+          const shim = spawn(resolve("dist/plexus-shim"), [], {
+            env: {
+              ...ENV,
+              PLEXUS_SOCKET: socket,
+              PLEXUS_THIN: "/nonexistent",
+              CNI_COMMAND: command,
+              CNI_CONTAINERID: p.id,
+              CNI_NETNS: `/run/netns/${p.netns}`,
+              CNI_IFNAME: "eth0",
+              CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=${p.name};K8S_POD_INFRA_CONTAINER_ID=${p.id}`,
+              CNI_PATH: PLUGINS,
+            },
+            stdio: ["pipe", "pipe", "ignore"],
+          });
+          let out = "";
+          shim.stdout.on("data", (b) => (out += b));
+          shim.on("close", (code) => (code === 0 ? done() : fail(new Error(`${command} ${p.name}: ${out}`))));
+          shim.stdin.end(conf);
+        });
+      try {
+        await Promise.all(pods.map((p) => call("ADD", p)));
+        await Promise.all(pods.map((p) => call("DEL", p)));
+      } finally {
+        clearInterval(sampler);
+        for (const p of pods) ip("netns", "delete", p.netns);
+      }
+      await new Promise((r) => setTimeout(r, 3000));
+      const after = { rss: memoryKiB(pid, "Rss"), pss: memoryKiB(pid, "Pss") };
+      const mib = (k: number) => `${(k / 1024).toFixed(1)} MiB`;
+      rows.push([exe, mib(idle.rss), mib(idle.pss), mib(peak), mib(after.rss), mib(after.pss)]);
+    } finally {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+    }
+  }
+  const head = ["daemon", "idle RSS", "idle PSS", `peak RSS (${DAEMON_PODS}-pod burst)`, "RSS after", "PSS after"];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
+  process.stdout.write(
+    `\n${line(head)}\n| ${widths.map((w) => "-".repeat(w)).join(" | ")} |\n${rows.map(line).join("\n")}\n` +
+      `\n1,000 NADs and 110 pods in the API (the daemon caches this node's pods and every NAD); ${new Date().toISOString()}\n`,
+  );
 }
 
 function quantile(xs: number[], q: number): number {

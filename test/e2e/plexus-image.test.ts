@@ -28,6 +28,7 @@ import {
   createSecondaryNetworks,
   NETWORKS_ANNOTATION,
   networkStatusOf,
+  sandboxSpec,
   snapshotNode,
   type NodeSnapshot,
 } from "./support/plexus-cluster.js";
@@ -155,6 +156,11 @@ describe.skipIf(!isRoot)("the image, run by containerd as the DaemonSet's pod (s
     expect(addressesOf(addrs, "eth0").some((a) => a.startsWith("198.18.7."))).toBe(true);
     expect(addressesOf(addrs, "net1").some((a) => a.startsWith("198.19.1."))).toBe(true);
     expect(networkStatusOf(api, pod).map((s) => s.interface)).toEqual(["eth0", "net1"]);
+    // What an operator sees with `kubectl -n kube-system exec <pod> -c daemon -- plexus inspect`.
+    const inspect = await ds?.exec("daemon", ["/usr/local/bin/plexus", "inspect", "--pod", "team-a/web-0"]);
+    expect(inspect?.exitCode, inspect?.stderr).toBe(0);
+    expect(inspect?.stdout).toMatch(/team-a\/web-0\s+eth0\s+cbr0\s+flannel\s+198\.18\.7\.\d+\s+added/);
+    expect(inspect?.stdout).toMatch(/team-a\/web-0\s+net1\s+team-a\/macvlan-a\s+macvlan\s+198\.19\.1\.\d+\s+added/);
     await stopAndRemove(h, id);
     // The first pod made Flannel's bridge (cni0), which stays, as on any node; nothing else may.
     const comparable = (s: NodeSnapshot) => ({
@@ -174,5 +180,9 @@ describe.skipIf(!isRoot)("the image, run by containerd as the DaemonSet's pod (s
     const addrs = await ipAddrs(h, await resolveSandboxNetns(h, id));
     expect(addressesOf(addrs, "net1").some((a) => a.startsWith("198.19.1."))).toBe(true);
     await stopAndRemove(h, id);
+    // The thin executable logs to its stderr, which the runtime logs (docs/operator-guide.md, "Logs").
+    const broken = createPod(api, "team-a", "broken-0", { [NETWORKS_ANNOTATION]: "broken-c" });
+    await expect(h.cri.runPodSandbox(sandboxSpec(broken))).rejects.toThrow(/team-a\/broken-0/);
+    expect(await h.logs()).toMatch(/\{"level":50,[^\n]*"pod":"team-a\/broken-0"/);
   });
 });

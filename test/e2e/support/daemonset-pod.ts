@@ -18,7 +18,13 @@ import { promisify } from "node:util";
 import { z } from "zod";
 import { parseYamlDocuments } from "../../../src/local/yaml.js";
 import type { ContainerdHandle } from "./containerd.js";
-import type { ContainerMount, ContainerSpec, LinuxContainerSecurityContext, PodSandboxSpec } from "./cri-client.js";
+import type {
+  ContainerMount,
+  ContainerSpec,
+  ExecResult,
+  LinuxContainerSecurityContext,
+  PodSandboxSpec,
+} from "./cri-client.js";
 
 const exec = promisify(execFile);
 
@@ -138,6 +144,8 @@ export interface DaemonSetPod {
   liveness(): Promise<string[]>;
   /** What the container wrote to stdout and stderr (CRI log format). */
   containerLog(name: string): Promise<string>;
+  /** A command in a running container, as `kubectl exec` runs it (CRI ExecSync). */
+  exec(name: string, cmd: readonly string[]): Promise<ExecResult>;
   /** StopContainer with the pod's grace period, for each container, then the sandbox. */
   stop(): Promise<void>;
 }
@@ -251,6 +259,7 @@ export async function runDaemonSetPod(
       return failures;
     },
     containerLog: logOf,
+    exec: (name, cmd) => h.cri.execSync(ids.get(name) as string, cmd, 30),
     stop: async () => {
       for (const id of ids.values()) await h.cri.stopContainer(id, spec.terminationGracePeriodSeconds);
       await h.cri.stopPodSandbox(sandboxId);
