@@ -1,11 +1,13 @@
 // auxiliaryCNIChainName as Multus defines it: the plugin confs in <dir of clusterNetwork>/<name>/
 // run as one more attachment, last, on every pod, starting from an empty result; torn down on
 // DEL; a failing chain plugin rolls the whole ADD back. The real tuning plugin in the chain sets
-// a sysctl in the pod's namespace.
+// a sysctl in the pod's namespace; a recording plugin after it (test/fixtures/plugins/recorder)
+// shows what the chain's plugins are given on ADD and that DEL reaches them.
 
 import { mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fakePluginDir, readRecords } from "../support/cni-plugins.js";
 import { execIn, links, readSysctl } from "../support/netns.js";
 import { MODES, startTestNode, type TestNode, type TestPod } from "../support/plexus-node.js";
 import { isRoot } from "../support/root.js";
@@ -17,6 +19,8 @@ const SYSCTL = "net/ipv4/conf/all/arp_notify";
 describe.skipIf(!isRoot).each(MODES)("auxiliaryCNIChainName (%s mode)", (mode) => {
   let n: TestNode;
   let nodeLinksBefore: string[];
+  let record: string;
+  let cniPath: string[];
 
   beforeAll(async () => {
     n = await startTestNode(`aux-${mode}`, { mode });
@@ -30,8 +34,11 @@ describe.skipIf(!isRoot).each(MODES)("auxiliaryCNIChainName (%s mode)", (mode) =
       ipam: { type: "host-local", dataDir: n.ipamDir, ranges: [[{ subnet: "198.18.1.0/24" }]] },
     });
     // The chain's directory sits beside clusterNetwork (n.dir/cluster.conflist), as in Multus.
+    record = join(n.dir, "chain-calls.jsonl");
+    cniPath = [...n.cniPath, fakePluginDir];
     await chain("vendor-chain", {
       "10-tuning.conf": { type: "tuning", sysctl: { "net.ipv4.conf.all.arp_notify": "1" } },
+      "20-recorder.conf": { type: "recorder", record },
     });
     await chain("failing-chain", {
       "10-tuning.conf": { type: "tuning", sysctl: { "net.ipv4.conf.all.arp_notify": "1" } },
@@ -65,9 +72,17 @@ describe.skipIf(!isRoot).each(MODES)("auxiliaryCNIChainName (%s mode)", (mode) =
     const conf = n.conf({ auxiliaryCNIChainName: "vendor-chain" });
     const pod = await n.createPod("team-a", "web-0", { "k8s.v1.cni.cncf.io/networks": "macvlan-a" });
     expect(await readSysctl(pod.netns, SYSCTL)).toBe("0");
-    const out = await n.add(pod, { conf });
+    const out = await n.add(pod, { conf, cniPath });
     expect(out.code, out.stdout + out.stderr).toBe(0);
     expect(await readSysctl(pod.netns, SYSCTL)).toBe("1");
+    // The chain's second plugin: on net2, in the pod's namespace, after tuning's (empty) result.
+    const [added] = readRecords(record);
+    expect([added?.command, added?.env["CNI_IFNAME"], added?.env["CNI_NETNS"]]).toEqual([
+      "ADD",
+      "net2",
+      pod.netns.path,
+    ]);
+    expect(added?.stdin).toMatchObject({ name: "vendor-chain", type: "recorder", prevResult: { cniVersion: "1.0.0" } });
     expect(
       resultOf(out)
         .interfaces?.filter((i) => i.sandbox)
@@ -78,10 +93,15 @@ describe.skipIf(!isRoot).each(MODES)("auxiliaryCNIChainName (%s mode)", (mode) =
     // Its state: the chain as executed (Multus names its interface net<position>: net2 here).
     const state = await readdir(join(n.stateDir, pod.containerId));
     expect(state.sort()).toEqual(["eth0.json", "net1.json", "net2.json"]);
-    const check = await n.call("CHECK", pod, { conf });
+    const check = await n.call("CHECK", pod, { conf, cniPath });
     expect(check.code, check.stdout).toBe(0);
-    const del = await n.del(pod, { conf });
+    const del = await n.del(pod, { conf, cniPath });
     expect(del.code, del.stdout).toBe(0);
+    // Torn down on DEL: its plugins got DEL on net2 (CHECK skips the chain: see docs/compatibility.md).
+    expect(readRecords(record).map((c) => [c.command, c.env["CNI_IFNAME"]])).toEqual([
+      ["ADD", "net2"],
+      ["DEL", "net2"],
+    ]);
     await expectNothingLeft(pod);
     expect(await containerEntries(n.stateDir, pod.containerId)).toEqual(["tombstone"]);
   });

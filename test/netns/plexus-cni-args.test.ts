@@ -3,6 +3,7 @@
 // separated CIDRs) and the real tuning plugin reads MAC. When no plugin applies them, ADD fails
 // and leaves nothing behind instead of starting the pod with other addresses.
 
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addressesOf, execIn, link, links } from "../support/netns.js";
 import { MODES, startTestNode, type TestNode } from "../support/plexus-node.js";
@@ -28,7 +29,11 @@ describe.skipIf(!isRoot).each(MODES)(
       n.createNad("team-a", "macvlan-static", {
         cniVersion: "1.0.0",
         name: "macvlan-static",
-        plugins: [{ type: "macvlan", master, mode: "bridge", ipam: { type: "static" } }, { type: "tuning" }],
+        // tuning keeps the interface's original MAC for DEL in dataDir (default /run/cni/tuning).
+        plugins: [
+          { type: "macvlan", master, mode: "bridge", ipam: { type: "static" } },
+          { type: "tuning", dataDir: join(n.dir, "tuning") },
+        ],
       });
       // No tuning, and a plugin that does not read MAC= (macvlan and bridge 1.1 do): nothing applies it.
       const device = `${n.net.prefix}d`.slice(-15);

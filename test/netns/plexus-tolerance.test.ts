@@ -1,7 +1,8 @@
 // Drop-in tolerance: a pod whose selection carries keys from older annotation drafts starts
 // under Multus v4 (it ignores keys it does not know), so it starts under Plexus too, with the
 // ignored keys named in one Warning Event on the pod; strictSelections: true refuses it and
-// leaves nothing behind (docs/compatibility.md, "Input tolerance").
+// leaves nothing behind (docs/compatibility.md, "Input tolerance"). The deprecated interfaceRequest
+// key keeps working.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SELECTION_WARNING_REASON } from "../../src/engine/publish.js";
@@ -77,6 +78,25 @@ describe.skipIf(!isRoot).each(MODES)("selections with keys Multus ignores (%s mo
       expect.objectContaining({ level: 40, key: "macRequest", suggestion: "mac", item: 'item 1 ("macvlan-a")' }),
     ]);
     expect((await n.del(pod)).code).toBe(0);
+  });
+
+  it("the deprecated interfaceRequest names the interface, without a warning, strict or not", async () => {
+    for (const [name, strictSelections] of [
+      ["old-iface", false],
+      ["old-iface-strict", true],
+    ] as const) {
+      const pod = await n.createPod("team-a", name, {
+        "k8s.v1.cni.cncf.io/networks": '[{"name":"macvlan-a","interfaceRequest":"data0"}]',
+      });
+      const conf = n.conf({ strictSelections });
+      const out = await n.add(pod, { conf });
+      expect(out.code, out.stdout + out.stderr).toBe(0);
+      expect((await links(pod.netns)).map((l) => l.ifname).sort()).toEqual(["data0", "eth0", "lo"]);
+      expect(n.networkStatusOf("team-a", name).map((s) => s.interface)).toEqual(["eth0", "data0"]);
+      expect(warningsOn(pod)).toEqual([]);
+      expect((await n.del(pod, { conf })).code).toBe(0);
+      expect((await links(pod.netns)).map((l) => l.ifname)).toEqual(["lo"]);
+    }
   });
 
   it("strictSelections: true refuses the pod as before, and leaves nothing behind", async () => {
