@@ -36,7 +36,8 @@ export default defineConfig({
         test: {
           name: "fault",
           include: ["test/fault/**/*.test.ts"],
-          testTimeout: 600_000,
+          // The churn test sets its own (longer) timeout.
+          testTimeout: 120_000,
           hookTimeout: 120_000,
           // Kills, races and churn with real delegates: one file at a time on two cores.
           fileParallelism: false,

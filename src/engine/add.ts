@@ -2,7 +2,7 @@
 // -> persist -> delegate -> (on error: roll back) -> merge -> publish.
 
 import { toResult100 } from "../cni/convert.js";
-import { CniError, toCniError } from "../cni/error.js";
+import { CniError, ErrorCode, toCniError } from "../cni/error.js";
 import { parseResult, type Result100 } from "../cni/result.js";
 import { versionAtLeast } from "../cni/version.js";
 import type { AttachmentRecord } from "../cache/record.js";
@@ -61,7 +61,7 @@ async function add(req: ContainerRequest, deps: EngineDeps): Promise<Result100> 
   } catch (err) {
     // Undo in reverse, including the attachment that failed: its plugin may have half-built it.
     const attempted = records.slice(0, started);
-    await rollback(attempted, added, req, deps);
+    await rollback(attempted, added, req, deps, err);
     await reportFailure(req, deps, plan, err);
     throw err;
   }
@@ -203,19 +203,24 @@ export async function readDeviceInfo(path: string, deps: EngineDeps): Promise<Js
 /**
  * Undoes a failed ADD. The attachment whose ADD failed is DELeted too (its plugin may have half-
  * built it), but a failure of THAT DEL is not kept: a plugin must clean up after its own failed
- * ADD (CNI SPEC §4), and keeping it would make the runtime's next DEL fail forever. Attachments
- * that were added and could not be undone are kept for that next DEL to retry.
+ * ADD (CNI SPEC §4), and keeping it would make the runtime's next DEL fail forever. Unless the
+ * plugin did not fail by itself but was killed (its deadline passed, or the call was cancelled:
+ * the runtime's SIGTERM, a daemon's caller gone): then it cleaned up nothing, and its record
+ * stays until a DEL succeeds. Attachments that were added and could not be undone are kept for
+ * the runtime's next DEL to retry. A cancelled call runs no DEL at all: everything is kept.
  */
 async function rollback(
   attempted: readonly AttachmentRecord[],
   added: readonly AttachmentRecord[],
   req: ContainerRequest,
   deps: EngineDeps,
+  err: unknown,
 ): Promise<void> {
   const containerId = req.env.containerId;
+  const killed = deps.signal.aborted || toCniError(err).code === ErrorCode.Timeout;
   const withResults = attempted.map((r) => added.find((a) => a.ifName === r.ifName) ?? r);
   const failures = (await deleteAttachments(withResults, req.env.netns, deps)).filter(
-    (f) => f.record.state === "added",
+    (f) => f.record.state === "added" || killed,
   );
   if (failures.length === 0) {
     await deps.cache.forgetContainer(containerId, "rolled-back");

@@ -7,6 +7,8 @@
 # side (test/bench/executables.ts).
 # npm run bench -- caches: the daemon's pod and NAD caches' heap for 110 pods and 1,000 NADs
 # (test/bench/caches.ts).
+# npm run bench -- churn [--history N] [--iterations I]: ADD and DEL time and the state dir's size
+# with 0 ... 100,000 deleted containers in the node's history (test/bench/churn.ts).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ "$(id -u)" = 0 ] || { echo "npm run bench: run as root (it creates network namespaces)" >&2; exit 1; }
@@ -23,6 +25,11 @@ if [ "${1:-}" = executables ]; then
   shift
   npx esbuild test/bench/executables.ts --bundle --platform=node --target=node20 --format=cjs --outfile=dist/bench-executables.cjs --log-level=warning
   exec node dist/bench-executables.cjs "$@"
+fi
+if [ "${1:-}" = churn ]; then
+  shift
+  npx esbuild test/bench/churn.ts --bundle --platform=node --target=node20 --format=cjs --outfile=dist/bench-churn.cjs --log-level=warning
+  exec node dist/bench-churn.cjs "$@"
 fi
 if [ "${1:-}" = caches ]; then
   npx esbuild test/bench/caches.ts --bundle --platform=node --target=node20 --format=cjs --outfile=dist/bench-caches.cjs --log-level=warning

@@ -1,18 +1,37 @@
 // Commands for one container racing each other. Plexus serializes them per container (a lock
-// the kernel releases when its holder dies), so a DEL that arrives while ADD is still running
-// waits for it and then tears down everything ADD did.
+// the kernel releases when its holder dies; in daemon mode the daemon's queue first), so a DEL
+// that arrives while ADD is still running waits for it and then tears down everything ADD did.
 
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { metricValue } from "../support/plexus-daemon.js";
+import { MODES } from "../support/plexus-node.js";
+import type { RunningPlexus } from "../support/plexus.js";
 import { isRoot } from "../support/root.js";
 import { startFaultNode, type FaultNode } from "./fault-node.js";
 
-describe.skipIf(!isRoot)("ADD, DEL and CHECK of one container racing", () => {
+describe.skipIf(!isRoot).each(MODES)("%s mode: ADD, DEL and CHECK of one container racing", (mode) => {
   let f: FaultNode;
 
   beforeAll(async () => {
-    f = await startFaultNode("race");
+    f = await startFaultNode(`race-${mode}`, mode);
   });
+
+  /**
+   * True once `del` waits for the container (thin: it logs that it waits for the lock; daemon:
+   * the daemon counts it as queued), false if it ended first (it did not wait: the defect).
+   */
+  async function waitsForContainer(del: RunningPlexus): Promise<boolean> {
+    if (mode === "thin") return del.stderrMatches(/waiting for the lock of container/);
+    let ended = false;
+    void del.done.then(() => (ended = true));
+    for (;;) {
+      const metrics = (await f.daemon().http("/metrics")).body;
+      if ((metricValue(metrics, "plexus_cni_requests_queued") ?? 0) >= 1) return true;
+      if (ended) return false;
+      await sleep(20);
+    }
+  }
   afterAll(async () => {
     await f?.p.releaseAll();
     await f?.cleanup();
@@ -29,7 +48,7 @@ describe.skipIf(!isRoot)("ADD, DEL and CHECK of one container racing", () => {
       await f.p.held(gate, () => !addEnded);
       const del = f.start("DEL", pod);
       // Either DEL says it waits for the container's lock, or it ends without waiting (the defect).
-      const waited = await del.stderrMatches(/waiting for the lock of container/);
+      const waited = await waitsForContainer(del);
       await f.p.releaseAll();
       const [a, d] = await Promise.all([add.done, del.done]);
       expect(a.code, a.stdout).toBe(0);

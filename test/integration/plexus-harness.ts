@@ -16,7 +16,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startLocalApiServer, type LocalApiServer } from "../../src/local/api-server.js";
 import { fakePluginDir, readRecords, type RecordedCall } from "../support/cni-plugins.js";
-import { callPlexus, plexusBin, podArgs, repoRoot, requireBuiltPlexus, type PlexusOutcome } from "../support/plexus.js";
+import {
+  plexusBin,
+  podArgs,
+  repoRoot,
+  requireBuiltPlexus,
+  startPlexus,
+  type PlexusOutcome,
+  type RunningPlexus,
+} from "../support/plexus.js";
 import type { KubeObject } from "../../src/local/api-types.js";
 import type { NetworkStatus } from "../../src/networks/network-status.js";
 import { networkStatusIn } from "../support/network-status.js";
@@ -68,6 +76,8 @@ export interface PlexusHarness {
   /** The pod's k8s.v1.cni.cncf.io/network-status, parsed; the test fails when it is missing. */
   networkStatusOf(pod: HarnessPod): NetworkStatus[];
   call(command: string, pod: HarnessPod | undefined, options?: HarnessCall): Promise<PlexusOutcome>;
+  /** The same call, still running (to signal it). */
+  start(command: string, pod: HarnessPod | undefined, options?: HarnessCall): RunningPlexus;
   /** Every delegate call recorded since the last reset. */
   calls(): RecordedCall[];
   resetCalls(): Promise<void>;
@@ -173,8 +183,9 @@ async function makeHarness(dir: string, api: LocalApiServer): Promise<PlexusHarn
     getPod: (pod) => api.store.get(PODS, pod.namespace, pod.name),
     networkStatusOf: (pod) =>
       networkStatusIn(api.store.get(PODS, pod.namespace, pod.name), `pod ${pod.namespace}/${pod.name}`),
-    call: (command, pod, o = {}) =>
-      callPlexus({
+    call: (command, pod, o = {}) => h.start(command, pod, o).done,
+    start: (command, pod, o = {}) =>
+      startPlexus({
         command,
         containerId: o.containerId ?? pod?.containerId ?? "",
         netns: o.netns ?? pod?.netns ?? "",

@@ -43,6 +43,12 @@ for (const tier of [...TIERS, ...[...tiers.keys()].filter((k) => !TIERS.includes
   passed += t.passed;
   failed += t.failed + (strict ? t.skipped : 0);
 }
+// What tests measured for the run to show (test/support/report.ts).
+for (const file of report.testResults ?? []) {
+  for (const a of file.assertionResults ?? []) {
+    if (typeof a.meta?.report === "string") console.log(`reported: ${a.meta.report}`);
+  }
+}
 if (failedFiles) console.log(`${failedFiles} test file(s) failed to run`);
 if (strict) console.log("(CI=true: skipped tests are counted as failed)");
 console.log(`${passed} passed, ${failed} failed`);
