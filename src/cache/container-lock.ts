@@ -63,7 +63,7 @@ const MAX_WAIT_SLICE_MS = 1000;
 const RECORD_POLL_MS = 50;
 
 /** The owner token of a container in a state directory (`stateIdentity`: its device and inode). */
-function lockOwner(stateIdentity: string, containerId: string): string {
+export function lockOwner(stateIdentity: string, containerId: string): string {
   return createHash("sha256").update(`plexus-lock\0${stateIdentity}\0${containerId}`).digest("hex").slice(0, 32);
 }
 

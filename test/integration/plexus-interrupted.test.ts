@@ -7,6 +7,7 @@
 // dead holder's record and its leftover process are made by hand, to check DEL and GC alike.
 
 import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
 import { mkdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -107,7 +108,8 @@ describe("a container whose last command died holding its lock", () => {
     );
     const delegate = spawn("sleep", ["60"], { env: { PLEXUS_OWNER: owner }, detached: true, stdio: "ignore" });
     leftovers.push(delegate);
-    await sleep(50);
+    // 'spawn' comes once the child has exec'd, so its environment is sleep's own.
+    await once(delegate, "spawn");
     expect(await processesWithEnv(`PLEXUS_OWNER=${owner}`)).toEqual([delegate.pid]);
     return owner;
   }
