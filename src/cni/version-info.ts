@@ -49,6 +49,8 @@ const MAX_SNIFFED_CHARS = 4 * 1024 * 1024;
  * The version of an error raised before the configuration was accepted (a bad environment, a
  * configuration that does not parse or is refused): the one the caller's configuration asks
  * for when Plexus speaks it, else the newest. CNI SPEC §5: an error carries cniVersion.
+ * dist/plexus-shim chooses the version of its own errors the same way (error_version in
+ * src/shim/plexus-shim.c; test/fuzz/shim-error-version.fuzz.test.ts compares the two).
  */
 export function errorVersion(text: string): string {
   if (text.length <= MAX_SNIFFED_CHARS) {

@@ -22,8 +22,10 @@
  * Environment: PLEXUS_SOCKET (default /run/plexus/plexus.sock), PLEXUS_THIN (default
  * plexus-thin beside this executable), PLEXUS_SHIM_TIMEOUT.
  *
- * Errors are printed as CNI error JSON without "cniVersion" (finding it would mean parsing the
- * config): libcni reads only code, msg and details from a failed plugin.
+ * Errors are printed as CNI error JSON with the "cniVersion" the thin plexus would give them
+ * (src/cni/version-info.ts errorVersion; CNI SPEC §5: an error carries cniVersion): the
+ * configuration's top-level cniVersion when it is one Plexus speaks, 0.1.0 when it has none,
+ * else the newest. A small validating JSON scanner finds it; nothing else of stdin is read here.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -60,6 +62,219 @@ struct buf {
 };
 
 static const char *socket_path;
+/* stdin as read, once read: the version of this shim's own errors comes from it. */
+static const struct buf *stdin_seen;
+
+/* src/cni/version.ts SUPPORTED_VERSIONS; the last is the newest. */
+static const char *const supported_versions[] = { "0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0" };
+#define NEWEST_VERSION "1.1.0"
+/* src/cni/version-info.ts MAX_SNIFFED_CHARS */
+#define MAX_SNIFFED (4UL << 20)
+
+static void skip_ws(const char *s, size_t n, size_t *p)
+{
+	while (*p < n && (s[*p] == ' ' || s[*p] == '\t' || s[*p] == '\n' || s[*p] == '\r'))
+		(*p)++;
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * A JSON string at s[*p] (its opening quote), as JSON.parse reads it. Its decoded text goes to
+ * out while it fits (non-ASCII as 0x80, which matches nothing we look for); *len is its decoded
+ * length when it fit, else cap + 1. Returns 0 when it is not a valid JSON string.
+ */
+static int scan_string(const char *s, size_t n, size_t *p, char *out, size_t cap, size_t *len)
+{
+	size_t k = 0;
+	for ((*p)++; *p < n; (*p)++) {
+		unsigned char c = (unsigned char)s[*p];
+		int byte = c >= 0x80 ? 0x80 : c;
+		if (c == '"') {
+			(*p)++;
+			*len = k;
+			return 1;
+		}
+		if (c < 0x20)
+			return 0;
+		if (c == '\\') {
+			if (++*p >= n)
+				return 0;
+			switch (s[*p]) {
+			case '"': case '\\': case '/': byte = s[*p]; break;
+			case 'b': byte = '\b'; break;
+			case 'f': byte = '\f'; break;
+			case 'n': byte = '\n'; break;
+			case 'r': byte = '\r'; break;
+			case 't': byte = '\t'; break;
+			case 'u': {
+				int v = 0;
+				for (int i = 0; i < 4; i++) {
+					int d = ++*p < n ? hex_digit(s[*p]) : -1;
+					if (d < 0)
+						return 0;
+					v = v * 16 + d;
+				}
+				byte = v >= 0x80 ? 0x80 : v;
+				break;
+			}
+			default:
+				return 0;
+			}
+		}
+		if (k < cap)
+			out[k] = (char)byte;
+		if (k <= cap)
+			k++;
+	}
+	return 0;
+}
+
+static int scan_digits(const char *s, size_t n, size_t *p)
+{
+	size_t start = *p;
+	while (*p < n && s[*p] >= '0' && s[*p] <= '9')
+		(*p)++;
+	return *p > start;
+}
+
+/* A JSON number or literal at s[*p]; 0 when it is not one. */
+static int scan_scalar(const char *s, size_t n, size_t *p)
+{
+	static const char *const literals[] = { "true", "false", "null" };
+	for (size_t i = 0; i < 3; i++) {
+		size_t l = strlen(literals[i]);
+		if (n - *p >= l && memcmp(s + *p, literals[i], l) == 0) {
+			*p += l;
+			return 1;
+		}
+	}
+	if (s[*p] == '-')
+		(*p)++;
+	if (*p < n && s[*p] == '0')
+		(*p)++;
+	else if (!scan_digits(s, n, p))
+		return 0;
+	if (*p < n && s[*p] == '.') {
+		(*p)++;
+		if (!scan_digits(s, n, p))
+			return 0;
+	}
+	if (*p < n && (s[*p] == 'e' || s[*p] == 'E')) {
+		(*p)++;
+		if (*p < n && (s[*p] == '+' || s[*p] == '-'))
+			(*p)++;
+		if (!scan_digits(s, n, p))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * The version of this shim's errors, as the thin plexus chooses it (src/cni/version-info.ts
+ * errorVersion): stdin must be one JSON object (else the newest version); its last top-level
+ * "cniVersion" decides: absent or "" is 0.1.0 (CNI SPEC §1), a version Plexus speaks is itself,
+ * anything else the newest. Iterative (an explicit stack), so no input can exhaust the C stack.
+ */
+static const char *error_version(void)
+{
+	if (!stdin_seen || !stdin_seen->data || stdin_seen->len > MAX_SNIFFED)
+		return NEWEST_VERSION;
+	const char *s = stdin_seen->data;
+	size_t n = stdin_seen->len, p = 0;
+	skip_ws(s, n, &p);
+	if (p >= n || s[p] != '{')
+		return NEWEST_VERSION; /* not JSON, or not an object */
+	char *stack = malloc(n);
+	if (!stack)
+		return NEWEST_VERSION;
+	size_t depth = 0;
+	enum { ABSENT, STRING, OTHER } found = ABSENT;
+	char version[8];
+	size_t version_len = 0;
+	int wants_version = 0, ok = 0;
+	char key[16];
+	size_t key_len;
+	for (;;) { /* a value starts at s[p] */
+		if (p >= n)
+			goto done;
+		int is_version = depth == 1 && wants_version;
+		wants_version = 0;
+		if (s[p] == '{' || s[p] == '[') {
+			if (is_version)
+				found = OTHER;
+			stack[depth++] = s[p++];
+			skip_ws(s, n, &p);
+			if (p < n && s[p] == (stack[depth - 1] == '{' ? '}' : ']')) {
+				depth--;
+				p++;
+			} else if (stack[depth - 1] == '[') {
+				continue;
+			} else {
+				goto key;
+			}
+		} else if (s[p] == '"') {
+			char scratch[sizeof version];
+			size_t len;
+			if (!scan_string(s, n, &p, is_version ? version : scratch, sizeof version, &len))
+				goto done;
+			if (is_version) {
+				found = STRING;
+				version_len = len;
+			}
+		} else {
+			if (!scan_scalar(s, n, &p))
+				goto done;
+			if (is_version)
+				found = OTHER;
+		}
+		for (;;) { /* after a value */
+			skip_ws(s, n, &p);
+			if (depth == 0) {
+				ok = p == n;
+				goto done;
+			}
+			if (p >= n)
+				goto done;
+			char c = s[p++];
+			if (c == ',')
+				break;
+			if (c != (stack[depth - 1] == '{' ? '}' : ']'))
+				goto done;
+			depth--;
+		}
+		skip_ws(s, n, &p);
+		if (stack[depth - 1] == '[')
+			continue;
+key:
+		if (p >= n || s[p] != '"' || !scan_string(s, n, &p, key, sizeof key, &key_len))
+			goto done;
+		skip_ws(s, n, &p);
+		if (p >= n || s[p++] != ':')
+			goto done;
+		skip_ws(s, n, &p);
+		wants_version = key_len == 10 && memcmp(key, "cniVersion", 10) == 0;
+	}
+done:
+	free(stack);
+	if (!ok || found == OTHER)
+		return NEWEST_VERSION;
+	if (found == ABSENT || version_len == 0)
+		return "0.1.0";
+	for (size_t i = 0; i < sizeof supported_versions / sizeof *supported_versions; i++)
+		if (version_len == strlen(supported_versions[i]) && memcmp(version, supported_versions[i], version_len) == 0)
+			return supported_versions[i];
+	return NEWEST_VERSION;
+}
 
 static void put_json_string(const char *s, size_t n)
 {
@@ -88,7 +303,7 @@ __attribute__((noreturn, format(printf, 2, 3))) static void fail(int code, const
 		n = 0;
 	if ((size_t)n >= sizeof msg)
 		n = sizeof msg - 1;
-	printf("{\"code\":%d,\"msg\":", code);
+	printf("{\"cniVersion\":\"%s\",\"code\":%d,\"msg\":", error_version(), code);
 	put_json_string(msg, (size_t)n);
 	printf("}\n");
 	fflush(stdout);
@@ -267,6 +482,7 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	struct buf in = { 0 };
 	read_stdin(&in);
+	stdin_seen = &in;
 	long timeout = timeout_seconds();
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += timeout;

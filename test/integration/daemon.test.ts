@@ -150,7 +150,9 @@ describe.skipIf(!isRoot)("plexus daemon over its socket", () => {
     const nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"];
     const out = await run([...nobody, "env", "-i", `PLEXUS_SOCKET=${d.socket}`, "CNI_COMMAND=VERSION", shimBin], "");
     expect(out.code).toBe(1);
+    // No configuration on stdin: the newest version, as the thin plexus answers.
     expect(JSON.parse(out.stdout)).toEqual({
+      cniVersion: "1.1.0",
       code: 5,
       msg:
         `plexus-shim: connecting to the daemon at ${d.socket}: Permission denied (the socket is root-only: ` +
@@ -265,6 +267,7 @@ describe.skipIf(!isRoot)("plexus daemon over its socket", () => {
     expect(crashed.code).toBe(1);
     expect(errorOf(crashed).code).toBe(11);
     expect(errorOf(crashed).msg).toMatch(/^plexus-shim: .*(closed the connection|stopped mid-call).*try again later/);
+    expect(errorOf(crashed).cniVersion).toBe(conf["cniVersion"]);
     // The stale socket is still there: the restarted daemon takes it over.
     d = await startPlexusDaemon({ dir, kubeconfig: h.kubeconfig });
     daemons.push(d);
