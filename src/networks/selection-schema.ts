@@ -3,8 +3,8 @@
 // value fails the pod with a message naming the key
 // (docs/compatibility.md#invalid-selection-annotations), it is never half-applied. What Multus v4
 // accepts and still gives a working pod (unknown keys, a deprecated spelling that conflicts,
-// duplicates) is accepted with a warning instead: `unknownKeys`, `normalizationNotes`
-// (docs/compatibility.md#input-tolerance).
+// duplicates, `null` or `""` for an absent value) is accepted with a warning instead: `unknownKeys`,
+// `unsetValues`, `normalizationNotes` (docs/compatibility.md#input-tolerance).
 
 import { z } from "zod";
 import { isDns1123Label, isDns1123Subdomain } from "../cni/ids.js";
@@ -299,6 +299,34 @@ export function normalizationNotes(raw: Record<string, unknown>, e: SelectionEle
     }
   }
   return notes;
+}
+
+/** Keys whose `""` Multus reads as absent: it applies each only when non-empty. */
+const EMPTY_IS_ABSENT = ["mac", "infiniband-guid", "deviceID", "ipam-claim-reference"] as const;
+
+/**
+ * Values Multus v4 reads as an absent key: `null` for any key but `name` (Go's encoding/json
+ * leaves the field at its zero value) and `""` for the keys it applies only when non-empty. The
+ * pod networks as if the key were not there, so Plexus reads them so too, with a warning.
+ * `without` is the element without those keys.
+ */
+export function unsetValues(raw: Record<string, unknown>): { notes: ElementNote[]; without: Record<string, unknown> } {
+  const notes: ElementNote[] = [];
+  const without = { ...raw };
+  for (const key of SELECTION_KEYS) {
+    if (key === "name" || !(key in raw)) continue;
+    const v = raw[key];
+    const empty = v === "" && (EMPTY_IS_ABSENT as readonly string[]).includes(key);
+    if (v !== null && !empty) continue;
+    const shown = v === null ? "null" : '""';
+    delete without[key];
+    notes.push({
+      key,
+      message: `${key}: ${shown} is read as no ${key} (as Multus reads it)`,
+      strict: `${key}: ${shown} is not a value (leave the key out)`,
+    });
+  }
+  return { notes, without };
 }
 
 /** Old spellings seen in the wild (Multus's own internal field names, camelCase variants). */

@@ -26,6 +26,7 @@ import {
   normalizationNotes,
   quote,
   unknownKeys,
+  unsetValues,
   type Bandwidth,
   type ElementNote,
   type PortMapping,
@@ -190,10 +191,15 @@ function parseJsonElement(raw: unknown, index: number, where: Where): NetworkSel
   const name = isObject(raw) && typeof raw["name"] === "string" ? ` (${quote(raw["name"])})` : "";
   const label = `item ${index + 1}${name}`;
   const unknown = isObject(raw) ? unknownKeys(raw) : [];
-  if (where.strict) refuse(unknown, where, label);
-  const result = SelectionElementSchema.safeParse(raw);
+  const unset = isObject(raw) ? unsetValues(raw) : { notes: [], without: raw };
+  if (where.strict) refuse([...unknown, ...unset.notes], where, label);
+  const result = SelectionElementSchema.safeParse(unset.without);
   if (!result.success) fail(where, label, formatIssues(result.error.issues));
-  const notes = [...unknown, ...normalizationNotes(raw as Record<string, unknown>, result.data)];
+  const notes = [
+    ...unknown,
+    ...unset.notes,
+    ...normalizationNotes(unset.without as Record<string, unknown>, result.data),
+  ];
   if (where.strict) refuse(notes, where, label);
   for (const n of notes) {
     where.warnings.push({

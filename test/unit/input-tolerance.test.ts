@@ -172,8 +172,34 @@ const rows: Record<string, () => unknown> = {
       "cannot be combined with ips",
     );
   },
-  "selection: `deviceID` empty, with spaces or control characters, or over 253 characters": () => {
-    for (const deviceID of ["", "a b", "a\u0001", "x".repeat(254)]) {
+  'selection: a key set to `null`, or `mac`, `infiniband-guid`, `deviceID` or `ipam-claim-reference` set to `""`':
+    () => {
+      const unset = {
+        namespace: null,
+        interface: null,
+        ips: null,
+        mac: "",
+        "infiniband-guid": "",
+        portMappings: null,
+        bandwidth: null,
+        "cni-args": null,
+        "default-route": null,
+        deviceID: "",
+        "ipam-claim-reference": "",
+      };
+      expect(one(unset)).toEqual({ name: "net-a", namespace: "team-a" });
+      expect(warned(unset)).toEqual(Object.keys(unset).map((k) => [k]));
+      expect(one({ mac: null, ips: ["198.18.1.5"] })).toEqual({
+        name: "net-a",
+        namespace: "team-a",
+        ips: ["198.18.1.5"],
+      });
+      expect(strictError({ mac: "" })).toContain('mac: "" is not a value (leave the key out)');
+      expect(strictError({ "default-route": null })).toContain("default-route: null is not a value");
+      expect(parseError('[{"name":null}]').msg).toContain("name: must be a string");
+    },
+  "selection: `deviceID` with spaces or control characters, or over 253 characters": () => {
+    for (const deviceID of ["a b", "a\u0001", "x".repeat(254)]) {
       expect(elementError({ deviceID }).msg).toContain("deviceID");
     }
   },
