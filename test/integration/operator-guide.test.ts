@@ -1,8 +1,9 @@
 // docs/operator-guide.md says what operators will type and see; this keeps the parts that can
 // drift from the code true: the k3s kustomization it shows builds with kubectl's kustomize over
 // deploy/ and mounts every directory the agent's options name where each container needs it
-// (and changes nothing else of install.json), and every metric it lists is one the daemon
-// defines.
+// (and changes nothing else of install.json), every metric it lists is one the daemon
+// defines, and its command that raises the daemon's log level, run as written with kubectl against
+// deploy/ applied to the local API server, leaves the daemon flags that parse at debug.
 
 import { execFile } from "node:child_process";
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -10,7 +11,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseCommandLine } from "../../src/cli/args.js";
+import { DAEMON_FLAGS } from "../../src/cli/daemon-command.js";
 import { parseInstallFlags } from "../../src/cli/install-command.js";
+import { startLocalApiServer, type LocalApiServer } from "../../src/local/api-server.js";
 import { resolveInstallOptions } from "../../src/config/install-options.js";
 import { parseYamlDocuments } from "../../src/local/yaml.js";
 import { repoRoot } from "../unit/manifests-models.js";
@@ -112,5 +116,45 @@ describe("the metrics table of docs/operator-guide.md", () => {
     named.delete("plexus_daemon_process_");
     expect([...named].filter((n) => !defined.has(n))).toEqual([]);
     expect([...defined].filter((n) => !named.has(n))).toEqual([]);
+  });
+});
+
+/** The fenced sh block holding `needle`, its continuation lines joined. */
+function shBlock(needle: string): string {
+  const found = [...guide.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1] ?? "").find((b) => b.includes(needle));
+  if (found === undefined) throw new Error(`docs/operator-guide.md has no sh block with "${needle}"`);
+  return found.replace(/\\\n\s*/g, "");
+}
+
+describe("the log level command of docs/operator-guide.md", () => {
+  let api: LocalApiServer;
+  const env = () => ({ PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: dir, KUBECONFIG: join(dir, "kubeconfig") });
+
+  beforeAll(async () => {
+    api = await startLocalApiServer({ crdDir: join(repoRoot, "crds") });
+    await api.writeKubeconfig(join(dir, "kubeconfig"));
+    api.store.ensureNamespace("kube-system");
+    await exec("/usr/bin/kubectl", ["apply", "-k", join(repoRoot, "deploy")], { env: env() });
+  });
+  afterAll(async () => {
+    await api?.stop();
+  });
+
+  it("run as written, it adds --log-level=debug to the daemon container, whose flags then parse", async () => {
+    const command = shBlock("patch daemonset plexus");
+    await exec("/bin/bash", ["-euo", "pipefail", "-c", command], { env: env() });
+    const { stdout } = await exec(
+      "/usr/bin/kubectl",
+      ["-n", "kube-system", "get", "daemonset", "plexus", "-o", "json"],
+      {
+        env: env(),
+      },
+    );
+    const containers = (JSON.parse(stdout) as DaemonSetDoc).spec.template.spec.containers;
+    const daemon = containers.find((c) => c.name === "daemon");
+    expect(daemon?.args?.at(-1)).toBe("--log-level=debug");
+    expect(parseCommandLine(daemon?.args ?? [], DAEMON_FLAGS).flags["log-level"]).toBe("debug");
+    // The agent's container is untouched.
+    expect(containers.find((c) => c.name === "plexus")?.args ?? []).not.toContain("--log-level=debug");
   });
 });

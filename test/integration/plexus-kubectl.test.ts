@@ -152,7 +152,7 @@ describe("plexus with kubectl", () => {
     expect(out.code).not.toBe(0);
     const described = await kubectl("describe", "pod", "broken", "-n", "shop");
     expect(described.stdout).toMatch(
-      /Warning\s+NoNetworkFound\s+.*network-attachment-definition "no-such-net" not found in namespace "shop"/,
+      /Warning\s+NoNetworkFound\s+.*network-attachment-definition "no-such-net" not found in namespace "shop" \(pod shop\/broken\)/,
     );
   });
 });
