@@ -34,8 +34,21 @@ describe.skipIf(!isRoot).each(MODES)("auxiliaryCNIChainName (%s mode)", (mode) =
       ipam: { type: "host-local", dataDir: n.ipamDir, ranges: [[{ subnet: "198.18.1.0/24" }]] },
     });
     // The chain's directory sits beside clusterNetwork (n.dir/cluster.conflist), as in Multus.
-    record = join(n.dir, "chain-calls.jsonl");
+    record = join(n.dir, "calls.jsonl");
     cniPath = [...n.cniPath, fakePluginDir];
+    // The same network with the recorder chained: its calls and the chain's, in one record, in order.
+    n.createNad("team-a", "macvlan-rec", {
+      cniVersion: "1.0.0",
+      name: "macvlan-rec",
+      plugins: [
+        {
+          type: "macvlan",
+          master,
+          ipam: { type: "host-local", dataDir: n.ipamDir, ranges: [[{ subnet: "198.18.2.0/24" }]] },
+        },
+        { type: "recorder", record },
+      ],
+    });
     await chain("vendor-chain", {
       "10-tuning.conf": { type: "tuning", sysctl: { "net.ipv4.conf.all.arp_notify": "1" } },
       "20-recorder.conf": { type: "recorder", record },
@@ -70,26 +83,30 @@ describe.skipIf(!isRoot).each(MODES)("auxiliaryCNIChainName (%s mode)", (mode) =
 
   it("runs last, on every pod, after the selections; nothing of it in the result or network-status; DEL tears it down", async () => {
     const conf = n.conf({ auxiliaryCNIChainName: "vendor-chain" });
-    const pod = await n.createPod("team-a", "web-0", { "k8s.v1.cni.cncf.io/networks": "macvlan-a" });
+    const pod = await n.createPod("team-a", "web-0", { "k8s.v1.cni.cncf.io/networks": "macvlan-rec" });
     expect(await readSysctl(pod.netns, SYSCTL)).toBe("0");
     const out = await n.add(pod, { conf, cniPath });
     expect(out.code, out.stdout + out.stderr).toBe(0);
     expect(await readSysctl(pod.netns, SYSCTL)).toBe("1");
-    // The chain's second plugin: on net2, in the pod's namespace, after tuning's (empty) result.
-    const [added] = readRecords(record);
-    expect([added?.command, added?.env["CNI_IFNAME"], added?.env["CNI_NETNS"]]).toEqual([
-      "ADD",
-      "net2",
-      pod.netns.path,
+    // The chain after the selection; its second plugin on net2, in the pod's namespace, after
+    // tuning's (empty) result.
+    const calls = () =>
+      readRecords(record).map((c) => [c.command, c.stdin["name"], c.env["CNI_IFNAME"], c.env["CNI_CONTAINERID"]]);
+    expect(calls()).toEqual([
+      ["ADD", "macvlan-rec", "net1", pod.containerId],
+      ["ADD", "vendor-chain", "net2", pod.containerId],
     ]);
-    expect(added?.stdin).toMatchObject({ name: "vendor-chain", type: "recorder", prevResult: { cniVersion: "1.0.0" } });
+    const added = readRecords(record)[1];
+    expect(added?.env["CNI_NETNS"]).toBe(pod.netns.path);
+    expect(added?.stdin).toMatchObject({ type: "recorder", prevResult: { cniVersion: "1.0.0" } });
+    expect(added?.stdin["prevResult"]).not.toHaveProperty("interfaces");
     expect(
       resultOf(out)
         .interfaces?.filter((i) => i.sandbox)
         .map((i) => i.name),
     ).toEqual(["eth0", "net1"]);
     const statuses = n.networkStatusOf("team-a", "web-0");
-    expect(statuses.map((s) => s.name)).toEqual(["cluster", "team-a/macvlan-a"]);
+    expect(statuses.map((s) => s.name)).toEqual(["cluster", "team-a/macvlan-rec"]);
     // Its state: the chain as executed (Multus names its interface net<position>: net2 here).
     const state = await readdir(join(n.stateDir, pod.containerId));
     expect(state.sort()).toEqual(["eth0.json", "net1.json", "net2.json"]);
@@ -97,13 +114,34 @@ describe.skipIf(!isRoot).each(MODES)("auxiliaryCNIChainName (%s mode)", (mode) =
     expect(check.code, check.stdout).toBe(0);
     const del = await n.del(pod, { conf, cniPath });
     expect(del.code, del.stdout).toBe(0);
-    // Torn down on DEL: its plugins got DEL on net2 (CHECK skips the chain: see docs/compatibility.md).
-    expect(readRecords(record).map((c) => [c.command, c.env["CNI_IFNAME"]])).toEqual([
-      ["ADD", "net2"],
-      ["DEL", "net2"],
+    // CHECK skips the chain (docs/compatibility.md#auxiliary-chain); DEL tears it down first.
+    expect(calls().slice(2)).toEqual([
+      ["CHECK", "macvlan-rec", "net1", pod.containerId],
+      ["DEL", "vendor-chain", "net2", pod.containerId],
+      ["DEL", "macvlan-rec", "net1", pod.containerId],
     ]);
     await expectNothingLeft(pod);
     expect(await containerEntries(n.stateDir, pod.containerId)).toEqual(["tombstone"]);
+  });
+
+  it("a pod without selections gets the chain too, on net1", async () => {
+    const conf = n.conf({ auxiliaryCNIChainName: "vendor-chain" });
+    const pod = await n.createPod("team-a", "plain-0");
+    const out = await n.add(pod, { conf, cniPath });
+    expect(out.code, out.stdout + out.stderr).toBe(0);
+    expect(await readSysctl(pod.netns, SYSCTL)).toBe("1");
+    const mine = () =>
+      readRecords(record)
+        .filter((c) => c.env["CNI_CONTAINERID"] === pod.containerId)
+        .map((c) => [c.command, c.stdin["name"], c.env["CNI_IFNAME"]]);
+    expect(mine()).toEqual([["ADD", "vendor-chain", "net1"]]);
+    expect(n.networkStatusOf("team-a", "plain-0").map((s) => s.name)).toEqual(["cluster"]);
+    expect((await n.del(pod, { conf, cniPath })).code).toBe(0);
+    expect(mine()).toEqual([
+      ["ADD", "vendor-chain", "net1"],
+      ["DEL", "vendor-chain", "net1"],
+    ]);
+    await expectNothingLeft(pod);
   });
 
   it("a chain directory with no .conf adds nothing", async () => {

@@ -34,10 +34,29 @@ export interface KubeletStandin {
   stop(): Promise<void>;
 }
 
+interface Topology {
+  nodes: { ID: string }[];
+}
+
 interface PodMessage {
   name: string;
   namespace: string;
-  containers: { name: string; devices: { resource_name: string; device_ids: string[] }[]; cpu_ids: string[] }[];
+  containers: {
+    name: string;
+    devices: { resource_name: string; device_ids: string[]; topology: Topology }[];
+    cpu_ids: string[];
+    memory: { memory_type: string; size: string; topology: Topology }[];
+    dynamic_resources: {
+      claim_name: string;
+      claim_namespace: string;
+      claim_resources: {
+        cdi_devices: { name: string }[];
+        driver_name: string;
+        pool_name: string;
+        device_name: string;
+      }[];
+    }[];
+  }[];
 }
 
 export async function startKubeletStandin(socket: string): Promise<KubeletStandin> {
@@ -52,18 +71,40 @@ export async function startKubeletStandin(socket: string): Promise<KubeletStandi
     exhaust: 0,
     calls: [],
     setPod(namespace, name, allocations) {
-      const byContainer = new Map<string, { resource_name: string; device_ids: string[] }[]>();
+      const numa0 = { nodes: [{ ID: "0" }] };
+      const byContainer = new Map<string, PodMessage["containers"][number]["devices"]>();
       for (const a of allocations) {
         byContainer.set(a.container, [
           ...(byContainer.get(a.container) ?? []),
-          { resource_name: a.resource, device_ids: [...a.ids] },
+          // With the NUMA node a topology-aware device plugin (SR-IOV's) reports.
+          { resource_name: a.resource, device_ids: [...a.ids], topology: numa0 },
         ]);
       }
       pods.set(`${namespace}/${name}`, {
         name,
         namespace,
-        // cpu_ids as the kubelet fills them with the static CPU manager: a field Plexus must skip.
-        containers: [...byContainer].map(([c, devices]) => ({ name: c, devices, cpu_ids: ["2", "3"] })),
+        // The fields Plexus must skip, as a kubelet fills them: cpu_ids with the static CPU
+        // manager, memory with the static memory manager, dynamic_resources for a DRA claim.
+        containers: [...byContainer].map(([c, devices]) => ({
+          name: c,
+          devices,
+          cpu_ids: ["2", "3"],
+          memory: [{ memory_type: "hugepages-1Gi", size: "1073741824", topology: numa0 }],
+          dynamic_resources: [
+            {
+              claim_name: `${name}-gpu`,
+              claim_namespace: namespace,
+              claim_resources: [
+                {
+                  cdi_devices: [{ name: "example.com/gpu=gpu-0" }],
+                  driver_name: "gpu.example.com",
+                  pool_name: "node",
+                  device_name: "gpu-0",
+                },
+              ],
+            },
+          ],
+        })),
       });
     },
     stop: () =>
