@@ -12,7 +12,7 @@ import { mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { referencePluginDir } from "../support/cni-plugins.js";
-import { eventsIn } from "../support/events.js";
+import { eventsOnceIn, type RecordedEvent } from "../support/events.js";
 import { startKubeletStandin, type KubeletStandin } from "../support/kubelet-standin.js";
 import { addressesOf, execIn, link, links } from "../support/netns.js";
 import { MODES, startTestNode, type TestNode, type TestPod } from "../support/plexus-node.js";
@@ -139,7 +139,9 @@ describe.skipIf(!isRoot).each(MODES)("devices from the kubelet with the SR-IOV C
         `but the kubelet allocated 1 device of it to the pod (${VFS[0].pci}): the pod must request one ${SRIOV} per attachment`,
     );
     await expectNothingLeft(pod);
-    const failed = eventsIn(n.api.store, "team-a").filter((e) => e.involvedObject.name === "vf-1");
+    // The daemon writes Events after answering.
+    const ofPod = (events: RecordedEvent[]) => events.filter((e) => e.involvedObject.name === "vf-1");
+    const failed = ofPod(await eventsOnceIn(n.api.store, "team-a", (events) => ofPod(events).length > 0));
     expect(failed.map((e) => [e.type, e.reason])).toEqual([["Warning", "NetworkSetupFailed"]]);
     expect(failed[0]?.message).toContain(SRIOV);
     const del = await n.del(pod, { conf: conf(), cniPath });

@@ -26,3 +26,33 @@ export type RecordedEvent = z.infer<typeof EventSchema>;
 export function eventsIn(store: ApiStore, namespace: string, options: ListOptions = {}): RecordedEvent[] {
   return store.list({ resource: "events" }, { ...options, namespace }).items.map((e) => EventSchema.parse(e));
 }
+
+/**
+ * The Events in `namespace` once `ready(events)` holds. Plexus writes Events off the pod's
+ * critical path (the daemon after it has answered), so a test waits for them: checked after
+ * every write the store takes, given up (with what was there) after `limitMs`, a bound on a
+ * hang and not a measurement.
+ */
+export function eventsOnceIn(
+  store: ApiStore,
+  namespace: string,
+  ready: (events: RecordedEvent[]) => boolean,
+  limitMs = 30_000,
+): Promise<RecordedEvent[]> {
+  return new Promise((resolve, reject) => {
+    const check = (): boolean => {
+      const events = eventsIn(store, namespace);
+      if (!ready(events)) return false;
+      stop();
+      clearTimeout(timer);
+      resolve(events);
+      return true;
+    };
+    const stop = store.onWrite(() => void check());
+    const timer = setTimeout(() => {
+      stop();
+      reject(new Error(`the Events in ${namespace} never got there: ${JSON.stringify(eventsIn(store, namespace))}`));
+    }, limitMs);
+    check();
+  });
+}
