@@ -7,7 +7,7 @@
 // They are kept in a bounded space, whatever the churn: <root>/<bucket>/<containerId>.<reason>,
 // empty files (no data blocks) whose modification time is the time of the DEL, spread over
 // `buckets` directories by a hash of the container ID. Writing one prunes its own bucket to
-// `perBucket` entries, oldest first; finding one is two lstat calls. So no command's cost
+// `perBucket` entries, oldest first; finding one is four lstat calls. So no command's cost
 // depends on how many containers the node has seen, and the total is at most buckets×perBucket
 // files (16,384 by default: at least the last few thousand deletions on the node, in practice
 // about the last 16,000).

@@ -143,4 +143,15 @@ describe.skipIf(!isRoot)("daemon mode: kill -9 of the daemon, or SIGKILL of the 
     await delTwiceThenRelease(pod, false);
     await f.expectNothingLeft(pod);
   });
+
+  it.each(DEL_STEPS)("shim killed during DEL %s: the DELs that follow leave nothing", async (_, gate) => {
+    const pod = await f.pod("sdel");
+    const add = await f.call("ADD", pod);
+    expect(add.code, add.stdout).toBe(0);
+    const run = await stopAt("DEL", pod, gate);
+    run.kill("SIGKILL");
+    await run.done;
+    await delTwiceThenRelease(pod, false);
+    await f.expectNothingLeft(pod);
+  });
 });
