@@ -111,7 +111,7 @@ export interface LoadedNetConf {
 }
 
 export function parsePlexusNetConf(raw: unknown): LoadedNetConf {
-  const { input, replaced } = withKnownLogLevel(raw);
+  const { input, replaced } = withMultusReadings(raw);
   const parsed = PlexusNetConfSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -138,19 +138,35 @@ export function parsePlexusNetConf(raw: unknown): LoadedNetConf {
   return { conf, unknownKeys, replaced };
 }
 
+/** Multus's directories, which it reads as its default when empty (pkg/types/conf.go). */
+const DEFAULT_WHEN_EMPTY = ["confDir", "cniDir", "binDir"] as const;
+
 /**
- * An unknown logLevel must not stop every pod's networking: Multus prints a complaint and keeps
- * its default, and so does Plexus (docs/compatibility.md, "Input tolerance").
+ * Values Multus reads as its default, read so here too, each named for a warning
+ * (docs/compatibility.md, "Input tolerance"): an unknown logLevel (Multus prints a complaint and
+ * keeps its default: a log setting must not stop every pod's networking), `null` for a key
+ * (Go's JSON decoding leaves the field at its zero value, then the default applies) and `""` for
+ * the directories Multus defaults when empty.
  */
-function withKnownLogLevel(raw: unknown): { input: unknown; replaced: string[] } {
+function withMultusReadings(raw: unknown): { input: unknown; replaced: string[] } {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return { input: raw, replaced: [] };
-  const level = (raw as Record<string, unknown>)["logLevel"];
-  if (typeof level !== "string" || (LOG_LEVELS as readonly string[]).includes(level.toLowerCase())) {
-    return { input: raw, replaced: [] };
+  const input = { ...(raw as Record<string, unknown>) };
+  const replaced: string[] = [];
+  const level = input["logLevel"];
+  if (typeof level === "string" && !(LOG_LEVELS as readonly string[]).includes(level.toLowerCase())) {
+    delete input["logLevel"];
+    replaced.push(`logLevel ${JSON.stringify(level)} is not one of ${LOG_LEVELS.join(", ")}: using "warn"`);
   }
-  const { logLevel: _ignored, ...rest } = raw as Record<string, unknown>;
-  return {
-    input: rest,
-    replaced: [`logLevel ${JSON.stringify(level)} is not one of ${LOG_LEVELS.join(", ")}: using "warn"`],
-  };
+  // cniVersion stays as it is: it decides the version of the answer, errors included.
+  for (const key of Object.keys(PlexusNetConfSchema.shape)) {
+    if (key === "cniVersion" || input[key] !== null) continue;
+    delete input[key];
+    replaced.push(`${key}: null is read as the default, as Multus reads it`);
+  }
+  for (const key of DEFAULT_WHEN_EMPTY) {
+    if (input[key] !== "") continue;
+    delete input[key];
+    replaced.push(`${key}: "" is read as the default, as Multus reads it`);
+  }
+  return { input, replaced };
 }

@@ -98,7 +98,6 @@ describe("plexus at the edges of its input", () => {
     });
 
     const cases: [string, string][] = [
-      ["cniDir", ""],
       ["cniDir", "state"],
       ["cniDir", "./var/lib/cni/plexus"],
       ["binDir", "bin"],

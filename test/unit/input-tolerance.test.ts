@@ -348,6 +348,32 @@ const rows: Record<string, () => unknown> = {
   'Plexus configuration: a key of the wrong JSON type (`"namespaceIsolation": "true"`)': () => {
     expect(thrown(() => confOf({ namespaceIsolation: "true" })).msg).toContain('field "namespaceIsolation"');
   },
+  'Plexus configuration: a key set to `null`, or `confDir`, `cniDir` or `binDir` set to `""`': () => {
+    const loaded = confOf({
+      namespaceIsolation: null,
+      logFile: null,
+      kubelet: null,
+      confDir: "",
+      cniDir: "",
+      binDir: "",
+    });
+    expect(loaded.conf).toEqual(confOf({}).conf);
+    expect(loaded.replaced).toEqual([
+      "namespaceIsolation: null is read as the default, as Multus reads it",
+      "logFile: null is read as the default, as Multus reads it",
+      "kubelet: null is read as the default, as Multus reads it",
+      'confDir: "" is read as the default, as Multus reads it',
+      'cniDir: "" is read as the default, as Multus reads it',
+      'binDir: "" is read as the default, as Multus reads it',
+    ]);
+    expect(loaded.unknownKeys).toEqual([]);
+  },
+  "Plexus configuration: a relative path (`cniDir`, `binDir`, `confDir`, `kubeconfig`, `logFile`, `readinessindicatorfile`)":
+    () => {
+      for (const key of ["cniDir", "binDir", "confDir", "kubeconfig", "logFile", "readinessindicatorfile"]) {
+        expect(thrown(() => confOf({ [key]: "var/lib/x" })).msg).toContain(`field "${key}": must be an absolute path`);
+      }
+    },
   "Plexus configuration: `globalNamespaces` as a list": () => {
     expect(confOf({ globalNamespaces: ["a", "b"] }).conf.globalNamespaces).toEqual(["a", "b"]);
     expect(confOf({ globalNamespaces: " a, b" }).conf.globalNamespaces).toEqual(["a", "b"]);
