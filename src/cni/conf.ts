@@ -92,12 +92,13 @@ function parsePlugin(p: unknown, index: number): PluginConf {
     fail(`failed to parse plugin config ${index}: error parsing configuration: missing 'type'`);
   }
   const caps = raw["capabilities"];
-  if (caps !== undefined && (typeof caps !== "object" || caps === null || Array.isArray(caps))) {
+  if (caps !== undefined && caps !== null && (typeof caps !== "object" || Array.isArray(caps))) {
     fail(`failed to parse plugin config ${index} (type ${JSON.stringify(type)}): 'capabilities' must be an object`);
   }
-  // libcni decodes capabilities into map[string]bool: a value that is not a boolean is an error.
+  // libcni decodes capabilities into map[string]bool: a value that is not a boolean is an error,
+  // but null is not (Go's encoding/json leaves a nil map, or a false value, for it).
   const entries = Object.entries((caps ?? {}) as JsonObject);
-  const notBool = entries.find(([, on]) => typeof on !== "boolean");
+  const notBool = entries.find(([, on]) => typeof on !== "boolean" && on !== null);
   if (notBool) {
     fail(
       `failed to parse plugin config ${index} (type ${JSON.stringify(type)}): ` +

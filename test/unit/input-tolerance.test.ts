@@ -271,6 +271,16 @@ const rows: Record<string, () => unknown> = {
       delegateConfigFromNad(nad('{"cniVersion":"1.0.0","type":"../../bin/sh"}'), noConf, { pod: POD }),
     ).rejects.toThrow(/not a path/);
   },
+  'NAD `spec.config`: `"capabilities": null`, or a capability set to `null`': async () => {
+    const list = await delegateConfigFromNad(
+      nad(
+        '{"cniVersion":"1.0.0","plugins":[{"type":"macvlan","capabilities":null},{"type":"tuning","capabilities":{"mac":null,"ips":true}}]}',
+      ),
+      noConf,
+      { pod: POD },
+    );
+    expect(list.plugins.map((p) => p.capabilities)).toEqual([[], ["ips"]]);
+  },
   'NAD `spec.config`: `{"plugins": []}`': async () => {
     await expect(
       delegateConfigFromNad(nad('{"cniVersion":"1.0.0","plugins":[]}'), noConf, { pod: POD }),
