@@ -22,6 +22,7 @@ import { createDaemonHotplug } from "./daemon-hotplug.js";
 import type { PodResourcesSource } from "../engine/deps.js";
 import { cachePodDevices } from "../kubelet/pod-devices-cache.js";
 import { loadPodResources } from "./engine-deps.js";
+import { createSpawnServer } from "../runtime/spawn-server.js";
 import { runPlugin, type PluginHost } from "./plugin.js";
 
 export const DEFAULT_METRICS_ADDRESS = "127.0.0.1:9454";
@@ -132,12 +133,15 @@ export async function runDaemonCommand(argv: readonly string[], deps: DaemonComm
   const kube = kubeSide;
   const hostexec = values.hostexec ?? join(dirname(deps.executable), "plexus-hostexec");
   const kubelet = kubeletClients(log);
+  // Delegates are started by plexus-hostexec --serve, off the event loop (src/runtime/spawn-server.ts).
+  const spawnServer = createSpawnServer(hostexec, (message) => log.error({}, message));
   const host: PluginHost = {
     logger: () => log,
     kube: async () => kube.client,
     podResources: kubelet.get,
     wrap: hostWrap(hostexec, values["host-root"], values["host-mount-ns"]),
     onExec: (type, command, ok, ms) => metrics.delegate(type, command, ok ? "ok" : "error", ms / 1000),
+    spawnServer,
   };
   const runCni = async (call: CniCall, signal: AbortSignal) => {
     let stdout = "";
@@ -176,6 +180,7 @@ export async function runDaemonCommand(argv: readonly string[], deps: DaemonComm
       observer: hotplug,
     });
   } catch (err) {
+    spawnServer.close();
     await kube.stop();
     process.stderr.write(`plexus daemon: ${(err as Error).message}\n`);
     return 1;
@@ -187,6 +192,7 @@ export async function runDaemonCommand(argv: readonly string[], deps: DaemonComm
   });
   await hotplug?.stop();
   await daemon.stop();
+  spawnServer.close();
   await kube.stop();
   await kubelet.close();
   return 0;

@@ -28,6 +28,7 @@ export interface EngineDepsInput {
   readonly kube?: (() => Promise<KubeClient | undefined>) | undefined;
   readonly wrap?: RuntimeOptions["wrap"];
   readonly onExec?: RuntimeOptions["onExec"];
+  readonly spawnServer?: RuntimeOptions["spawnServer"];
   /** Told of the client loaded from the kubeconfig (the plugin flushes its events before exit). */
   readonly onKubeClient?: (client: KubeClient) => void;
   /** The kubelet's device allocations the caller already has (the daemon's, cached per pod). */
@@ -45,6 +46,7 @@ export function buildEngineDeps({ conf, env, log, signal, onKubeClient, ...host 
     onStderr: (type, text) => log.info({ plugin: type, stderr: text.slice(0, 4096) }, "delegate wrote to stderr"),
     wrap: host.wrap,
     onExec: host.onExec,
+    spawnServer: host.spawnServer,
     // Plexus never runs itself as a delegate (src/runtime/self-delegate.ts).
     self: selfIdentity(binDirs, isSea() ? process.execPath : undefined),
   });

@@ -40,6 +40,8 @@ export interface PluginHost {
   readonly kube?: () => Promise<KubeClient | undefined>;
   readonly wrap?: RuntimeOptions["wrap"];
   readonly onExec?: RuntimeOptions["onExec"];
+  /** Starts the delegates (the daemon's process starter); default: this process starts them. */
+  readonly spawnServer?: RuntimeOptions["spawnServer"];
   /** The kubelet's device allocations (the daemon's client, cached per pod); default: loaded per call. */
   readonly podResources?: (settings: PlexusNetConf["kubelet"]) => Promise<PodResourcesSource>;
 }
@@ -105,6 +107,7 @@ async function runCommand(io: PluginIo, host: PluginHost, onKubeClient: (client:
       podResources: host.podResources,
       wrap: host.wrap,
       onExec: host.onExec,
+      spawnServer: host.spawnServer,
       onKubeClient,
     });
     const result = await dispatch({ env, conf, raw }, deps);

@@ -9,6 +9,7 @@ import { OWNER_ENV } from "./owned-processes.js";
 import { decodeFailure, decodeSuccess } from "./plugin-output.js";
 import { checkNotSelfName, markNested, type SelfFileCheck, type SelfIdentity } from "./self-delegate.js";
 import { spawnPlugin } from "./spawn-plugin.js";
+import type { SpawnServer } from "./spawn-server.js";
 import type { PluginExecution } from "./types.js";
 
 export interface ExecOptions {
@@ -28,6 +29,8 @@ export interface ExecOptions {
    * running in a container, inside the host's root (docs/architecture.md "Daemon mode").
    */
   readonly wrap?: ((argv: readonly string[]) => readonly string[]) | undefined;
+  /** Starts the processes instead of this process (the daemon's process starter, spawn-server.ts). */
+  readonly spawnServer?: SpawnServer | undefined;
   /** Told of every execution once it ended (the daemon's per-delegate latency metrics). */
   readonly onExec?: ((type: string, command: CniCommand, ok: boolean, ms: number) => void) | undefined;
   /**
@@ -84,6 +87,7 @@ export async function execPlugin(
         stdin: JSON.stringify(exec.stdin),
         timeoutMs: options.timeoutMs,
         retryDelayMs: options.retryDelayMs,
+        server: options.spawnServer,
       },
       signal,
     );

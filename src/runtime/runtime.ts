@@ -32,6 +32,8 @@ export interface RuntimeOptions {
   readonly wrap?: ((argv: readonly string[]) => readonly string[]) | undefined;
   /** See ExecOptions.onExec. */
   readonly onExec?: ExecOptions["onExec"];
+  /** See ExecOptions.spawnServer. */
+  readonly spawnServer?: ExecOptions["spawnServer"];
   /**
    * Set by Plexus for its own delegates: refuse a delegate that is Plexus (by name and by
    * file identity) and mark every delegate as nested (self-delegate.ts). A runtime that runs
@@ -80,6 +82,7 @@ export function execOptions(options: RuntimeOptions): ExecOptions {
     onStderr: options.onStderr,
     wrap: options.wrap,
     onExec: options.onExec,
+    spawnServer: options.spawnServer,
     self: options.self ? { identity: options.self, checkFile: createSelfFileCheck(options.self) } : undefined,
   };
 }

