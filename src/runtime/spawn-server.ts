@@ -126,8 +126,9 @@ export function createSpawnServer(helper: string, onError: (message: string) => 
   // in flight is, as a child of this process would be.
   const hold = (c: ChildProcess): void => {
     const handles = [c, c.stdout as unknown as { ref(): void; unref(): void }];
-    for (const h of handles) if (pending.size > 0) h.ref();
-    else h.unref();
+    for (const h of handles)
+      if (pending.size > 0) h.ref();
+      else h.unref();
   };
 
   return {

@@ -382,6 +382,8 @@ interface BurstResult {
   apiAdd: Record<string, number>;
   apiDel: Record<string, number>;
   left: string[];
+  /** Tombstones of this burst's containers (docs/state.md "Tombstones": one per deleted pod, by design). */
+  tombstones: number;
 }
 
 async function burst(node: Node, runner: Runner): Promise<BurstResult> {
@@ -392,8 +394,9 @@ async function burst(node: Node, runner: Runner): Promise<BurstResult> {
   await Promise.all(node.pods.map((p) => runner.add(p)));
   const addMs = performance.now() - started;
   const addPeakMiB = await mem.stop();
-  // Asynchronous events land after the answers; give them a moment before counting.
-  await new Promise((r) => setTimeout(r, 1500));
+  // The daemon's Events land after the answers, rate-limited (a burst of 25, then 5 a second):
+  // counted once they have all arrived, so that none is counted in the DEL burst's window.
+  await settle(node.api);
   const apiAdd = node.api.requestLog.countsByVerb();
   node.api.requestLog.reset();
   mem = samplePeak();
@@ -401,12 +404,39 @@ async function burst(node: Node, runner: Runner): Promise<BurstResult> {
   await Promise.all(node.pods.map((p) => runner.del(p)));
   const delMs = performance.now() - started;
   const delPeakMiB = await mem.stop();
-  await new Promise((r) => setTimeout(r, 500));
+  await settle(node.api);
   const apiDel = node.api.requestLog.countsByVerb();
-  return { addMs, delMs, addPeakMiB, delPeakMiB, apiAdd, apiDel, left: leftovers(node) };
+  return { addMs, delMs, addPeakMiB, delPeakMiB, apiAdd, apiDel, left: leftovers(node), tombstones: tombstones(node) };
 }
 
-/** Links, leases and state files still there after the DELs. */
+/** Waits until the API server has had no request for 1.5 s (at most 60 s). */
+async function settle(api: LocalApiServer): Promise<void> {
+  const total = () => Object.values(api.requestLog.countsByVerb()).reduce((s, n) => s + n, 0);
+  let last = total();
+  let quietSince = performance.now();
+  for (const end = performance.now() + 60_000; performance.now() < end;) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = total();
+    if (now !== last) [last, quietSince] = [now, performance.now()];
+    else if (performance.now() - quietSince >= 1500) return;
+  }
+}
+
+/** The tombstones of the pods' current containers: .tombstones/<bucket>/<containerId>.<reason>. */
+function tombstones(node: Node): number {
+  const root = join(node.dir, "state", ".tombstones");
+  const ids = new Set(node.pods.map((p) => p.id));
+  let n = 0;
+  for (const bucket of existsSync(root) ? readdirSync(root) : [])
+    for (const f of readdirSync(join(root, bucket))) if (ids.has(f.split(".")[0] ?? "")) n++;
+  return n;
+}
+
+/**
+ * Links, leases and live state (container directories, lock records) still there after the
+ * DELs. The tombstones are not leftovers: a bounded store that a DEL writes on purpose (counted
+ * apart, above).
+ */
 function leftovers(node: Node): string[] {
   const left: string[] = [];
   const expected = new Set(["lo", node.master, `${node.master}p`, node.bridge]);
@@ -423,8 +453,14 @@ function leftovers(node: Node): string[] {
       if (/^[\d.:a-f]+$/.test(f) && f.includes(".")) left.push(`lease ${net}/${f}`);
   const state = join(node.dir, "state");
   for (const c of existsSync(state) ? readdirSync(state) : []) {
-    const files = existsSync(join(state, c)) ? readdirSync(join(state, c)) : [];
-    for (const f of files) if (f !== "tombstone.json" && !f.startsWith(".")) left.push(`state ${c.slice(0, 12)}/${f}`);
+    if (c === ".tombstones") continue;
+    if (c === ".locks") {
+      for (const f of readdirSync(join(state, c))) left.push(`lock record ${f.slice(0, 12)}`);
+      continue;
+    }
+    const files = readdirSync(join(state, c));
+    if (files.length === 0) left.push(`state ${c.slice(0, 12)}/ (empty)`);
+    for (const f of files) left.push(`state ${c.slice(0, 12)}/${f}`);
   }
   return left;
 }
@@ -570,6 +606,7 @@ function report(
       perAdd(last.apiDel, () => true),
       `${(single[v]?.add ?? NaN).toFixed(1)} / ${(single[v]?.del ?? NaN).toFixed(1)} ms`,
       String(rs.reduce((s, r) => s + r.left.length, 0)),
+      String(last.tombstones),
     ];
   });
   const head = [
@@ -584,6 +621,7 @@ function report(
     "API/DEL",
     "1 pod ADD / DEL",
     "left",
+    "tombstones",
   ];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
