@@ -466,7 +466,11 @@ function leftovers(node: Node): string[] {
 }
 
 // ---------------------------------------------------------------- single pod latency
-async function latency(node: Node, runner: Runner): Promise<{ add: number; del: number }> {
+async function latency(
+  node: Node,
+  runner: Runner,
+  afterWarmUp: () => Promise<void> = async () => undefined,
+): Promise<{ add: number; del: number; meanAdd: number; meanDel: number }> {
   const pod = node.pods[0] as Pod;
   const adds: number[] = [];
   const dels: number[] = [];
@@ -478,11 +482,73 @@ async function latency(node: Node, runner: Runner): Promise<{ add: number; del: 
     t = performance.now();
     await runner.del(pod);
     const d = performance.now() - t;
-    if (i === 0) continue; // warm-up
+    if (i === 0) {
+      await afterWarmUp();
+      continue;
+    }
     adds.push(a);
     dels.push(d);
   }
-  return { add: median(adds), del: median(dels) };
+  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+  return { add: median(adds), del: median(dels), meanAdd: mean(adds), meanDel: mean(dels) };
+}
+
+/** Sums and counts of the daemon's histograms, by metric and labels. */
+type Histograms = Map<string, { sum: number; count: number }>;
+
+async function histograms(d: Daemon): Promise<Histograms> {
+  const out: Histograms = new Map();
+  for (const m of (await httpGet(`http://${d.metrics}/metrics`)).body.matchAll(
+    /^(\w+)_(sum|count)(\{[^}]*\})? (\S+)$/gm,
+  )) {
+    const key = `${m[1]}${m[3] ?? ""}`;
+    const h = out.get(key) ?? { sum: 0, count: 0 };
+    if (m[2] === "sum") h.sum = Number(m[4]);
+    else h.count = Number(m[4]);
+    out.set(key, h);
+  }
+  return out;
+}
+
+/**
+ * Where one pod's ADD and DEL go in daemon mode, from the daemon's own histograms (means over the
+ * iterations after the warm-up): the delegates, the status PATCH, the daemon's own work, and the
+ * rest of the round trip (the shim, the socket, HTTP).
+ */
+function breakdown(before: Histograms, after: Histograms, single: { meanAdd: number; meanDel: number }): string {
+  const total = (filter: (key: string) => boolean) => {
+    let sum = 0;
+    let calls = 0;
+    for (const [key, h] of after)
+      if (filter(key)) {
+        const b = before.get(key) ?? { sum: 0, count: 0 };
+        sum += h.sum - b.sum;
+        calls += h.count - b.count;
+      }
+    return { ms: sum * 1000, calls };
+  };
+  const lines: string[] = [];
+  for (const [command, roundTrip] of [
+    ["ADD", single.meanAdd],
+    ["DEL", single.meanDel],
+  ] as const) {
+    const req = total((k) => k === `plexus_cni_request_duration_seconds{command="${command}"}`);
+    if (req.calls === 0) continue;
+    const per = (x: { ms: number }) => x.ms / req.calls;
+    const delegates = total(
+      (k) => k.startsWith("plexus_delegate_duration_seconds{") && k.includes(`command="${command}"`),
+    );
+    // The status PATCH only: the Events are written after the answer.
+    const api = total((k) => k.startsWith("plexus_kube_api_request_duration_seconds{") && k.includes('verb="patch"'));
+    const apiPer = command === "ADD" ? per(api) : 0;
+    const own = per(req) - per(delegates) - apiPer;
+    lines.push(
+      `  ${command}: round trip ${roundTrip.toFixed(1)} ms = delegates ${per(delegates).toFixed(1)} ms (${(delegates.calls / req.calls).toFixed(0)} runs)` +
+        (command === "ADD" ? ` + API ${apiPer.toFixed(1)} ms (${(api.calls / req.calls).toFixed(2)} requests)` : "") +
+        ` + the daemon's own work ${own.toFixed(1)} ms + shim, socket and HTTP ${(roundTrip - per(req)).toFixed(1)} ms`,
+    );
+  }
+  return lines.join("\n");
 }
 
 function median(xs: readonly number[]): number {
@@ -548,8 +614,20 @@ async function inner(): Promise<void> {
         );
       }
     }
-    for (const v of VARIANTS) single[v] = await withRunner(node, v, (runner) => latency(node, runner));
+    let where = "";
+    for (const v of VARIANTS)
+      single[v] = await withRunner(node, v, async (runner, d) => {
+        if (!d) return latency(node, runner);
+        let before: Histograms = new Map();
+        const r = await latency(node, runner, async () => {
+          before = await histograms(d);
+        });
+        where = breakdown(before, await histograms(d), r);
+        return r;
+      });
     report(results, single);
+    if (where)
+      process.stdout.write(`\none pod in daemon mode, means after the warm-up (the daemon's histograms):\n${where}\n`);
     if (!opts["skip-cached"]) {
       const m = await cachedDaemonMemory(node);
       process.stdout.write(
@@ -563,12 +641,12 @@ async function inner(): Promise<void> {
   }
 }
 
-async function withRunner<T>(node: Node, v: Variant, f: (r: Runner) => Promise<T>): Promise<T> {
+async function withRunner<T>(node: Node, v: Variant, f: (r: Runner, d?: Daemon) => Promise<T>): Promise<T> {
   if (v === "delegates") return f(directRunner(node));
   if (v === "thin") return f(plexusRunner(node, [PLEXUS], {}));
   const d = await startDaemon(node);
   try {
-    return await f(plexusRunner(node, [SHIM], { PLEXUS_SOCKET: d.socket, PLEXUS_THIN: "/nonexistent" }));
+    return await f(plexusRunner(node, [SHIM], { PLEXUS_SOCKET: d.socket, PLEXUS_THIN: "/nonexistent" }), d);
   } finally {
     await stopDaemon(d);
   }
