@@ -9,7 +9,7 @@ import { execIn, links } from "../support/netns.js";
 import { MODES, startTestNode, type TestNode, type TestPod } from "../support/plexus-node.js";
 import { isRoot } from "../support/root.js";
 import { errorOf } from "../support/plexus.js";
-import { eventsIn } from "../support/events.js";
+import { eventsOnceIn, type RecordedEvent } from "../support/events.js";
 
 describe.skipIf(!isRoot).each(MODES)("failed ADDs leave nothing behind (%s mode)", (mode) => {
   let n: TestNode;
@@ -146,11 +146,10 @@ describe.skipIf(!isRoot).each(MODES)("failed ADDs leave nothing behind (%s mode)
       expect((await run(pod, "DEL", "")).code).toBe(0);
       await expectNothingLeft(pod);
       // Events may be written after the answer (the daemon sends them asynchronously).
-      const warnings = () =>
-        eventsIn(n.api.store, "team-a").filter((e) => e.involvedObject.name === pod.name && e.type === "Warning");
-      for (const until = Date.now() + 5_000; warnings().length === 0 && Date.now() < until;)
-        await new Promise((r) => setTimeout(r, 50));
-      expect(warnings().length).toBeGreaterThan(0);
+      const warnings = (events: RecordedEvent[]) =>
+        events.filter((e) => e.involvedObject.name === pod.name && e.type === "Warning");
+      const events = await eventsOnceIn(n.api.store, "team-a", (all) => warnings(all).length > 0);
+      expect(warnings(events).length).toBeGreaterThan(0);
     },
   );
 });
