@@ -115,26 +115,39 @@ function pss(pid) {
   return m ? Number(m[1]) : 0;
 }
 let peak = 0;
+let peakBy = {};
 function sample() {
   let total = 0;
+  const by = {};
   const stack = kids(workerData.root);
-  while (stack.length) { const pid = stack.pop(); total += pss(pid); stack.push(...kids(pid)); }
-  peak = Math.max(peak, total);
+  while (stack.length) {
+    const pid = stack.pop();
+    const kib = pss(pid);
+    const name = read("/proc/" + pid + "/comm").trim();
+    total += kib;
+    by[name] = (by[name] || 0) + kib;
+    stack.push(...kids(pid));
+  }
+  if (total > peak) { peak = total; peakBy = by; }
 }
 sample();
 const timer = setInterval(sample, 20);
-parentPort.on("message", () => { clearInterval(timer); sample(); parentPort.postMessage(peak); });
+parentPort.on("message", () => { clearInterval(timer); sample(); parentPort.postMessage({ peak, peakBy }); });
 `;
 
+/** What the peak was made of, by process name (MiB), for the last burst of each variant. */
+const peakMakeUp = new Map<string, Record<string, number>>();
+
 /** Samples the summed PSS of every descendant of this process until stopped: the peak in MiB. */
-function samplePeak(): { stop: () => Promise<number> } {
+function samplePeak(label?: string): { stop: () => Promise<number> } {
   const worker = new Worker(SAMPLER, { eval: true, workerData: { root: process.pid } });
   return {
     stop: () =>
       new Promise((resolve) => {
-        worker.once("message", (kib: number) => {
+        worker.once("message", (m: { peak: number; peakBy: Record<string, number> }) => {
           void worker.terminate();
-          resolve(kib / 1024);
+          if (label) peakMakeUp.set(label, m.peakBy);
+          resolve(m.peak / 1024);
         });
         worker.postMessage("stop");
       }),
@@ -386,10 +399,10 @@ interface BurstResult {
   tombstones: number;
 }
 
-async function burst(node: Node, runner: Runner): Promise<BurstResult> {
+async function burst(node: Node, runner: Runner, label?: string): Promise<BurstResult> {
   for (const pod of node.pods) pod.id = randomUUID().replaceAll("-", "");
   node.api.requestLog.reset();
-  let mem = samplePeak();
+  let mem = samplePeak(label);
   let started = performance.now();
   await Promise.all(node.pods.map((p) => runner.add(p)));
   const addMs = performance.now() - started;
@@ -606,7 +619,7 @@ async function inner(): Promise<void> {
     );
     for (let round = 1; round <= ROUNDS; round++) {
       for (const v of VARIANTS) {
-        const r = await withRunner(node, v, (runner) => burst(node, runner));
+        const r = await withRunner(node, v, (runner) => burst(node, runner, v));
         results[v].push(r);
         process.stdout.write(
           `  round ${round} ${v.padEnd(9)} ADD ${r.addMs.toFixed(0)} ms, DEL ${r.delMs.toFixed(0)} ms, ` +
@@ -626,6 +639,13 @@ async function inner(): Promise<void> {
         return r;
       });
     report(results, single);
+    process.stdout.write("\npeak PSS of the last ADD burst by process (MiB):\n");
+    for (const [v, by] of peakMakeUp) {
+      const parts = Object.entries(by)
+        .sort((a, b) => b[1] - a[1])
+        .map(([name, kib]) => `${name} ${(kib / 1024).toFixed(1)}`);
+      process.stdout.write(`  ${v}: ${parts.join(", ")}\n`);
+    }
     if (where)
       process.stdout.write(`\none pod in daemon mode, means after the warm-up (the daemon's histograms):\n${where}\n`);
     if (!opts["skip-cached"]) {
