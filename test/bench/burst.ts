@@ -44,6 +44,8 @@ const { values: opts } = parseArgs({
     // Runs the daemon as `toolchain node ARGS dist/plexus.cjs daemon ...` instead of the
     // executable, to try V8 flags (or --cpu-prof) without rebuilding it.
     "daemon-node-args": { type: "string" },
+    // Extra environment of the daemon, K=V[,K=V...] (e.g. MALLOC_ARENA_MAX=2).
+    "daemon-env": { type: "string" },
   },
   allowPositionals: true,
 });
@@ -335,11 +337,20 @@ async function startDaemon(node: Node, extra: readonly string[] = []): Promise<D
     ...extra,
   ];
   const nodeArgs = opts["daemon-node-args"];
+  const env = {
+    ...ENV,
+    ...Object.fromEntries(
+      (opts["daemon-env"] ?? "")
+        .split(",")
+        .filter(Boolean)
+        .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+    ),
+  };
   const child =
     nodeArgs === undefined
-      ? spawn(PLEXUS, args, { env: ENV, stdio: ["ignore", "ignore", "pipe"] })
+      ? spawn(PLEXUS, args, { env, stdio: ["ignore", "ignore", "pipe"] })
       : spawn(TOOLCHAIN_NODE, [...nodeArgs.split(" ").filter(Boolean), resolve("dist/plexus.cjs"), ...args], {
-          env: ENV,
+          env,
           stdio: ["ignore", "ignore", "pipe"],
         });
   let log = "";
