@@ -4,9 +4,10 @@
 // everything else gets a ConfDirReader (the engine through EngineDeps) or the names it lists.
 
 import { open, readdir, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { JsonObject, NetworkConfigList } from "../cni/conf.js";
 import { CniError, ErrorCode } from "../cni/error.js";
+import { isValidNetworkName } from "../cni/ids.js";
 import { isJsonObject, MAX_CONF_BYTES, parseConfJson, validateDelegateConfig } from "../cni/untrusted-conf.js";
 
 /** What containerd (go-cni) and CRI-O (ocicni) pass to libcni's ConfFiles. */
@@ -92,7 +93,24 @@ async function loadConfFile(path: string, reader: ConfDirReader): Promise<Networ
   const parsed = parseConfJson(await reader.read(path));
   if (!parsed.ok) invalid(`${path}: ${parsed.problem}`);
   if (!isJsonObject(parsed.value)) invalid(`${path}: must be a JSON object (a CNI config or config list)`);
-  return validateDelegateConfig(parsed.value, path);
+  return validateDelegateConfig(await withChainedPlugins(parsed.value, path, reader), path);
+}
+
+/**
+ * libcni's sub-directory chaining (NetworkConfFromFile, CNI SPEC 1.1 §1 loadOnlyInlinedPlugins),
+ * which Multus gets for a clusterNetwork `.conflist` path: the plugin confs in
+ * `<dir>/<list name>/*.conf` are appended to the list's own plugins, unless the list sets
+ * loadOnlyInlinedPlugins. A list may then have no `plugins` of its own.
+ */
+async function withChainedPlugins(list: JsonObject, path: string, reader: ConfDirReader): Promise<JsonObject> {
+  const name = list["name"];
+  const only = list["loadOnlyInlinedPlugins"];
+  if (!path.endsWith(".conflist") || typeof name !== "string" || !isValidNetworkName(name)) return list;
+  if (only === true || (typeof only === "string" && only.toLowerCase() === "true")) return list;
+  const chained = await loadChainedPluginConfs(join(dirname(path), name), reader);
+  if (chained.length === 0) return list;
+  const inline = Array.isArray(list["plugins"]) ? list["plugins"] : [];
+  return { ...list, plugins: [...inline, ...chained] };
 }
 
 /**

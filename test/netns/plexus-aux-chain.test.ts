@@ -4,7 +4,7 @@
 // a sysctl in the pod's namespace; a recording plugin after it (test/fixtures/plugins/recorder)
 // shows what the chain's plugins are given on ADD and that DEL reaches them.
 
-import { mkdir, readdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fakePluginDir, readRecords } from "../support/cni-plugins.js";
@@ -183,5 +183,25 @@ describe.skipIf(!isRoot).each(MODES)("auxiliaryCNIChainName (%s mode)", (mode) =
     );
     await expectNothingLeft(pod);
     expect((await n.del(pod, { conf })).code).toBe(0);
+  });
+
+  it("the clusterNetwork conflist gets the plugin confs of <its dir>/<its name>/ too (libcni's sub-directory chaining)", async () => {
+    const dir = join(n.dir, "cluster");
+    await mkdir(dir);
+    try {
+      await writeFile(
+        join(dir, "10-tuning.conf"),
+        JSON.stringify({ type: "tuning", sysctl: { "net.ipv4.conf.all.arp_ignore": "1" } }),
+      );
+      const pod = await n.createPod("team-a", "web-4");
+      expect(await readSysctl(pod.netns, "net/ipv4/conf/all/arp_ignore")).toBe("0");
+      const out = await n.add(pod);
+      expect(out.code, out.stdout + out.stderr).toBe(0);
+      expect(await readSysctl(pod.netns, "net/ipv4/conf/all/arp_ignore")).toBe("1");
+      expect((await n.del(pod)).code).toBe(0);
+      await expectNothingLeft(pod);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

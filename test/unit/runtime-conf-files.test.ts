@@ -189,6 +189,40 @@ describe("on the node's file system", () => {
     expect(err.msg).toContain("01-broken.conf");
   });
 
+  it("loadNetworkFromPath: a .conflist gets the plugin confs of <dir>/<its name>/ appended (libcni's sub-directory chaining)", async () => {
+    const dir = join(root, "chained");
+    await mkdir(join(dir, "cbr1"), { recursive: true });
+    await mkdir(join(dir, "cbr2"), { recursive: true });
+    await writeFile(join(dir, "10-a.conflist"), '{"cniVersion":"1.0.0","name":"cbr1","plugins":[{"type":"bridge"}]}');
+    await writeFile(join(dir, "cbr1", "20-tuning.conf"), '{"type":"tuning"}');
+    await writeFile(join(dir, "cbr1", "10-portmap.conf"), '{"type":"portmap","capabilities":{"portMappings":true}}');
+    await writeFile(join(dir, "cbr1", "30-note.json"), '{"type":"not-a-conf"}');
+    const types = async (file: string) =>
+      (await loadNetworkFromPath(join(dir, file), nodeConfDirReader)).plugins.map((p) => p.type);
+    expect(await types("10-a.conflist")).toEqual(["bridge", "portmap", "tuning"]);
+    // No plugins of its own: the directory's are the list.
+    await writeFile(join(dir, "20-b.conflist"), '{"cniVersion":"1.0.0","name":"cbr1"}');
+    expect(await types("20-b.conflist")).toEqual(["portmap", "tuning"]);
+    // loadOnlyInlinedPlugins (a bool, or "true" in any case, as libcni reads it) turns it off.
+    for (const only of ["true", '"TRUE"']) {
+      await writeFile(
+        join(dir, "30-c.conflist"),
+        `{"cniVersion":"1.0.0","name":"cbr1","loadOnlyInlinedPlugins":${only},"plugins":[{"type":"bridge"}]}`,
+      );
+      expect(await types("30-c.conflist")).toEqual(["bridge"]);
+    }
+    // A .conf is one plugin: no chaining; a broken chained file fails naming it.
+    await writeFile(join(dir, "40-d.conf"), '{"cniVersion":"1.0.0","name":"cbr1","type":"bridge"}');
+    expect(await types("40-d.conf")).toEqual(["bridge"]);
+    await writeFile(join(dir, "50-e.conflist"), '{"cniVersion":"1.0.0","name":"cbr2","plugins":[{"type":"bridge"}]}');
+    await writeFile(join(dir, "cbr2", "10-broken.conf"), '{"sysctl":{}}');
+    const err = await cniFailure(loadNetworkFromPath(join(dir, "50-e.conflist"), nodeConfDirReader));
+    expect([err.code, err.msg]).toEqual([
+      ErrorCode.InvalidNetworkConfig,
+      expect.stringContaining(`${join(dir, "cbr2", "10-broken.conf")}: error parsing configuration: missing 'type'`),
+    ]);
+  });
+
   it("findConfByName finds a config by its CNI name, through symlinks", async () => {
     expect((await findConfByName(join(root, "net.d"), "lo", nodeConfDirReader)).plugins[0]!.type).toBe("loopback");
     expect((await findConfByName(join(root, "broken"), "ok", nodeConfDirReader)).name).toBe("ok");
