@@ -73,10 +73,10 @@ describe.skipIf(!isRoot).each(MODES)("selections with keys Multus ignores (%s mo
     expect(message).toContain("strictSelections");
     // One log line per key, naming the key, the item and the key probably meant (thin: stderr,
     // logToStderr; daemon: the daemon's log).
-    const lines = (n.daemon ? n.daemon.log() : out.stderr)
-      .split("\n")
-      .filter((l) => l.includes('"key":') && l.includes("team-a/old-draft"))
-      .map((l) => JSON.parse(l));
+    const keyLines = (log: string) =>
+      log.split("\n").filter((l) => l.includes('"key":') && l.includes("team-a/old-draft"));
+    const log = n.daemon ? await n.daemon.logged((l) => keyLines(l).length >= 2) : out.stderr;
+    const lines = keyLines(log).map((l) => JSON.parse(l));
     expect(lines).toEqual([
       expect.objectContaining({ level: 40, key: "ipRequest", suggestion: "ips", item: 'item 1 ("macvlan-a")' }),
       expect.objectContaining({ level: 40, key: "macRequest", suggestion: "mac", item: 'item 1 ("macvlan-a")' }),

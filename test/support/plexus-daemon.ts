@@ -27,6 +27,11 @@ export interface TestDaemon {
   readonly metricsAddress: string;
   /** Everything the daemon logged so far. */
   log(): string;
+  /**
+   * The log once `ready(log)` holds: what the daemon logged before answering a call can reach this
+   * process after the answer (two pipes). Checked on every write; given up after `limitMs`.
+   */
+  logged(ready: (log: string) => boolean, limitMs?: number): Promise<string>;
   /** GET a path of the metrics server (inside the node namespace when there is one). */
   http(path: string): Promise<{ status: number; body: string }>;
   /** SIGTERM and wait for the exit; returns the exit code. */
@@ -92,6 +97,22 @@ export async function startPlexusDaemon(o: DaemonStart): Promise<TestDaemon> {
     pid: child.pid ?? -1,
     metricsAddress,
     log: () => output,
+    logged: (ready, limitMs = 30_000) =>
+      new Promise<string>((resolve, reject) => {
+        const check = () => {
+          if (!ready(output)) return;
+          child.stderr?.off("data", check);
+          clearTimeout(timer);
+          resolve(output);
+        };
+        const timer = setTimeout(() => {
+          child.stderr?.off("data", check);
+          reject(new Error(`the daemon never logged it; its log:\n${output}`));
+        }, limitMs);
+        // After the listener that appends to `output` (registered first, above).
+        child.stderr?.on("data", check);
+        check();
+      }),
     http,
     stop: async () => {
       child.kill("SIGTERM");
