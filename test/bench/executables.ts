@@ -8,16 +8,16 @@
 // Then each executable as the daemon: its memory idle, during a 30-pod burst and after.
 // Plugins get the small environment a runtime gives them. Root (a throwaway node namespace).
 
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startLocalApiServer, type LocalApiServer } from "../../src/local/api-server.js";
+import { ENV, ip, runInNodeNamespace } from "./node-namespace.js";
 
 const PLUGINS = "/usr/lib/cni";
 const ROUNDS = Number(process.env["BENCH_ITERATIONS"] ?? 15);
-const ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
 
 interface Sample {
   ms: number;
@@ -26,10 +26,6 @@ interface Sample {
   rssKiB: number;
   /** Peak RssAnon, sampled every 2 ms: what each concurrent call adds (file pages are shared). */
   anonKiB: number;
-}
-
-function ip(...args: string[]): void {
-  execFileSync("ip", args, { stdio: "ignore" });
 }
 
 function rssAnonKiB(pid: number): number {
@@ -72,29 +68,6 @@ function timed(argv: string[], env: Record<string, string>, stdin: string, rssFi
     });
     child.stdin.end(stdin);
   });
-}
-
-async function outer(): Promise<void> {
-  const prefix = `pxexe${process.pid}`;
-  const node = `${prefix}-node`;
-  ip("netns", "add", node);
-  ip("-n", node, "link", "set", "lo", "up");
-  try {
-    const child = spawn(
-      "ip",
-      ["netns", "exec", node, process.execPath, process.argv[1] as string, ...process.argv.slice(2)],
-      {
-        stdio: "inherit",
-        env: { ...ENV, BENCH_INNER: "1", BENCH_PREFIX: prefix, BENCH_ITERATIONS: String(ROUNDS) },
-      },
-    );
-    process.exitCode = await new Promise<number>((r) => child.on("close", (c) => r(c ?? 1)));
-  } finally {
-    for (const line of execFileSync("ip", ["netns", "list"]).toString().split("\n")) {
-      const name = line.split(" ")[0] ?? "";
-      if (name.startsWith(prefix)) ip("netns", "delete", name);
-    }
-  }
 }
 
 async function inner(): Promise<void> {
@@ -334,7 +307,9 @@ function print(exes: string[], samples: Map<string, Sample[]>): void {
   process.stdout.write(`\n${ROUNDS} rounds after one warm-up, interleaved; ${new Date().toISOString()}\n`);
 }
 
-(process.env["BENCH_INNER"] ? inner() : outer()).catch((err: unknown) => {
-  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exitCode = 1;
-});
+(process.env["BENCH_INNER"] ? inner() : runInNodeNamespace("pxexe", { BENCH_ITERATIONS: String(ROUNDS) })).catch(
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);
