@@ -6,39 +6,17 @@
 // plexus's peak memory. Everything runs inside a throwaway node namespace; plugins get the
 // small environment a runtime gives them.
 
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startLocalApiServer, type LocalApiServer } from "../../src/local/api-server.js";
-import { ENV, ip, runInNodeNamespace } from "./node-namespace.js";
+import { ENV, ip, markdownTable, run, runInNodeNamespace, type Call } from "./harness.js";
 
 const PLUGINS = "/usr/lib/cni";
 const PLEXUS = resolve("dist/plexus");
 const ITERATIONS = Number(process.env["BENCH_ITERATIONS"] ?? 15);
 const SIZES = [1, 3, 8];
-
-interface Call {
-  code: number;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-function run(argv: string[], env: Record<string, string>, stdin: string): Promise<Call> {
-  const started = performance.now();
-  return new Promise((done, fail) => {
-    const child = spawn(argv[0] as string, argv.slice(1), { env, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (b) => (stdout += b));
-    child.stderr.on("data", (b) => (stderr += b));
-    child.on("error", fail);
-    child.on("close", (code) => done({ code: code ?? -1, stdout, stderr, ms: performance.now() - started }));
-    child.stdin.end(stdin);
-  });
-}
 
 // ---------------------------------------------------------------- inner: inside the node namespace
 interface Net {
@@ -286,11 +264,7 @@ function print(rows: string[][]): void {
     "API requests",
     "plexus peak RSS",
   ];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
-  process.stdout.write(
-    `\n${line(head)}\n| ${widths.map((w) => "-".repeat(w)).join(" | ")} |\n${rows.map(line).join("\n")}\n`,
-  );
+  process.stdout.write(`\n${markdownTable(head, rows)}`);
   process.stdout.write(
     `\n${ITERATIONS} iterations per size after one warm-up; ${new Date().toISOString()}; node ${process.version}\n`,
   );

@@ -22,7 +22,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { startLocalApiServer, type LocalApiServer } from "../../src/local/api-server.js";
-import { ENV, ip, runInNodeNamespace } from "./node-namespace.js";
+import { ENV, ip, markdownTable, run, runInNodeNamespace } from "./harness.js";
 
 const PLUGINS = "/usr/lib/cni";
 const PLEXUS = resolve("dist/plexus");
@@ -52,24 +52,6 @@ const { values: opts } = parseArgs({
 const PODS = Number(opts.pods);
 const ROUNDS = Number(opts.rounds);
 const ITERATIONS = Number(opts.iterations);
-
-interface Call {
-  code: number;
-  stdout: string;
-  ms: number;
-}
-
-function run(argv: readonly string[], env: Record<string, string>, stdin: string): Promise<Call> {
-  const started = performance.now();
-  return new Promise((done, fail) => {
-    const child = spawn(argv[0] as string, argv.slice(1), { env, stdio: ["pipe", "pipe", "ignore"] });
-    let stdout = "";
-    child.stdout.on("data", (b) => (stdout += b));
-    child.on("error", fail);
-    child.on("close", (code) => done({ code: code ?? -1, stdout, ms: performance.now() - started }));
-    child.stdin.end(stdin);
-  });
-}
 
 // ---------------------------------------------------------------- memory: summed PSS of descendants
 // Sampled every 20 ms in a worker thread, so that reading /proc never delays this process's event
@@ -704,11 +686,7 @@ function report(
     "left",
     "tombstones",
   ];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
-  process.stdout.write(
-    `\n${line(head)}\n| ${widths.map((w) => "-".repeat(w)).join(" | ")} |\n${rows.map(line).join("\n")}\n`,
-  );
+  process.stdout.write(`\n${markdownTable(head, rows)}`);
   for (const v of VARIANTS.filter((x) => x !== "delegates")) {
     const last = results[v][results[v].length - 1] as BurstResult;
     process.stdout.write(

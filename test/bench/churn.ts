@@ -13,7 +13,7 @@
 // two cores (the fault tier's churn test runs 1,000 real ones and checks that each leaves one
 // tombstone and nothing else). Everything runs in a throwaway node namespace.
 
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,7 +27,7 @@ import {
   type AttachmentRecord,
 } from "../../src/cache/record.js";
 import { startLocalApiServer } from "../../src/local/api-server.js";
-import { ENV, ip, runInNodeNamespace } from "./node-namespace.js";
+import { ENV, ip, markdownTable, run, runInNodeNamespace } from "./harness.js";
 
 const PLUGINS = "/usr/lib/cni";
 const PLEXUS = resolve("dist/plexus");
@@ -53,23 +53,6 @@ const CHECKPOINTS = (opts.checkpoints ?? `1000,10000,${HISTORY}`)
   .sort((a, b) => a - b);
 
 // ---------------------------------------------------------------- inner: inside the node namespace
-interface Call {
-  readonly code: number;
-  readonly stdout: string;
-  readonly ms: number;
-}
-
-function run(argv: readonly string[], env: Record<string, string>, stdin: string): Promise<Call> {
-  const started = performance.now();
-  return new Promise((done, fail) => {
-    const child = spawn(argv[0] as string, argv.slice(1), { env, stdio: ["pipe", "pipe", "ignore"] });
-    let stdout = "";
-    child.stdout.on("data", (b) => (stdout += b));
-    child.on("error", fail);
-    child.on("close", (code) => done({ code: code ?? -1, stdout, ms: performance.now() - started }));
-    child.stdin.end(stdin);
-  });
-}
 
 function quantile(xs: readonly number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -283,11 +266,7 @@ async function inner(): Promise<void> {
       "dirs",
       "disk",
     ];
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-    const line = (r: readonly string[]) => `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
-    console.log(line(header));
-    console.log(line(widths.map((w) => "-".repeat(w))));
-    for (const r of rows) console.log(line(r));
+    process.stdout.write(markdownTable(header, rows));
     console.log(
       `\nms: median / p95 of ${ITERATIONS} ADD/DEL cycles through dist/plexus (after one warm-up), alternating between a state dir` +
         ` with no history and the one with the history. History written through the cache code: ${written.toLocaleString("en-US")}` +

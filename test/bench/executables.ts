@@ -14,7 +14,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startLocalApiServer, type LocalApiServer } from "../../src/local/api-server.js";
-import { ENV, ip, runInNodeNamespace } from "./node-namespace.js";
+import { ENV, ip, markdownTable, runInNodeNamespace } from "./harness.js";
 
 const PLUGINS = "/usr/lib/cni";
 const ROUNDS = Number(process.env["BENCH_ITERATIONS"] ?? 15);
@@ -262,10 +262,8 @@ async function daemonMemory(
     }
   }
   const head = ["daemon", "idle RSS", "idle PSS", `peak RSS (${DAEMON_PODS}-pod burst)`, "RSS after", "PSS after"];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
   process.stdout.write(
-    `\n${line(head)}\n| ${widths.map((w) => "-".repeat(w)).join(" | ")} |\n${rows.map(line).join("\n")}\n` +
+    `\n${markdownTable(head, rows)}` +
       `\n1,000 NADs and 110 pods in the API (the daemon caches this node's pods and every NAD); ${new Date().toISOString()}\n`,
   );
 }
@@ -299,11 +297,7 @@ function print(exes: string[], samples: Map<string, Sample[]>): void {
     "peak RSS (median)",
     "peak anon RSS (median)",
   ];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
-  process.stdout.write(
-    `\n${line(head)}\n| ${widths.map((w) => "-".repeat(w)).join(" | ")} |\n${rows.map(line).join("\n")}\n`,
-  );
+  process.stdout.write(`\n${markdownTable(head, rows)}`);
   process.stdout.write(`\n${ROUNDS} rounds after one warm-up, interleaved; ${new Date().toISOString()}\n`);
 }
 
